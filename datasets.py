@@ -1,0 +1,143 @@
+"""The demonstration / self-play dataset format: compact game states (never observations), actions, episodes.
+
+One format serves human demos, scripted demos and Monte Carlo self-play data, so the same loader validates all of
+them. Files are `.npz`, loaded with `allow_pickle=False`.
+
+Keys (N samples, E episodes, g the grid size):
+  ttl (N,g,g) int16      moves until each body cell frees; head = length, 0 = empty
+  head (N,2) int16       head row, column
+  direction (N,) int8    0 up, 1 right, 2 down, 3 left
+  food (N,) int16        flat food cell (row * g + col), -1 for none
+  since_food (N,) int32  moves since the last apple
+  actions (N,) int8      relative action taken: 0 left, 1 straight, 2 right
+  episode (N,) int32     episode index, 0..E-1
+  episode_scores (E,) int32
+  action_values (N,3) float32   optional: Monte Carlo mean return of each action
+  source ()              "human", "scripted" or "mc"
+  grid_size (), format_version ()
+Older files holding only `states` and `actions` are accepted by `play.human_baseline`, not by this loader.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from env import SnakeBatch
+from storage import save_npz_atomic
+
+FORMAT_VERSION = 1
+STATE_KEYS = ("ttl", "head", "direction", "food", "since_food")
+REQUIRED_KEYS = (*STATE_KEYS, "actions", "episode", "episode_scores", "source", "grid_size", "format_version")
+SOURCES = ("human", "scripted", "mc")
+
+
+class DatasetError(ValueError):
+    """A dataset file that is missing, unreadable or malformed; the message names the file and the fix."""
+
+
+def empty_dataset(grid_size: int, source: str, with_values: bool = False) -> dict[str, np.ndarray]:
+    g = int(grid_size)
+    data = {
+        "ttl": np.zeros((0, g, g), np.int16),
+        "head": np.zeros((0, 2), np.int16),
+        "direction": np.zeros(0, np.int8),
+        "food": np.zeros(0, np.int16),
+        "since_food": np.zeros(0, np.int32),
+        "actions": np.zeros(0, np.int8),
+        "episode": np.zeros(0, np.int32),
+        "episode_scores": np.zeros(0, np.int32),
+        "source": np.array(source),
+        "grid_size": np.array(g),
+        "format_version": np.array(FORMAT_VERSION),
+    }
+    if with_values:
+        data["action_values"] = np.zeros((0, 3), np.float32)
+    return data
+
+
+def num_samples(data: dict[str, np.ndarray]) -> int:
+    return int(len(data["actions"]))
+
+
+def num_episodes(data: dict[str, np.ndarray]) -> int:
+    return int(len(data["episode_scores"]))
+
+
+def concat_datasets(parts: list[dict[str, np.ndarray]], source: str | None = None) -> dict[str, np.ndarray]:
+    """Join datasets of one grid size, renumbering episodes so they stay distinct."""
+    if not parts:
+        raise ValueError("There are no datasets to join.")
+    sizes = {int(p["grid_size"]) for p in parts}
+    if len(sizes) != 1:
+        raise DatasetError(f"Cannot join datasets of different grid sizes {sorted(sizes)}.")
+    with_values = all("action_values" in p for p in parts)
+    out = empty_dataset(sizes.pop(), source or str(parts[0]["source"]), with_values)
+    offset = 0
+    chunks: dict[str, list[np.ndarray]] = {k: [] for k in out if out[k].ndim > 0}
+    for p in parts:
+        for key in chunks:
+            chunks[key].append(p["episode"] + offset if key == "episode" else p[key])
+        offset += num_episodes(p)
+    for key, values in chunks.items():
+        out[key] = np.concatenate(values).astype(out[key].dtype)
+    return out
+
+
+def save_dataset(path: str | os.PathLike, data: dict[str, np.ndarray]) -> None:
+    """Validate, then write atomically."""
+    validate_dataset(data, str(path))
+    save_npz_atomic(path, data)
+
+
+def validate_dataset(data: dict[str, np.ndarray], name: str, grid_size: int | None = None) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise DatasetError(f"{name} is missing the arrays {', '.join(missing)}; record it again with play.py.")
+    g = int(data["grid_size"])
+    if grid_size is not None and g != grid_size:
+        raise DatasetError(
+            f"{name} holds {g} by {g} games but this run uses a {grid_size} by {grid_size} grid; "
+            f"pass --grid-size {g} or record new data for this grid."
+        )
+    n = num_samples(data)
+    shapes = {"ttl": (n, g, g), "head": (n, 2), "direction": (n,), "food": (n,), "since_food": (n,), "episode": (n,)}
+    if "action_values" in data:
+        shapes["action_values"] = (n, 3)
+    for key, shape in shapes.items():
+        if tuple(data[key].shape) != shape:
+            raise DatasetError(f"{name}: array {key} has shape {data[key].shape}, expected {shape}; the file is damaged.")
+    if n and (data["actions"].min() < 0 or data["actions"].max() > 2):
+        raise DatasetError(f"{name} holds actions outside 0 to 2; the file is damaged.")
+    e = num_episodes(data)
+    if n and (data["episode"].min() < 0 or data["episode"].max() >= e):
+        raise DatasetError(f"{name} has episode numbers outside its {e} recorded episodes; the file is damaged.")
+    if str(data["source"]) not in SOURCES:
+        raise DatasetError(f"{name} names an unknown source {str(data['source'])!r}.")
+
+
+def load_dataset(path: str | os.PathLike, grid_size: int | None = None) -> dict[str, np.ndarray]:
+    """Load and validate a dataset file; every failure is one `DatasetError` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist; record demonstrations with python play.py first.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # zipfile, pickle refusal, truncation: all mean an unreadable file
+        raise DatasetError(f"{path} cannot be read as a dataset ({type(exc).__name__}); delete it or record it again.") from None
+    validate_dataset(data, str(path), grid_size)
+    return data
+
+
+def states_of(data: dict[str, np.ndarray], idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The state arrays (optionally a subset) in the form `SnakeBatch.from_states` takes."""
+    if idx is None:
+        return {k: data[k] for k in STATE_KEYS}
+    return {k: data[k][idx] for k in STATE_KEYS}
+
+
+def batch_of(data: dict[str, np.ndarray], idx: np.ndarray | None = None) -> SnakeBatch:
+    return SnakeBatch.from_states(states_of(data, idx))

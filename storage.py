@@ -1,0 +1,53 @@
+"""Atomic file writes: every artifact goes to a temporary file beside its target and is `os.replace`d into place,
+so an interrupted run never leaves a half-written file where a good one was."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success it replaces `path`, on failure it is removed."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Compressed .npz written atomically (the temporary name ends in .npz so numpy adds nothing)."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+
+def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Byte-for-byte copy that never leaves a partial target."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(Path(source).read_bytes())
