@@ -179,7 +179,8 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu", gri
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "model_config" not in checkpoint:
         raise CheckpointError(f"{path} is not a snake-mc checkpoint: it lacks a state_dict and model_config.")
     if checkpoint.get("format_version") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"Checkpoint {path} has format version {checkpoint.get('format_version')}, expected {CHECKPOINT_FORMAT}.")
+        found = checkpoint.get("format_version")
+        raise CheckpointError(f"Checkpoint {path} has format version {found}, but this code reads version {CHECKPOINT_FORMAT}.")
     cfg = dict(checkpoint["model_config"])
     file_grid = int(cfg.get("grid_size", checkpoint.get("grid_size", -1)))
     if grid_size is not None and file_grid != grid_size:
