@@ -1,0 +1,163 @@
+"""Narration for a listener: whole sentences to the console and to a log file, JSON events, timers, progress.
+
+Users follow training through a screen reader, so every line is one plain sentence; there is no colour, emoji or
+box drawing, and progress is a tqdm bar only on an interactive terminal (milestone sentences otherwise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+PROGRESS_MODES = ("auto", "bar", "lines", "off")
+
+
+def format_seconds(seconds: float) -> str:
+    """Durations as a listener would say them: '0.4 seconds', '12 seconds', '3 minutes 5 seconds', '1 hour 2 minutes'."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} seconds"
+    if seconds < 60:
+        return f"{seconds:.0f} seconds"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} {secs} second{'s' if secs != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} hour{'s' if hours != 1 else ''} {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def color_allowed(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+class Progress:
+    """A tqdm bar on a terminal; otherwise one sentence at each quarter; or nothing."""
+
+    def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str) -> None:
+        self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
+        self.count = 0
+        self.next_quarter = 1
+        self.bar = None
+        if mode == "bar" and self.total > 0:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, desc=description, unit=unit, file=narrator.stream, ascii=True, leave=False)
+        self.mode = mode
+
+    def update(self, n: int = 1) -> None:
+        self.count += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.mode == "lines" and self.total > 0:
+            while self.next_quarter <= 4 and self.count * 4 >= self.next_quarter * self.total:
+                if self.next_quarter < 4:
+                    pct = 25 * self.next_quarter
+                    self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}.")
+                self.next_quarter += 1
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Narrator:
+    """Says sentences to the console and the log file, records events, times phases, makes progress reporters."""
+
+    def __init__(
+        self,
+        log_path: str | os.PathLike | None = None,
+        events_path: str | os.PathLike | None = None,
+        progress: str = "auto",
+        stream: TextIO | None = None,
+        quiet: bool = False,
+    ) -> None:
+        if progress not in PROGRESS_MODES:
+            raise ValueError(f"Progress mode {progress!r} is not one of {', '.join(PROGRESS_MODES)}.")
+        self.stream = stream if stream is not None else sys.stdout
+        self.quiet = quiet
+        interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.progress_mode = ("bar" if interactive else "lines") if progress == "auto" else progress
+        self.log = self._open(log_path)
+        self.events = self._open(events_path)
+
+    @staticmethod
+    def _open(path: str | os.PathLike | None) -> TextIO | None:
+        if path is None:
+            return None
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open for the run
+
+    def say(self, sentence: str) -> None:
+        """One sentence to the console and, with a timestamp, to the log file."""
+        if not self.quiet:
+            print(sentence, file=self.stream, flush=True)
+        if self.log is not None:
+            stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            self.log.write(f"{stamp} {sentence}\n")
+
+    def event(self, kind: str, **fields: object) -> None:
+        """One JSON object per line in events.jsonl: the machine-readable twin of the narration."""
+        if self.events is not None:
+            record = {"time": _dt.datetime.now().isoformat(timespec="seconds"), "event": kind, **fields}
+            self.events.write(json.dumps(record, default=_plain) + "\n")
+
+    @contextlib.contextmanager
+    def phase(self, name: str, announce: str | None = None) -> Iterator[dict]:
+        """Announce a phase, time it, and say how long it took. The yielded dict collects fields for the event."""
+        if announce:
+            self.say(announce)
+        fields: dict = {}
+        start = time.perf_counter()
+        yield fields
+        seconds = time.perf_counter() - start
+        fields["seconds"] = round(seconds, 3)
+        self.say(f"{name} took {format_seconds(seconds)}.")
+        self.event("phase", name=name, **fields)
+
+    def progress(self, total: int, description: str, unit: str = "items") -> Progress:
+        return Progress(self, total, description, unit, "off" if self.quiet else self.progress_mode)
+
+    def close(self) -> None:
+        for handle in (self.log, self.events):
+            if handle is not None:
+                handle.close()
+        self.log = self.events = None
+
+
+def _plain(value: object) -> object:
+    """JSON fallback for numpy scalars and arrays."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+_default = Narrator()
+
+
+def get_narrator() -> Narrator:
+    """The process-wide narrator library code uses when none is passed in (console only until replaced)."""
+    return _default
+
+
+def set_narrator(narrator: Narrator) -> None:
+    global _default
+    _default = narrator
+
+
+def say(sentence: str) -> None:
+    _default.say(sentence)
