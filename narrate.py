@@ -57,11 +57,12 @@ class Progress:
         if self.bar is not None:
             self.bar.update(n)
         elif self.mode == "lines" and self.total > 0:
-            while self.next_quarter <= 4 and self.count * 4 >= self.next_quarter * self.total:
-                if self.next_quarter < 4:
-                    pct = 25 * self.next_quarter
+            reached = min(4, self.count * 4 // self.total)  # quarters completed; only the highest new one is said
+            if reached >= self.next_quarter:
+                if reached < 4:
+                    pct = 25 * reached
                     self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}.")
-                self.next_quarter += 1
+                self.next_quarter = reached + 1
 
     def close(self) -> None:
         if self.bar is not None:

@@ -1,0 +1,260 @@
+"""evaluate.py: seeded, batched, greedy evaluation; paired comparison; the command line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from env import DC, DR, SnakeEnv
+from evaluate import compare_policies, evaluate_policy, main
+from policy import SnakePolicy, save_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+G = 6
+
+
+class Constant:
+    """Always the same relative action; counts the batch size of every call."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+        self.sizes: list[int] = []
+
+    def act(self, batch, greedy: bool = True) -> np.ndarray:
+        assert greedy
+        assert not batch.done.any(), "evaluation fed a finished game to the policy"
+        self.sizes.append(len(batch))
+        return np.full(len(batch), self.action)
+
+
+class FoodSeeker:
+    """Scripted: among the moves that do not die at once, the one nearest the food (batched, no loop over games)."""
+
+    def act(self, batch, greedy: bool = True) -> np.ndarray:
+        g = batch.grid_size
+        dirs = (batch.direction[:, None] + np.array([-1, 0, 1])[None, :]) & 3
+        r = batch.head_r[:, None] + DR[dirs]
+        c = batch.head_c[:, None] + DC[dirs]
+        inside = (r >= 0) & (r < g) & (c >= 0) & (c < g)
+        cell = np.clip(r, 0, g - 1) * g + np.clip(c, 0, g - 1)
+        ttl = np.take_along_axis(batch.ttl(), cell, axis=1)
+        safe = inside & (ttl <= 1)  # the tail cell frees this move
+        food = np.maximum(batch.food, 0)
+        dist = np.abs(r - (food // g)[:, None]) + np.abs(c - (food % g)[:, None])
+        cost = np.where(safe, dist, 10**6) + np.arange(3)[None, :] * 1e-3  # ties go to the lowest action
+        return cost.argmin(axis=1)
+
+
+def random_policy(seed: int = 0) -> SnakePolicy:
+    torch.manual_seed(seed)
+    return SnakePolicy(grid_size=G, hidden=32).eval()
+
+
+def play_alone(policy, seed: int, **kwargs) -> tuple[int, int]:
+    """One game on its own through SnakeEnv: (score, moves), the reference for the batched evaluation."""
+    env = SnakeEnv(G, **kwargs)
+    env.reset(seed=seed)
+    moves = 0
+    while True:
+        action = int(policy.act(env.game, greedy=True)[0])
+        _, _, terminated, truncated, info = env.step(action)
+        moves += 1
+        if terminated or truncated:
+            return info["score"], moves
+
+
+def test_same_seed_same_games_and_different_seeds_differ():
+    policy = random_policy()
+    first = evaluate_policy(policy, 8, G, seed=3)
+    again = evaluate_policy(policy, 8, G, seed=3)
+    np.testing.assert_array_equal(first["scores"], again["scores"])
+    np.testing.assert_array_equal(first["lengths"], again["lengths"])
+    seeker = FoodSeeker()
+    a = evaluate_policy(seeker, 8, G, seed=0)
+    b = evaluate_policy(seeker, 8, G, seed=100)
+    assert not np.array_equal(a["scores"], b["scores"])
+
+
+def test_fast_eval_is_the_first_episodes_of_the_full_eval():
+    for policy in (random_policy(1), FoodSeeker()):
+        full = evaluate_policy(policy, 12, G, seed=5)
+        fast = evaluate_policy(policy, 4, G, seed=5)
+        np.testing.assert_array_equal(fast["scores"], full["scores"][:4])
+        np.testing.assert_array_equal(fast["lengths"], full["lengths"][:4])
+        assert fast["scores"].dtype.kind == "i" and fast["lengths"].dtype.kind == "i"
+
+
+def test_batched_episodes_match_games_played_one_by_one():
+    seeker = FoodSeeker()
+    result = evaluate_policy(seeker, 6, G, seed=11)
+    alone = [play_alone(seeker, 11 + i) for i in range(6)]
+    assert result["scores"].tolist() == [s for s, _ in alone]
+    assert result["lengths"].tolist() == [m for _, m in alone]
+
+
+def test_statistics_of_a_scripted_player():
+    seeker = FoodSeeker()
+    r = evaluate_policy(seeker, 10, G, seed=0)
+    s, m = r["scores"], r["lengths"]
+    assert s.sum() > 0, "the food seeker should eat on a 6x6 board"
+    assert r["mean_score"] == pytest.approx(s.mean())
+    assert r["std_score"] == pytest.approx(s.std())
+    assert r["max_score"] == s.max()
+    assert r["mean_length"] == pytest.approx(m.mean())
+    assert r["moves_per_apple"] == pytest.approx(m.sum() / s.sum())
+    assert r["win_rate"] == 0.0  # a greedy seeker never fills a 6x6 board
+    assert r["num_episodes"] == 10 and r["seed"] == 0 and r["seconds"] >= 0
+
+
+def test_straight_player_hits_the_wall_on_its_third_move():
+    # From the middle of a 6x6 board heading right, the head is at column 3: columns 4 and 5, then the wall.
+    r = evaluate_policy(Constant(1), 20, G, seed=0)
+    assert r["lengths"].tolist() == [3] * 20
+    assert set(r["scores"].tolist()) <= {0, 1, 2}
+    assert r["mean_score"] == pytest.approx(r["scores"].mean())
+    assert np.isnan(r["moves_per_apple"]) == (r["scores"].sum() == 0)
+
+
+def test_circling_player_starves_and_the_step_cap_ends_it():
+    # Always turning left circles a 2x2 square forever: legal, since the head takes the cell the tail leaves.
+    starved = evaluate_policy(Constant(0), 6, G, seed=0, starve_steps=7)
+    hungry = starved["scores"] == 0
+    assert hungry.any()
+    assert (starved["lengths"][hungry] == 7).all()
+    capped = evaluate_policy(Constant(0), 6, G, seed=0, starve_steps=10**9, max_steps=25)
+    assert capped["lengths"].max() == 25
+    assert (capped["lengths"][capped["scores"] == 0] == 25).all()
+
+
+def test_policy_sees_only_live_games():
+    # Seeds 0..9 with a straight player: games die together at move 3; the seeker's games end at different moves.
+    stub = Constant(1)
+    evaluate_policy(stub, 10, G, seed=0)
+    assert stub.sizes == [10, 10, 10]
+
+    class Counting(FoodSeeker):
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def act(self, batch, greedy: bool = True) -> np.ndarray:
+            assert not batch.done.any()
+            self.sizes.append(len(batch))
+            return super().act(batch, greedy)
+
+    counting = Counting()
+    r = evaluate_policy(counting, 9, G, seed=2, starve_steps=40)
+    lengths = r["lengths"]
+    assert len(set(lengths.tolist())) > 1
+    assert counting.sizes == [int((lengths > t).sum()) for t in range(lengths.max())]
+
+
+def test_compare_policy_with_itself_and_better_with_worse():
+    seeker = FoodSeeker()
+    same = compare_policies(seeker, seeker, 8, G, seed=1)
+    assert same["diff"] == 0 and same["se"] == 0
+    assert same["ties"] == 8 and same["wins"] == 0 and same["losses"] == 0
+    better = compare_policies(Constant(1), seeker, 12, G, seed=1)
+    assert better["diff"] > 0 and better["se"] > 0 and better["n"] == 12
+    assert better["diff"] == pytest.approx(better["mean_b"] - better["mean_a"])
+    assert better["wins"] + better["ties"] + better["losses"] == 12
+    assert (
+        better["sentence"].startswith("The new policy scores ")
+        and " more on average over the same 12 games" in better["sentence"]
+    )
+    worse = compare_policies(seeker, Constant(1), 12, G, seed=1)
+    assert worse["diff"] == pytest.approx(-better["diff"]) and " less " in worse["sentence"]
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="episodes"):
+        evaluate_policy(Constant(1), 0, G)
+    with pytest.raises(ValueError, match="K and H"):
+        evaluate_policy(Constant(1), 2, G, mc_k=4)
+
+
+def test_progress_is_narrated_in_episodes():
+    from narrate import Narrator
+
+    class Listening:
+        def __init__(self) -> None:
+            self.calls = []
+
+        def progress(self, total, description, unit="items"):
+            self.calls.append((total, unit))
+            return Narrator(progress="off").progress(total, description, unit)
+
+    listener = Listening()
+    evaluate_policy(Constant(1), 4, G, narrator=listener)
+    assert listener.calls == [(4, "episodes")]
+
+
+def test_monte_carlo_evaluation_is_seeded_and_survives_longer():
+    pytest.importorskip("mc_search")
+    policy = random_policy(0)
+    greedy = evaluate_policy(policy, 3, G, seed=0, starve_steps=20)
+    assert greedy["lengths"].tolist() == [3, 3, 3]  # this network's greedy move runs straight into the wall
+    first = evaluate_policy(policy, 3, G, seed=0, starve_steps=20, mc_k=4, mc_h=3, mc_seed=7)
+    again = evaluate_policy(policy, 3, G, seed=0, starve_steps=20, mc_k=4, mc_h=3, mc_seed=7)
+    np.testing.assert_array_equal(first["scores"], again["scores"])
+    np.testing.assert_array_equal(first["lengths"], again["lengths"])
+    assert first["mean_length"] > greedy["mean_length"]
+
+
+# ----- command line --------------------------------------------------------------------------------------------
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.pt"
+    save_policy(random_policy(), path)
+    return path
+
+
+def test_cli_prints_sentences_and_mean_score_last(checkpoint: Path):
+    out = subprocess.run(
+        [sys.executable, "evaluate.py", str(checkpoint), "--episodes", "5", "--device", "cpu"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert re.fullmatch(r"mean_score: -?\d+\.\d\d", lines[-1])
+    assert "\x1b" not in out.stdout + out.stderr
+    expected = evaluate_policy(random_policy(), 5, G)["mean_score"]
+    assert lines[-1] == f"mean_score: {expected:.2f}"
+    text = out.stdout
+    assert "percent" in text and "standard deviation" in text and "Mean episode length" in text
+
+
+def test_cli_refuses_a_missing_checkpoint(tmp_path: Path, capsys):
+    missing = tmp_path / "nowhere.pt"
+    assert main([str(missing), "--episodes", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(missing) in err and len(err.splitlines()) == 1
+
+
+def test_cli_refuses_a_wrong_grid(checkpoint: Path, capsys):
+    assert main([str(checkpoint), "--episodes", "2", "--grid-size", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "6 by 6" in err and "8 by 8" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--episodes", "0"], "--episodes"),
+        (["--mc-k", "-1", "--mc-h", "3"], "--mc-k"),
+        (["--mc-k", "4"], "--mc-h"),
+        (["--mc-h", "4"], "--mc-k"),
+        (["--episodes", "many"], "--episodes"),
+    ],
+)
+def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: list[str], named: str):
+    with pytest.raises(SystemExit) as stop:
+        main([str(checkpoint), *flags])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and len(err.splitlines()) == 1 and err.endswith(".")
