@@ -190,9 +190,9 @@ class SnakeBatch:
             return
         g = self.grid_size
         mid = g // 2
-        self.board[idx] = EMPTY
-        for back in range(3):  # three cells, head first: timestamps 0, -1, -2 at t = 0
-            self.board[idx, mid * g + mid - back] = -back
+        start = np.full(g * g, EMPTY, dtype=np.int32)  # every fresh board is the same: three cells, head first,
+        start[mid * g + mid - np.arange(3)] = -np.arange(3)  # timestamps 0, -1, -2 at t = 0
+        self.board[idx] = start
         self.head_r[idx] = mid
         self.head_c[idx] = mid
         self.direction[idx] = 1
@@ -203,7 +203,8 @@ class SnakeBatch:
             getattr(self, name)[idx] = False
         self.rng_key[idx] = seed_keys(seeds)
         self.rng_ctr[idx] = 0
-        self._place_food(idx)
+        free_cells = np.flatnonzero(start == EMPTY)  # the same draw _place_food would make, without a board scan
+        self.food[idx] = free_cells[np.floor(self._uniform(idx) * len(free_cells)).astype(np.int64)]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Apply one relative action per game. Finished games do not move and earn nothing.
@@ -213,6 +214,8 @@ class SnakeBatch:
         a = np.asarray(actions)
         if a.shape != (self.num_games,):
             raise ValueError(f"Expected {self.num_games} actions, got an array of shape {a.shape}.")
+        if a.size and not np.issubdtype(a.dtype, np.integer) and (a != np.floor(a)).any():
+            raise ValueError(f"Action {a[a != np.floor(a)][0]} is not valid; actions are whole numbers 0, 1 and 2.")
         if a.size and (a.min() < 0 or a.max() > 2):
             bad = a[(a < 0) | (a > 2)][0]
             raise ValueError(f"Action {bad} is not valid; actions are 0 (left), 1 (straight) and 2 (right).")
@@ -357,6 +360,10 @@ class SnakeEnv(gym.Env):
         for a, b in zip(cells, cells[1:]):
             if abs(a[0] - b[0]) + abs(a[1] - b[1]) != 1:
                 raise ValueError(f"Body cells {a} and {b} are not neighbours; the body must be one connected line.")
+        if len(cells) >= 2:
+            d = DIRECTIONS.index(direction)
+            if (cells[0][0] + DR[d], cells[0][1] + DC[d]) == cells[1]:
+                raise ValueError(f"Direction {direction!r} points back into the body at {cells[1]}.")
         if food is not None:
             food = (int(food[0]), int(food[1]))
             if not (0 <= food[0] < g and 0 <= food[1] < g) or food in cells:
