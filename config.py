@@ -1,0 +1,379 @@
+"""`TrainConfig`: every knob of the training driver, declared once with its default and a one-line help.
+
+The command-line parser is generated from the dataclass fields, so a knob cannot exist in one place and be missing in
+the other. Values come from three layers: the defaults here, then an optional TOML file (`--config run.toml`, keys
+are field names such as `mc_K` or dashed flag names such as `mc-k`), then explicit flags, which win. Every check lives
+in `TrainConfig.validate`, which raises `ConfigError` with one sentence naming the flag and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from env import REWARD_PRESETS
+from narrate import PROGRESS_MODES
+
+BACKENDS = ("process", "ray")
+MC_TARGETS = ("soft", "hard")
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+# Extra, shorter flags for the knobs people type most.
+SHORT_FLAGS = {
+    "num_iterations": "--iterations",
+    "mc_num_workers": "--mc-workers",
+}
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is one sentence naming the flag (or file) and the fix."""
+
+    def __init__(self, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+
+
+def knob(default: object, help: str) -> typing.Any:
+    """A dataclass field carrying its help sentence, from which the parser is generated."""
+    return field(default=default, metadata={"help": help})
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of a field: lower case, dashes for underscores (mc_K_step -> --mc-k-step)."""
+    return "--" + name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where every artifact of a run lives, from the work folder (names as the seed document gives them)."""
+
+    workdir: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def human_demos(self) -> Path:
+        return self.data_dir / "human_demos.npz"
+
+    @property
+    def imitation_policy(self) -> Path:
+        return self.data_dir / "policy_imitation.pt"
+
+    @property
+    def mc_policy(self) -> Path:
+        return self.data_dir / "policy_mc.pt"
+
+    @property
+    def mc_backup(self) -> Path:
+        return self.data_dir / "policy_mc_backup.pt"
+
+    @property
+    def mc_demos(self) -> Path:
+        return self.data_dir / "mc_demos.npz"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.workdir / "training_logs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.logs_dir / "models"
+
+    @property
+    def mc_archive_dir(self) -> Path:
+        return self.logs_dir / "mc_demos"
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.logs_dir / "videos"
+
+    @property
+    def history(self) -> Path:
+        return self.logs_dir / "training_history.npz"
+
+    @property
+    def run_state(self) -> Path:
+        return self.logs_dir / "run_state.json"
+
+    @property
+    def train_log(self) -> Path:
+        return self.logs_dir / "train.log"
+
+    @property
+    def events(self) -> Path:
+        return self.logs_dir / "events.jsonl"
+
+    @property
+    def summary_csv(self) -> Path:
+        return self.logs_dir / "summary.csv"
+
+    @property
+    def progress_png(self) -> Path:
+        return self.logs_dir / "training_progress.png"
+
+    @property
+    def summary_txt(self) -> Path:
+        return self.logs_dir / "training_summary.txt"
+
+    def make_dirs(self) -> None:
+        """Create every folder the run writes into (files themselves are written atomically later)."""
+        for folder in (self.data_dir, self.logs_dir, self.models_dir, self.mc_archive_dir, self.videos_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of `iterative_train.py`. Defaults follow the seed document."""
+
+    # The loop.
+    num_iterations: int = knob(10, "The last iteration to reach; a rerun resumes and stops there, so raise it to train further.")
+    # Self-play search.
+    mc_episodes: int = knob(64, "Self-play episodes per iteration.")
+    mc_K: int = knob(5, "Rollouts per candidate action in the Monte Carlo search.")
+    mc_H: int = knob(20, "Rollout horizon in moves.")
+    mc_K_step: int = knob(2, "How much K grows when improvement stalls.")
+    mc_H_step: int = knob(10, "How much H grows when improvement stalls.")
+    mc_adapt_threshold: float = knob(0.5, "A mean-score gain below this counts as low improvement.")
+    mc_adapt_patience: int = knob(2, "Low-improvement iterations in a row before K and H grow.")
+    mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
+    mc_num_workers: int = knob(2, "Self-play worker processes.")
+    mc_temperature: float = knob(1.0, "Sampling temperature of the rollout policy (0 plays greedily).")
+    mc_target: str = knob("soft", "Training target from the search: soft (action values) or hard (best action).")
+    # Training.
+    train_epochs: int = knob(8, "Epochs of training on each iteration's data.")
+    mc_weight: float = knob(1.0, "Weight of Monte Carlo samples relative to demonstrations.")
+    include_human_data: bool = knob(True, "Mix the demonstrations into each iteration's training data.")
+    imitation_demos: int = knob(200, "Scripted games to record when a fresh folder has no demonstrations.")
+    imitation_epochs: int = knob(30, "Epochs of imitation training for the bootstrap policy.")
+    batch_size: int = knob(512, "Training batch size.")
+    lr: float = knob(1e-3, "Learning rate.")
+    # Evaluation and videos.
+    eval_episodes: int = knob(100, "Episodes in a full evaluation.")
+    fast_eval_episodes: int = knob(20, "Episodes in a fast evaluation (the first ones of the full evaluation).")
+    eval_full_every: int = knob(5, "Run a full evaluation at least every this many iterations.")
+    record_videos: bool = knob(False, "Record a video of the best evaluation episode after each iteration.")
+    video_episodes: int = knob(5, "Episodes played to pick the one worth recording.")
+    # The game and the run.
+    grid_size: int = knob(10, "Board width and height in cells.")
+    reward: str = knob("default", f"Reward preset: {', '.join(REWARD_PRESETS)}.")
+    seed: int = knob(0, "Seed of every random choice; the same seed gives the same run.")
+    device: str = knob("auto", "Torch device: auto, cpu, cuda or cuda:N.")
+    backend: str = knob("process", "Self-play workers: process (this machine) or ray (a Ray cluster).")
+    ray_address: str | None = knob(None, "Address of a Ray cluster for --backend ray (none starts a local one).")
+    workdir: str = knob(".", "Folder holding data/ and training_logs/.")
+    progress: str = knob("auto", "Progress reports: auto, bar, lines or off.")
+    config: str | None = knob(None, "A TOML file of settings; flags given on the command line win over it.")
+
+    # ----- derived ---------------------------------------------------------------------------------------------
+    @property
+    def paths(self) -> Paths:
+        return Paths(Path(self.workdir))
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain values only, for the events log and the run state."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> TrainConfig:
+        """Rebuild from `to_dict` output; an unknown key is an error rather than silently dropped."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown setting {unknown[0]!r}; known settings are the flag names listed by --help.")
+        return cls(**values)
+
+    # ----- the one place every setting is checked --------------------------------------------------------------
+    def validate(self) -> TrainConfig:
+        """Raise `ConfigError` for the first bad setting; return self so calls can chain."""
+        at_least = [
+            ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
+            ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("train_epochs", 0),
+            ("imitation_demos", 1), ("imitation_epochs", 0), ("batch_size", 1), ("eval_episodes", 1),
+            ("fast_eval_episodes", 1), ("eval_full_every", 1), ("video_episodes", 1), ("grid_size", 4), ("seed", 0),
+        ]  # fmt: skip
+        for name, low in at_least:
+            value = getattr(self, name)
+            if value < low:
+                raise ConfigError(f"{flag_name(name)} must be at least {low}, not {value}.", name)
+        for name in ("mc_adapt_threshold", "mc_temperature", "mc_weight"):
+            value = getattr(self, name)
+            if not value >= 0:  # also catches NaN
+                raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be above zero, not {self.lr}.", "lr")
+        if self.fast_eval_episodes > self.eval_episodes:
+            raise ConfigError(
+                f"--fast-eval-episodes ({self.fast_eval_episodes}) cannot exceed --eval-episodes ({self.eval_episodes}); "
+                "lower the first or raise the second.",
+                "fast_eval_episodes",
+            )
+        choices = {
+            "backend": BACKENDS,
+            "reward": tuple(REWARD_PRESETS),
+            "progress": PROGRESS_MODES,
+            "mc_target": MC_TARGETS,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{flag_name(name)} must be one of {', '.join(allowed)}, not {value!r}.", name)
+        if not _DEVICE_RE.match(self.device):
+            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N (N a GPU number), not {self.device!r}.", "device")
+        if self.ray_address is not None and self.backend != "ray":
+            raise ConfigError(
+                "--ray-address only applies to --backend ray; add --backend ray or drop --ray-address.", "ray_address"
+            )
+        return self
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES: dict[str, object] = typing.get_type_hints(TrainConfig)
+
+
+def _base_type(name: str) -> type:
+    """int, float, bool or str: the field's type with any `| None` removed."""
+    hint = _TYPES[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint  # type: ignore[return-value]
+
+
+def _default_text(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        sentence = message[:1].upper() + message[1:]
+        self.exit(2, f"{sentence.rstrip('.')}. Run with --help to list the flags.\n")
+
+
+def _typed(kind: type) -> typing.Callable[[str], object]:
+    """An argparse type whose failure reads as a sentence."""
+    word = {int: "a whole number", float: "a number"}.get(kind)
+
+    def convert(text: str) -> object:
+        if word is None:
+            return text
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"needs {word}, not {text!r}") from None
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser, generated from the fields. Unset flags stay out of the namespace (SUPPRESS), so
+    `parse_config` can tell a flag the user typed from a default and let it win over the TOML file."""
+    parser = OneLineParser(
+        prog="iterative_train.py",
+        description="Train a Snake policy by imitation, then improve it by iterative Monte Carlo self-play. "
+        "Run it again to resume where the last completed iteration left off.",
+        allow_abbrev=False,
+        argument_default=argparse.SUPPRESS,
+    )
+    for name, f in FIELDS.items():
+        flags = [flag_name(name)]
+        if name in SHORT_FLAGS:
+            flags.append(SHORT_FLAGS[name])
+        helptext = f"{f.metadata['help']} (default: {_default_text(f.default)})"
+        kind = _base_type(name)
+        if kind is bool:
+            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=helptext)
+        elif name == "config":
+            parser.add_argument(*flags, dest=name, metavar="FILE.toml", help=helptext)
+        else:
+            metavar = name.upper() if kind is str else {int: "N", float: "X"}[kind]
+            parser.add_argument(*flags, dest=name, type=_typed(kind), metavar=metavar, help=helptext)
+    return parser
+
+
+def _toml_key(key: str) -> str | None:
+    """The field a TOML key names: the field name itself, or its flag or short flag without the dashes."""
+    for name in FIELDS:
+        names = {name, name.lower(), flag_name(name)[2:]}
+        if name in SHORT_FLAGS:
+            names.add(SHORT_FLAGS[name][2:])
+        if key in names:
+            return name
+    return None
+
+
+def _check_toml_value(path: Path, key: str, name: str, value: object) -> object:
+    kind = _base_type(name)
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, int | float) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[kind]
+    if not ok:
+        word = {bool: "true or false", int: "a whole number", float: "a number", str: "a quoted string"}[kind]
+        raise ConfigError(f"In config file {path}, {key} must be {word}, not {value!r}.", name)
+    return float(value) if kind is float else value
+
+
+def load_toml(path: str | Path) -> dict[str, object]:
+    """Settings from a TOML file, keyed by field name, type-checked; unknown keys and unreadable files are errors."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML ({exc}); fix the file or drop --config.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
+    values: dict[str, object] = {}
+    for key, value in raw.items():
+        name = _toml_key(key)
+        if name is None or name == "config":
+            close = difflib.get_close_matches(key, [n for n in FIELDS if n != "config"], n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; the keys are the setting names listed by --help."
+            raise ConfigError(f"Config file {path} has an unknown key {key!r}{hint}")
+        if name in values:
+            raise ConfigError(f"Config file {path} sets {name} twice; keep one of the two keys.", name)
+        values[name] = _check_toml_value(path, key, name, value)
+    return values
+
+
+def make_config(argv: list[str] | None = None) -> TrainConfig:
+    """Defaults, then the TOML file, then explicit flags; validated. Raises `ConfigError` (argparse may exit 2)."""
+    explicit = vars(build_parser().parse_args(argv))
+    values: dict[str, object] = {}
+    file_keys: set[str] = set()
+    if explicit.get("config"):
+        values = load_toml(explicit["config"])
+        file_keys = set(values)
+    values.update(explicit)
+    cfg = TrainConfig(**values)
+    try:
+        return cfg.validate()
+    except ConfigError as exc:
+        if exc.field_name in file_keys and exc.field_name not in explicit:
+            raise ConfigError(f"{str(exc).rstrip('.')} (set in config file {cfg.config}).", exc.field_name) from None
+        raise
+
+
+def parse_config(argv: list[str] | None = None) -> TrainConfig:
+    """The driver's entry point: a bad setting ends the program with one sentence on stderr and exit status 2."""
+    try:
+        return make_config(argv)
+    except ConfigError as exc:
+        build_parser().exit(2, f"{exc}\n")

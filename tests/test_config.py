@@ -1,0 +1,232 @@
+"""TrainConfig: defaults, every flag, the TOML layer and its precedence, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
+
+EXPECTED_DEFAULTS = {
+    "num_iterations": 10, "mc_episodes": 64, "mc_K": 5, "mc_H": 20, "mc_K_step": 2, "mc_H_step": 10,
+    "mc_adapt_threshold": 0.5, "mc_adapt_patience": 2, "mc_reuse_iters": 3, "mc_num_workers": 2, "train_epochs": 8,
+    "mc_weight": 1.0, "include_human_data": True, "eval_episodes": 100, "fast_eval_episodes": 20, "eval_full_every": 5,
+    "record_videos": False, "video_episodes": 5, "grid_size": 10, "reward": "default", "seed": 0, "device": "auto",
+    "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
+    "imitation_epochs": 30, "batch_size": 512, "lr": 1e-3, "mc_temperature": 1.0, "mc_target": "soft", "config": None,
+}  # fmt: skip
+
+
+def exit_line(argv: list[str], capsys: pytest.CaptureFixture) -> str:
+    """Run the parser as the driver does; it must exit 2 with exactly one line on stderr."""
+    with pytest.raises(SystemExit) as info:
+        parse_config(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "usage:" not in captured.err
+    return lines[0]
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_match_the_seed_document() -> None:
+    cfg = TrainConfig()
+    assert cfg.to_dict() == EXPECTED_DEFAULTS
+    assert parse_config([]) == cfg
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "value"),
+    [
+        (["--num-iterations", "3"], "num_iterations", 3),
+        (["--iterations", "4"], "num_iterations", 4),
+        (["--mc-episodes", "8"], "mc_episodes", 8),
+        (["--mc-k", "7"], "mc_K", 7),
+        (["--mc-h", "33"], "mc_H", 33),
+        (["--mc-k-step", "0"], "mc_K_step", 0),
+        (["--mc-h-step", "5"], "mc_H_step", 5),
+        (["--mc-adapt-threshold", "0.25"], "mc_adapt_threshold", 0.25),
+        (["--mc-adapt-patience", "4"], "mc_adapt_patience", 4),
+        (["--mc-reuse-iters", "1"], "mc_reuse_iters", 1),
+        (["--mc-num-workers", "3"], "mc_num_workers", 3),
+        (["--mc-workers", "5"], "mc_num_workers", 5),
+        (["--mc-temperature", "0.5"], "mc_temperature", 0.5),
+        (["--mc-target", "hard"], "mc_target", "hard"),
+        (["--train-epochs", "0"], "train_epochs", 0),
+        (["--mc-weight", "2.5"], "mc_weight", 2.5),
+        (["--no-include-human-data"], "include_human_data", False),
+        (["--include-human-data"], "include_human_data", True),
+        (["--imitation-demos", "12"], "imitation_demos", 12),
+        (["--imitation-epochs", "2"], "imitation_epochs", 2),
+        (["--batch-size", "64"], "batch_size", 64),
+        (["--lr", "0.01"], "lr", 0.01),
+        (["--eval-episodes", "40"], "eval_episodes", 40),
+        (["--fast-eval-episodes", "10"], "fast_eval_episodes", 10),
+        (["--eval-full-every", "2"], "eval_full_every", 2),
+        (["--record-videos"], "record_videos", True),
+        (["--no-record-videos"], "record_videos", False),
+        (["--video-episodes", "2"], "video_episodes", 2),
+        (["--grid-size", "6"], "grid_size", 6),
+        (["--reward", "hungry"], "reward", "hungry"),
+        (["--seed", "42"], "seed", 42),
+        (["--device", "cuda:1"], "device", "cuda:1"),
+        (["--backend", "ray"], "backend", "ray"),
+        (["--backend", "ray", "--ray-address", "10.0.0.2:6379"], "ray_address", "10.0.0.2:6379"),
+        (["--workdir", "/tmp/somewhere"], "workdir", "/tmp/somewhere"),
+        (["--progress", "lines"], "progress", "lines"),
+    ],
+)
+def test_each_flag_sets_its_knob(argv: list[str], field: str, value: object) -> None:
+    cfg = parse_config(argv)
+    assert getattr(cfg, field) == value
+    untouched = {k: v for k, v in EXPECTED_DEFAULTS.items() if k not in (field, "backend")}
+    assert {k: getattr(cfg, k) for k in untouched} == untouched
+
+
+def test_help_lists_every_knob_with_its_default() -> None:
+    text = " ".join(build_parser().format_help().split())
+    for flag, default in [("--mc-episodes", "64"), ("--mc-k", "5"), ("--eval-episodes", "100"), ("--lr", "0.001"),
+                          ("--include-human-data", "on"), ("--ray-address", "none")]:  # fmt: skip
+        assert flag in text
+        assert f"(default: {default})" in text
+    assert text.count("(default:") == len(EXPECTED_DEFAULTS)
+
+
+def test_toml_overrides_defaults_and_flags_override_toml(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, 'mc_K = 7\n"mc-h" = 30\ninclude_human_data = false\nreward = "hungry"\nlr = 1\n')
+    cfg = parse_config(["--config", str(path)])
+    assert (cfg.mc_K, cfg.mc_H, cfg.include_human_data, cfg.reward) == (7, 30, False, "hungry")
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float)
+    assert cfg.config == str(path)
+    assert cfg.mc_episodes == 64  # untouched by the file
+    cfg = parse_config(["--mc-k", "9", "--config", str(path), "--include-human-data"])
+    assert (cfg.mc_K, cfg.mc_H, cfg.include_human_data) == (9, 30, True)
+
+
+def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "iterations = 3\nmc-workers = 4\n")
+    cfg = parse_config(["--config", str(path)])
+    assert (cfg.num_iterations, cfg.mc_num_workers) == (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--mc-k", "-3"], "--mc-k must be at least 1, not -3."),
+        (["--mc-k", "0"], "--mc-k "),
+        (["--mc-h", "0"], "--mc-h "),
+        (["--mc-k-step", "-1"], "--mc-k-step "),
+        (["--mc-h-step", "-2"], "--mc-h-step "),
+        (["--mc-episodes", "0"], "--mc-episodes "),
+        (["--eval-episodes", "-5"], "--eval-episodes "),
+        (["--fast-eval-episodes", "0"], "--fast-eval-episodes "),
+        (["--fast-eval-episodes", "50", "--eval-episodes", "40"], "--fast-eval-episodes (50) cannot exceed --eval-episodes (40)"),
+        (["--video-episodes", "0"], "--video-episodes "),
+        (["--backend", "threads"], "--backend must be one of process, ray"),
+        (["--reward", "sparkly"], "--reward must be one of"),
+        (["--progress", "loud"], "--progress must be one of auto, bar, lines, off"),
+        (["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N"),
+        (["--mc-target", "medium"], "--mc-target must be one of soft, hard"),
+        (["--grid-size", "3"], "--grid-size must be at least 4, not 3."),
+        (["--mc-workers", "0"], "--mc-num-workers must be at least 1"),
+        (["--mc-reuse-iters", "0"], "--mc-reuse-iters must be at least 1"),
+        (["--mc-adapt-patience", "0"], "--mc-adapt-patience must be at least 1"),
+        (["--mc-adapt-threshold", "-0.1"], "--mc-adapt-threshold must be zero or more"),
+        (["--train-epochs", "-1"], "--train-epochs must be at least 0"),
+        (["--imitation-epochs", "-1"], "--imitation-epochs must be at least 0"),
+        (["--lr", "0"], "--lr must be above zero"),
+        (["--ray-address", "1.2.3.4:6379"], "--ray-address only applies to --backend ray"),
+        (["--mc-k", "five"], "--mc-k: needs a whole number, not 'five'"),
+        (["--lr", "fast"], "--lr: needs a number, not 'fast'"),
+        (["--no-such-flag"], "--no-such-flag"),
+    ],
+)
+def test_each_bad_setting_exits_2_with_one_line_naming_the_flag(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert flag in exit_line(argv, capsys)
+
+
+def test_validate_raises_config_error_naming_the_field() -> None:
+    with pytest.raises(ConfigError, match="--mc-h must be at least 1") as info:
+        TrainConfig(mc_H=0).validate()
+    assert info.value.field_name == "mc_H"
+    assert TrainConfig().validate() == TrainConfig()
+
+
+def test_unknown_toml_key_is_one_line_naming_file_and_key(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_toml(tmp_path, "mc_episods = 3\n")
+    line = exit_line(["--config", str(path)], capsys)
+    assert str(path) in line and "'mc_episods'" in line and "mc_episodes" in line
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("mc_K = \n", "is not valid TOML"),
+        ('mc_K = "five"\n', "mc_K must be a whole number, not 'five'"),
+        ("include_human_data = 1\n", "include_human_data must be true or false"),
+        ("[train]\nmc_K = 3\n", "unknown key 'train'"),
+        ('config = "other.toml"\n', "unknown key 'config'"),
+        ("mc_K = 3\nmc-k = 4\n", "sets mc_K twice"),
+    ],
+)
+def test_bad_toml_contents_name_the_file(tmp_path: Path, text: str, expect: str, capsys: pytest.CaptureFixture) -> None:
+    path = write_toml(tmp_path, text)
+    line = exit_line(["--config", str(path)], capsys)
+    assert str(path) in line and expect in line
+
+
+def test_missing_or_unreadable_toml_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    line = exit_line(["--config", str(tmp_path / "absent.toml")], capsys)
+    assert "absent.toml does not exist" in line
+    line = exit_line(["--config", str(tmp_path)], capsys)  # a folder is not a file
+    assert str(tmp_path) in line and "cannot be read" in line
+
+
+def test_bad_value_from_toml_names_flag_and_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_toml(tmp_path, "mc_K = -3\n")
+    line = exit_line(["--config", str(path)], capsys)
+    assert line.startswith("--mc-k must be at least 1, not -3") and str(path) in line
+    assert parse_config(["--config", str(path), "--mc-k", "2"]).mc_K == 2  # the flag fixes it
+
+
+def test_load_toml_returns_field_names(tmp_path: Path) -> None:
+    assert load_toml(write_toml(tmp_path, 'mc-k-step = 3\ndevice = "cpu"\n')) == {"mc_K_step": 3, "device": "cpu"}
+    with pytest.raises(ConfigError):
+        make_config(["--config", str(tmp_path / "nope.toml")])
+
+
+def test_paths_follow_the_seed_layout(tmp_path: Path) -> None:
+    paths = TrainConfig(workdir=str(tmp_path)).paths
+    assert paths == Paths(tmp_path)
+    expected = {
+        "human_demos": "data/human_demos.npz", "imitation_policy": "data/policy_imitation.pt",
+        "mc_policy": "data/policy_mc.pt", "mc_backup": "data/policy_mc_backup.pt", "mc_demos": "data/mc_demos.npz",
+        "logs_dir": "training_logs", "models_dir": "training_logs/models", "mc_archive_dir": "training_logs/mc_demos",
+        "videos_dir": "training_logs/videos", "history": "training_logs/training_history.npz",
+        "run_state": "training_logs/run_state.json", "train_log": "training_logs/train.log",
+        "events": "training_logs/events.jsonl", "summary_csv": "training_logs/summary.csv",
+        "progress_png": "training_logs/training_progress.png", "summary_txt": "training_logs/training_summary.txt",
+    }  # fmt: skip
+    for name, rel in expected.items():
+        assert getattr(paths, name) == tmp_path / rel, name
+    paths.make_dirs()
+    folders = ("data", "training_logs/models", "training_logs/mc_demos", "training_logs/videos")
+    assert all((tmp_path / d).is_dir() for d in folders)
+
+
+def test_to_dict_is_json_and_round_trips() -> None:
+    cfg = parse_config(["--mc-k", "6", "--backend", "ray", "--ray-address", "auto"])
+    restored = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert restored == cfg
+    with pytest.raises(ConfigError, match="'bogus'"):
+        TrainConfig.from_dict({**cfg.to_dict(), "bogus": 1})

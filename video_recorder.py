@@ -1,0 +1,198 @@
+"""Record a policy's best game as a video: play a few seeded greedy games in one batch, replay the best one frame by
+frame, and write MP4 (imageio with its ffmpeg plugin) or, without ffmpeg, a GIF.
+
+Videos are optional: without imageio the recorder says so in one sentence and returns None instead of failing the run.
+
+    python video_recorder.py data/policy_mc.pt [--episodes 5] [--out DIR or FILE] [--seed 0] [--fps 10]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from config import OneLineParser, Paths
+from env import SnakeBatch, SnakeEnv
+from narrate import Narrator, get_narrator
+from policy import CheckpointError, SnakePolicy, load_policy
+from storage import atomic_path
+
+VIDEO_FORMATS = ("mp4", "gif")
+
+
+def play_greedy(
+    policy: SnakePolicy, episodes: int, grid_size: int, seed: int, max_steps: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and move counts of `episodes` greedy games (game i seeded seed + i), played in lockstep with one
+    network call per move for the games still running."""
+    batch = SnakeBatch(episodes, grid_size, seeds=seed + np.arange(episodes))
+    moves = np.zeros(episodes, dtype=np.int64)  # steps taken, the fatal one included (as SnakeEnv counts them)
+    steps = 0
+    while not batch.done.all() and (max_steps is None or steps < max_steps):
+        live = np.flatnonzero(~batch.done)
+        actions = np.ones(episodes, dtype=np.int64)
+        actions[live] = policy.act(batch.take(live), greedy=True)
+        batch.step(actions)
+        moves[live] += 1
+        steps += 1
+    return batch.score.copy(), moves
+
+
+def replay_frames(
+    policy: SnakePolicy, grid_size: int, episode_seed: int, max_steps: int | None, stats: dict
+) -> Iterator[np.ndarray]:
+    """RGB frames of one greedy game, the start position first; `stats` receives its score and move count."""
+    env = SnakeEnv(grid_size, render_mode="rgb_array")
+    env.reset(seed=episode_seed)
+    stats.update(score=0, moves=0)
+    yield env.render()
+    done = False
+    while not done and (max_steps is None or stats["moves"] < max_steps):
+        action = int(policy.act(env.game, greedy=True)[0])
+        _, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        stats.update(score=info["score"], moves=stats["moves"] + 1)
+        yield env.render()
+
+
+def _ffmpeg_available() -> bool:
+    try:
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # not installed, or installed without a usable binary
+        return False
+    return True
+
+
+def _write_mp4(iio, target: Path, frames: Iterator[np.ndarray], fps: int, hold: int) -> None:
+    """Stream frames to ffmpeg (no whole video in memory). The temporary name ends in .tmp, so the container is
+    named explicitly (`-f mp4`) rather than guessed from the file name."""
+    with atomic_path(target, suffix=".mp4") as tmp:
+        with iio.imopen(tmp, "w", plugin="FFMPEG", extension=".mp4") as file:
+            writer = file.legacy_get_writer(fps=fps, output_params=["-f", "mp4"], macro_block_size=16)
+            try:
+                frame = None
+                for frame in frames:
+                    writer.append_data(frame)
+                for _ in range(hold if frame is not None else 0):
+                    writer.append_data(frame)
+            finally:
+                writer.close()
+
+
+def _write_gif(iio, target: Path, frames: Iterator[np.ndarray], fps: int, hold: int) -> None:
+    stack = list(frames)
+    stack += [stack[-1]] * hold
+    with atomic_path(target, suffix=".gif") as tmp:
+        iio.imwrite(tmp, np.stack(stack), extension=".gif", duration=1000.0 / fps, loop=0)
+
+
+def record_best_episode(
+    policy: SnakePolicy,
+    out_stem: Path,
+    episodes: int = 5,
+    grid_size: int = 10,
+    seed: int = 0,
+    fps: int = 10,
+    max_steps: int | None = None,
+    narrator: Narrator | None = None,
+    fmt: str | None = None,
+) -> Path | None:
+    """Write the best of `episodes` greedy games to `out_stem` + .mp4 (or .gif without ffmpeg, or as `fmt` asks).
+
+    Returns the file written, or None when no video library is installed (said in one sentence, never raised).
+    """
+    narrator = narrator if narrator is not None else get_narrator()
+    if policy.grid_size != grid_size:
+        raise ValueError(
+            f"The policy plays a {policy.grid_size} by {policy.grid_size} grid, but the video asks for "
+            f"{grid_size} by {grid_size}; pass grid_size={policy.grid_size}."
+        )
+    if fmt is not None and fmt not in VIDEO_FORMATS:
+        raise ValueError(f"Video format {fmt!r} is not one of {', '.join(VIDEO_FORMATS)}.")
+    try:
+        import imageio.v3 as iio
+    except ImportError:
+        narrator.say("No video was recorded because the imageio package is not installed; "
+                     "install it with pip install imageio imageio-ffmpeg.")  # fmt: skip
+        return None
+    use = fmt
+    if use is None:
+        use = "mp4" if _ffmpeg_available() else "gif"
+        if use == "gif":
+            narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
+    elif use == "mp4" and not _ffmpeg_available():
+        narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
+        use = "gif"
+
+    scores, moves = play_greedy(policy, episodes, grid_size, seed, max_steps)
+    best = int(np.argmax(scores))
+    episode_seed = seed + best
+    stats: dict = {}
+    out_stem = Path(out_stem)
+    target = out_stem.with_name(out_stem.name + "." + use)
+    hold = max(int(fps), 1)  # the last position stays on screen for a second
+    if use == "mp4":
+        try:
+            _write_mp4(iio, target, replay_frames(policy, grid_size, episode_seed, max_steps, stats), fps, hold)
+        except Exception as exc:  # a broken ffmpeg binary should cost the video format, not the run
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+            narrator.say(f"Writing the MP4 failed ({reason}), so the video is written as a GIF instead.")
+            use, target = "gif", out_stem.with_name(out_stem.name + ".gif")
+    if use == "gif":
+        _write_gif(iio, target, replay_frames(policy, grid_size, episode_seed, max_steps, stats), fps, hold)
+    if stats["score"] != scores[best]:
+        narrator.say(f"The replay scored {stats['score']}, not the {scores[best]} of the batched game; "
+                     "the video shows the replay.")  # fmt: skip
+    narrator.say(
+        f"Recorded episode {best + 1} of {episodes} (seed {episode_seed}), score {stats['score']} "
+        f"in {stats['moves']} moves, to {target}."
+    )
+    narrator.event("video", path=str(target), episode=best, seed=episode_seed, score=int(stats["score"]), moves=stats["moves"])
+    return target
+
+
+def _resolve_out(out: str | None, checkpoint: Path) -> tuple[Path, str | None]:
+    """An output stem and format from --out: a .mp4/.gif file name fixes both; anything else is a folder."""
+    if out is None:
+        return Paths(Path(".")).videos_dir / checkpoint.stem, None
+    path = Path(out)
+    if path.suffix.lower() in (".mp4", ".gif"):
+        return path.with_suffix(""), path.suffix.lower()[1:]
+    return path / checkpoint.stem, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="video_recorder.py", description="Record the best of a few greedy games as MP4 or GIF.")
+    parser.add_argument("checkpoint", help="Checkpoint to load, such as data/policy_mc.pt.")
+    parser.add_argument("--episodes", type=int, default=5, help="Games played to pick the best from (default: 5).")
+    parser.add_argument("--out", default=None, help="Output folder, or a file ending in .mp4 or .gif "
+                        "(default: training_logs/videos/<checkpoint name>).")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="Game i uses seed + i (default: 0).")
+    parser.add_argument("--fps", type=int, default=10, help="Frames per second (default: 10).")
+    parser.add_argument("--max-steps", type=int, default=None, help="Stop each game after this many moves (default: no cap).")
+    args = parser.parse_args(argv)
+    for name in ("episodes", "fps", "max_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+    if args.seed < 0:
+        parser.error(f"--seed must be zero or more, not {args.seed}")
+    checkpoint = Path(args.checkpoint)
+    try:
+        policy = load_policy(checkpoint, device="cpu")
+    except CheckpointError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    stem, fmt = _resolve_out(args.out, checkpoint)
+    narrator = Narrator(progress="off")
+    path = record_best_episode(policy, stem, args.episodes, policy.grid_size, args.seed, args.fps, args.max_steps, narrator, fmt)
+    return 0 if path is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""The training history: its file format, a plot of it, and the same story in plain sentences.
+
+The driver appends one row per iteration to `training_logs/training_history.npz` (row 0 is the imitation bootstrap):
+
+  iteration int32         iteration number (numbering continues across runs)
+  mean_score float64      mean evaluation score (apples)
+  std_score float64       its standard deviation over the evaluation episodes
+  max_score float64       best single evaluation game
+  mean_length float64     mean episode length in moves
+  full_eval bool          True for a full evaluation, False for a fast one
+  mc_K int32, mc_H int32  search settings used to make this iteration's data
+  rolled_back bool        the iteration's policy was rejected and the previous one restored
+  used_human_data bool    demonstrations were mixed into this iteration's training data
+  elapsed_minutes float64 minutes since the run began when the iteration finished (cumulative)
+  decision unicode        one sentence saying what the driver decided and why
+  human_baseline ()       scalar float64, the demonstrations' mean score; NaN when unknown
+
+`python visualize_training.py [--workdir DIR]` writes the plot and the summary and reads the summary aloud.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from config import OneLineParser, Paths
+from narrate import Narrator, format_seconds
+from storage import atomic_path, save_npz_atomic, write_text_atomic
+
+HISTORY_FIELDS: dict[str, np.dtype] = {
+    "iteration": np.dtype(np.int32),
+    "mean_score": np.dtype(np.float64),
+    "std_score": np.dtype(np.float64),
+    "max_score": np.dtype(np.float64),
+    "mean_length": np.dtype(np.float64),
+    "full_eval": np.dtype(bool),
+    "mc_K": np.dtype(np.int32),
+    "mc_H": np.dtype(np.int32),
+    "rolled_back": np.dtype(bool),
+    "used_human_data": np.dtype(bool),
+    "elapsed_minutes": np.dtype(np.float64),
+    "decision": np.dtype(str),
+}
+SCALAR_FIELDS = ("human_baseline",)
+
+
+class HistoryError(ValueError):
+    """A history file or dict that cannot be used; the message names the file and what is wrong."""
+
+
+# ----- the format ----------------------------------------------------------------------------------------------
+def empty_history(human_baseline: float = math.nan) -> dict[str, np.ndarray]:
+    """A history with no rows yet, in the exact dtypes `save_history` writes."""
+    history = {name: np.zeros(0, dtype=dtype) for name, dtype in HISTORY_FIELDS.items()}
+    history["human_baseline"] = np.array(float(human_baseline), dtype=np.float64)
+    return history
+
+
+def append_iteration(history: dict[str, np.ndarray], **row: object) -> dict[str, np.ndarray]:
+    """A new history with one more row; every per-iteration field must be given, so no column falls behind."""
+    missing = [name for name in HISTORY_FIELDS if name not in row]
+    extra = [name for name in row if name not in HISTORY_FIELDS]
+    if missing or extra:
+        raise HistoryError(f"A history row needs exactly the fields {', '.join(HISTORY_FIELDS)}; "
+                           f"missing {missing or 'none'}, unexpected {extra or 'none'}.")  # fmt: skip
+    out = dict(history)
+    for name in HISTORY_FIELDS:
+        out[name] = np.append(np.asarray(history[name]), np.asarray([row[name]]))
+    return _checked(out, "the history being appended to")
+
+
+_KIND_WORDS = {"i": "whole numbers", "f": "numbers", "b": "true or false values", "U": "sentences"}
+
+
+def _fits(values: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether the stored values convert to the documented dtype without losing meaning."""
+    kind = values.dtype.kind
+    if dtype.kind == "U":
+        return kind == "U"
+    if dtype.kind == "f":
+        return kind in "fiu"
+    if dtype.kind == "i":
+        return kind in "iu" or (kind == "f" and bool(np.all(np.isfinite(values) & (values == np.round(values)))))
+    return kind == "b" or (kind in "iu" and bool(np.all((values == 0) | (values == 1))))
+
+
+def _checked(history: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+    """Every field present, one length, the documented dtypes; anything else is a `HistoryError` naming `where`."""
+    missing = [name for name in (*HISTORY_FIELDS, *SCALAR_FIELDS) if name not in history]
+    if missing:
+        raise HistoryError(f"{where} lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                           "it was not written by this version of the trainer.")  # fmt: skip
+    out: dict[str, np.ndarray] = {}
+    lengths = set()
+    for name, dtype in HISTORY_FIELDS.items():
+        values = np.asarray(history[name])
+        if values.ndim != 1:
+            raise HistoryError(f"In {where}, {name} should be one value per iteration but has shape {values.shape}.")
+        if values.size and not _fits(values, dtype):
+            raise HistoryError(f"In {where}, {name} should hold {_KIND_WORDS[dtype.kind]} but holds {values.dtype} values.")
+        out[name] = values.astype(dtype)
+        lengths.add(len(values))
+    if len(lengths) != 1:
+        raise HistoryError(f"In {where}, the per-iteration fields have different lengths {sorted(lengths)}; it is damaged.")
+    baseline = np.asarray(history["human_baseline"])
+    if baseline.size != 1 or baseline.dtype.kind not in "fiu":
+        raise HistoryError(f"In {where}, human_baseline should be one number.")
+    out["human_baseline"] = np.array(float(baseline.reshape(())), dtype=np.float64)
+    for name, value in history.items():  # later versions may add fields; keep them
+        out.setdefault(name, np.asarray(value))
+    return out
+
+
+def save_history(path: str | os.PathLike, history: dict[str, np.ndarray]) -> None:
+    """Validate, then write atomically, so a crash mid-write leaves the previous history readable."""
+    save_npz_atomic(path, _checked(history, "the history being saved"))
+
+
+def load_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read and validate a history file (allow_pickle=False); every problem is a `HistoryError` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise HistoryError(f"Training history {path} does not exist; run iterative_train.py first.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            raw = {name: data[name] for name in data.files}
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise HistoryError(f"Training history {path} cannot be read ({reason}); it is damaged or not a history file.") from None
+    return _checked(raw, f"training history {path}")
+
+
+# ----- words ---------------------------------------------------------------------------------------------------
+def _num(value: float) -> str:
+    """A number as a listener hears it: whole numbers plainly, others to one decimal."""
+    value = float(value)
+    if not math.isfinite(value):
+        return "unknown"
+    rounded = round(value, 1)
+    return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded:.1f}"
+
+
+def _join(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _kh_changes(history: dict[str, np.ndarray]) -> list[int]:
+    """Row indices where K or H differ from the row before."""
+    k, h = history["mc_K"], history["mc_H"]
+    return [i for i in range(1, len(k)) if k[i] != k[i - 1] or h[i] != h[i - 1]]
+
+
+def summary_text(history: dict[str, np.ndarray]) -> str:
+    """The history as sentences, one per line: start, best, trend, rollbacks, K and H, data, baseline, then one line
+    per iteration with its decision."""
+    it = history["iteration"]
+    n = len(it)
+    if n == 0:
+        return "No iterations have been recorded yet.\n"
+    mean, best_game = history["mean_score"], history["max_score"]
+    baseline = float(history["human_baseline"])
+    lines: list[str] = []
+    first = "the imitation bootstrap" if it[0] == 0 else "the first recorded iteration"
+    lines.append(f"The history holds {_plural(n, 'iteration')}, from iteration {it[0]} to iteration {it[-1]}.")
+    lines.append(f"It started with {first} scoring a mean of {_num(mean[0])} apples.")
+    b = int(np.argmax(mean))
+    kind = "full" if history["full_eval"][b] else "fast"
+    lines.append(
+        f"The best mean score was {_num(mean[b])}, at iteration {it[b]}, in a {kind} evaluation; "
+        f"the best single game scored {_num(best_game.max())}, at iteration {it[int(np.argmax(best_game))]}."
+    )
+    if n > 1:
+        lines.append(
+            f"The latest iteration, {it[-1]}, scored a mean of {_num(mean[-1])} "
+            f"with a standard deviation of {_num(history['std_score'][-1])}."
+        )
+        window = min(n, 5)
+        change = float(mean[-1] - mean[-window])
+        span = f"Over the last {window} iterations" if window < n else f"Over all {n} iterations"
+        if abs(change) < 0.05:
+            lines.append(f"{span} the mean score held steady at about {_num(mean[-1])}.")
+        else:
+            verb = "rose" if change > 0 else "fell"
+            per = abs(change) / (window - 1)
+            lines.append(f"{span} the mean score {verb} by {_num(abs(change))}, about {_num(per)} per iteration.")
+    rolled = [int(it[i]) for i in np.flatnonzero(history["rolled_back"])]
+    if not rolled:
+        lines.append("There were no rollbacks.")
+    else:
+        where = "iteration" if len(rolled) == 1 else "iterations"
+        lines.append(f"There {'was' if len(rolled) == 1 else 'were'} {_plural(len(rolled), 'rollback')}, "
+                     f"at {where} {_join([str(r) for r in rolled])}.")  # fmt: skip
+    k, h = history["mc_K"], history["mc_H"]
+    changes = _kh_changes(history)
+    if not changes:
+        lines.append(f"The search settings stayed at K {k[0]} and H {h[0]} throughout.")
+    else:
+        steps = [f"to K {k[i]} and H {h[i]} at iteration {it[i]}" for i in changes]
+        lines.append(f"The search settings started at K {k[0]} and H {h[0]} and changed "
+                     f"{_plural(len(changes), 'time')}: {_join(steps)}.")  # fmt: skip
+    used = history["used_human_data"]
+    if used.all():
+        lines.append("Demonstrations were part of the training data in every iteration.")
+    elif not used.any():
+        lines.append("Demonstrations were not part of the training data in any iteration.")
+    else:
+        dropped = [int(it[i]) for i in range(1, n) if used[i - 1] and not used[i]]
+        if dropped:
+            lines.append(f"Demonstrations were dropped from the training data from iteration {dropped[0]}.")
+        else:
+            lines.append(f"Demonstrations were used in {int(used.sum())} of the {n} iterations.")
+    if not math.isfinite(baseline):
+        lines.append("No human baseline was recorded, so there is nothing to compare against.")
+    elif mean[b] > baseline:
+        beat = int(it[int(np.argmax(mean > baseline))])
+        lines.append(f"The human baseline of {_num(baseline)} was beaten: the best mean score is "
+                     f"{_num(mean[b] - baseline)} above it, and iteration {beat} was the first to beat it.")  # fmt: skip
+    else:
+        lines.append(f"The human baseline of {_num(baseline)} was not beaten: the best mean score is "
+                     f"{_num(baseline - mean[b])} below it.")  # fmt: skip
+    elapsed = float(history["elapsed_minutes"][-1])
+    if math.isfinite(elapsed) and elapsed > 0:
+        lines.append(f"Training took {format_seconds(elapsed * 60)} up to the latest iteration.")
+    for i in range(n):
+        scope = "full" if history["full_eval"][i] else "fast"
+        decision = str(history["decision"][i]).strip()
+        head = f"Iteration {it[i]}: mean score {_num(mean[i])} in a {scope} evaluation, K {k[i]}, H {h[i]}."
+        lines.append(f"{head} {decision}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+# ----- the picture ---------------------------------------------------------------------------------------------
+def plot_history(history_path: str | os.PathLike, out_png: str | os.PathLike, summary_txt: str | os.PathLike) -> None:
+    """Score plot (mean with a std band, best game, human baseline, rollbacks, K/H changes) and the summary text,
+    both written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed, and never a window popping up mid-training
+    import matplotlib.pyplot as plt
+
+    history = load_history(history_path)
+    x = history["iteration"]
+    mean, std = history["mean_score"], history["std_score"]
+    fig, (ax, ax_kh) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    try:
+        ax.fill_between(x, mean - std, mean + std, color="tab:blue", alpha=0.2, label="mean plus or minus one std")
+        ax.plot(x, mean, color="tab:blue", marker="o", markersize=3, label="mean score")
+        full = history["full_eval"]
+        ax.plot(x[full], mean[full], linestyle="none", marker="o", color="tab:blue", markersize=7,
+                markerfacecolor="white", label="full evaluation")  # fmt: skip
+        ax.plot(x, history["max_score"], color="tab:green", linestyle="--", label="best game")
+        baseline = float(history["human_baseline"])
+        if math.isfinite(baseline):
+            ax.axhline(baseline, color="tab:orange", linestyle=":", linewidth=2, label=f"human baseline {_num(baseline)}")
+        rolled = history["rolled_back"]
+        if rolled.any():
+            ax.plot(x[rolled], mean[rolled], linestyle="none", marker="x", color="tab:red", markersize=10,
+                    markeredgewidth=2, label="rolled back")  # fmt: skip
+        for j, i in enumerate(_kh_changes(history)):
+            ax.axvline(x[i], color="gray", linestyle="-.", linewidth=1, label="K or H changed" if j == 0 else None)
+            ax_kh.axvline(x[i], color="gray", linestyle="-.", linewidth=1)
+            ax.annotate(f"K {history['mc_K'][i]}, H {history['mc_H'][i]}", (x[i], 1.0), xycoords=("data", "axes fraction"),
+                        rotation=90, va="top", ha="right", fontsize=8, color="gray")  # fmt: skip
+        ax.set_ylabel("score (apples)")
+        ax.set_title("Snake training progress" if len(x) else "Snake training progress: no iterations yet")
+        ax.grid(alpha=0.3)
+        if len(x):
+            ax.legend(loc="best", fontsize=8)
+        ax_kh.plot(x, history["mc_K"], drawstyle="steps-post", marker="o", markersize=3, label="K (rollouts per action)")
+        ax_kh.plot(x, history["mc_H"], drawstyle="steps-post", marker="o", markersize=3, label="H (horizon)")
+        ax_kh.set_xlabel("iteration (0 is the imitation bootstrap)")
+        ax_kh.set_ylabel("search")
+        ax_kh.grid(alpha=0.3)
+        if len(x):
+            ax_kh.legend(loc="upper left", fontsize=8)
+            ax_kh.xaxis.get_major_locator().set_params(integer=True)
+        fig.tight_layout()
+        with atomic_path(out_png, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    write_text_atomic(summary_txt, summary_text(history))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(
+        prog="visualize_training.py", description="Plot training_logs/training_history.npz and summarise it in sentences."
+    )
+    parser.add_argument("--workdir", default=".", help="Folder holding training_logs/ (default: the current folder).")
+    args = parser.parse_args(argv)
+    paths = Paths(Path(args.workdir))
+    try:
+        plot_history(paths.history, paths.progress_png, paths.summary_txt)
+    except HistoryError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    narrator = Narrator(progress="off")
+    for line in paths.summary_txt.read_text(encoding="utf-8").splitlines():
+        narrator.say(line)
+    narrator.say(f"The plot is in {paths.progress_png} and the summary in {paths.summary_txt}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
