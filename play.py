@@ -1,0 +1,585 @@
+"""Demonstrations: the built-in scripted player, a person playing by ear in the terminal, and the human baseline.
+
+    python play.py                      record a person (turn based: the snake moves one cell per key press)
+    python play.py --realtime --tick 0.4
+    python play.py --scripted 200       record 200 games of the scripted player (labelled scripted, never human)
+
+Both write `data/human_demos.npz` in the one dataset format of datasets.py and never overwrite it silently
+(`--append` or `--overwrite`). The scripted player is the default demonstrator on a fresh machine, so its quality caps
+what imitation can learn; it plans on a time-aware board (a body cell counts as free once the tail has left it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset, validate_dataset
+from env import DC, DR, SnakeBatch, SnakeEnv
+from narrate import Narrator, format_seconds, get_narrator
+
+DEFAULT_OUT = "data/human_demos.npz"
+HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
+
+# ----- the scripted player ---------------------------------------------------------------------------------------
+# Boards are Python ints used as bit sets (bit r*g+c), so a flood-fill layer is a few shifts, not a loop over cells.
+
+
+class _Geometry:
+    """Bit masks and neighbour tables of one board size."""
+
+    def __init__(self, g: int) -> None:
+        self.g, self.n = g, g * g
+        self.full = (1 << self.n) - 1
+        self.not_col0 = self.full & ~sum(1 << (r * g) for r in range(g))  # a left shift must not wrap into column 0
+        self.not_last = self.full & ~sum(1 << (r * g + g - 1) for r in range(g))
+        self.step: list[list[int]] = []  # step[cell][absolute direction] -> cell, or -1 off the board
+        for cell in range(self.n):
+            r, c = divmod(cell, g)
+            moves = [(r + int(DR[d]), c + int(DC[d])) for d in range(4)]
+            self.step.append([rr * g + cc if 0 <= rr < g and 0 <= cc < g else -1 for rr, cc in moves])
+        self.nbrs = [[x for x in row if x >= 0] for row in self.step]
+
+    def expand(self, m: int) -> int:
+        return ((m << 1) & self.not_col0) | ((m >> 1) & self.not_last) | ((m << self.g) & self.full) | (m >> self.g)
+
+
+_GEOMETRIES: dict[int, _Geometry] = {}
+
+
+def _geometry(g: int) -> _Geometry:
+    if g not in _GEOMETRIES:
+        _GEOMETRIES[g] = _Geometry(g)
+    return _GEOMETRIES[g]
+
+
+def _mask(cells: list[int]) -> int:
+    m = 0
+    for c in cells:
+        m |= 1 << c
+    return m
+
+
+def _food_path(geo: _Geometry, body: list[int], occ: int, food: int, first: int) -> list[int] | None:
+    """Shortest path head -> food (cells after the head), where body[i] (tail first) frees at move i + 1.
+
+    `first` masks the cells the first move may enter (no reversing, even for a snake of one or two cells)."""
+    free, fbit = geo.full & ~occ, 1 << food
+    visited = frontier = 1 << body[-1]
+    layers = [frontier]
+    d = 0
+    while True:
+        d += 1
+        if d <= len(body):
+            free |= 1 << body[d - 1]
+        frontier = geo.expand(frontier) & free & ~visited & (first if d == 1 else geo.full)
+        if not frontier:
+            return None
+        if frontier & fbit:
+            break
+        layers.append(frontier)
+        visited |= frontier
+    path, cur = [food], food
+    for k in range(d - 1, 0, -1):  # walk back through the BFS layers
+        cur = next(nb for nb in geo.nbrs[cur] if layers[k] >> nb & 1)
+        path.append(cur)
+    path.reverse()
+    return path
+
+
+def _escape(geo: _Geometry, body: list[int]) -> tuple[bool, int, int]:
+    """Can the head reach a body cell after the tail has left it? Then retracing the body is safe for ever.
+
+    Returns (safe, moves to the first such cell, cells reachable when not safe)."""
+    if len(body) >= geo.n:
+        return True, 0, 0
+    occ = _mask(body)
+    free, target = geo.full & ~occ, occ & ~(1 << body[-1])
+    visited = frontier = 1 << body[-1]
+    d = 0
+    while frontier:
+        d += 1
+        if d <= len(body):
+            free |= 1 << body[d - 1]
+        frontier = geo.expand(frontier) & free & ~visited
+        if frontier & target:
+            return True, d, 0
+        visited |= frontier
+    return False, d, visited.bit_count()
+
+
+def _decide(geo: _Geometry, body: list[int], direction: int, food: int, since_food: int, starve_steps: int) -> int:
+    """One scripted move. body: cells tail first, head last.
+
+    1. Shortest path to the food, if the head could still escape (reach its retreating body) after eating.
+    2. Otherwise the safe move that takes longest to reach the body (a cheap stand-in for the longest path to the
+       tail, which keeps the snake sweeping open space instead of hugging its tail).
+    3. Otherwise the move with the most reachable cells. When starvation nears, the food path is taken even unsafe."""
+    head, tail, occ = body[-1], body[0], _mask(body)
+    moves = []
+    for a in (0, 1, 2):
+        c = geo.step[head][(direction + a + 3) & 3]
+        if c >= 0 and (not occ >> c & 1 or c == tail):  # the tail's cell frees as the head moves in
+            moves.append((a, c))
+    if not moves:
+        return 1
+    if food >= 0:
+        path = _food_path(geo, body, occ, food, _mask([c for _, c in moves]))
+        if path is not None:
+            act = next(a for a, c in moves if c == path[0])
+            after = (body + path)[len(path) - 1 :]  # the body once the food is eaten (it grows by one)
+            if _escape(geo, after)[0] or since_food + len(path) >= HUNGER_FRACTION * starve_steps:
+                return act
+    best: tuple[int, int] | None = None
+    fallback: tuple[int, int] | None = None
+    for a, c in moves:
+        safe, moves_to_body, area = _escape(geo, body + [c] if c == food else body[1:] + [c])
+        if safe and (best is None or moves_to_body > best[0]):
+            best = (moves_to_body, a)
+        elif not safe and (fallback is None or area > fallback[0]):
+            fallback = (area, a)
+    return (best or fallback)[1]  # type: ignore[index]
+
+
+def _bodies(batch: SnakeBatch, idx: np.ndarray) -> list[list[int]]:
+    """Each listed game's cells, tail first (ttl 1 .. length)."""
+    n = batch.grid_size**2
+    order = np.argsort(batch.ttl()[idx], axis=1, kind="stable")
+    return [order[k, n - int(batch.length[i]) :].tolist() for k, i in enumerate(idx)]
+
+
+def scripted_action(game: SnakeEnv | SnakeBatch, index: int = 0) -> int:
+    """The scripted player's relative action (0 left, 1 straight, 2 right) for one game of an env or a batch."""
+    batch = game.game if isinstance(game, SnakeEnv) else game
+    if batch.done[index]:
+        return 1
+    (body,) = _bodies(batch, np.array([index]))
+    return _decide(
+        _geometry(batch.grid_size), body, int(batch.direction[index]), int(batch.food[index]),
+        int(batch.since_food[index]), batch.starve_steps,
+    )  # fmt: skip
+
+
+def record_scripted(
+    num_episodes: int, grid_size: int = 10, seed: int = 0, starve_steps: int | None = None, narrator: Narrator | None = None
+) -> dict[str, np.ndarray]:
+    """Play `num_episodes` scripted games in lockstep (episode i uses seed `seed + i`) and return them as a dataset.
+
+    States are recorded before each action, samples grouped by episode in move order."""
+    narrator = narrator or get_narrator()
+    n = int(num_episodes)
+    if n < 1:
+        raise ValueError(f"The number of scripted games must be at least 1, not {n}.")
+    batch = SnakeBatch(n, grid_size, seeds=np.arange(seed, seed + n), starve_steps=starve_steps)
+    geo = _geometry(batch.grid_size)
+    chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
+    with narrator.progress(n, "Scripted games", "games") as bar:
+        while True:
+            live = np.flatnonzero(~batch.done)
+            if len(live) == 0:
+                break
+            actions = np.ones(n, dtype=np.int64)
+            for i, body in zip(live, _bodies(batch, live)):
+                actions[i] = _decide(
+                    geo, body, int(batch.direction[i]), int(batch.food[i]), int(batch.since_food[i]), batch.starve_steps
+                )
+            for key, value in batch.export_states().items():
+                chunks.setdefault(key, []).append(value[live])
+            chunks["actions"].append(actions[live])
+            chunks["episode"].append(live)
+            batch.step(actions)
+            bar.update(int(len(live) - (~batch.done).sum()))
+    data = empty_dataset(batch.grid_size, "scripted")
+    episode = np.concatenate(chunks["episode"])
+    order = np.argsort(episode, kind="stable")  # steps were appended in time order, so this keeps move order
+    for key, parts in chunks.items():
+        data[key] = np.concatenate(parts)[order].astype(data[key].dtype)
+    data["episode_scores"] = batch.score.astype(np.int32)
+    validate_dataset(data, "the scripted recording")
+    return data
+
+
+# ----- describing a position for a listener ----------------------------------------------------------------------
+
+
+def _cell_word(batch: SnakeBatch, r: int, c: int) -> str:
+    g = batch.grid_size
+    if not (0 <= r < g and 0 <= c < g):
+        return "wall"
+    if int(batch.food[0]) == r * g + c:
+        return "food"
+    ttl = int(batch.ttl()[0, r * g + c])
+    return "tail" if ttl == 1 else "body" if ttl > 1 else "free"
+
+
+def describe(batch: SnakeBatch) -> str:
+    """One sentence for game 0: score, what is ahead, left and right, and where the food is, facing the way it moves."""
+    g, d = batch.grid_size, int(batch.direction[0])
+    hr, hc = int(batch.head_r[0]), int(batch.head_c[0])
+    words = {}
+    for name, turn in (("ahead", 0), ("left", 3), ("right", 1)):
+        nd = (d + turn) & 3
+        words[name] = _cell_word(batch, hr + int(DR[nd]), hc + int(DC[nd]))
+    if words["ahead"] == "free":
+        ttl, k = batch.ttl()[0], 0
+        while True:  # count the cells the snake can move straight into, a body cell counting once the tail has left
+            r, c = hr + int(DR[d]) * (k + 1), hc + int(DC[d]) * (k + 1)
+            if not (0 <= r < g and 0 <= c < g) or ttl[r * g + c] > k + 1:
+                break
+            k += 1
+        words["ahead"] = f"{k} free"
+    sentence = f"Score {int(batch.score[0])}, ahead {words['ahead']}, left {words['left']}, right {words['right']}"
+    food = int(batch.food[0])
+    if food < 0:
+        return sentence + "."
+    dr, dc = food // g - hr, food % g - hc
+    ahead = dr * int(DR[d]) + dc * int(DC[d])
+    right = dr * int(DR[(d + 1) & 3]) + dc * int(DC[(d + 1) & 3])
+    parts = [f"{abs(ahead)} {'ahead' if ahead > 0 else 'behind'}"] if ahead else []
+    parts += [f"{abs(right)} to the {'right' if right > 0 else 'left'}"] if right else []
+    return f"{sentence}, food {' and '.join(parts)}."
+
+
+# ----- reading keys ----------------------------------------------------------------------------------------------
+
+_ARROWS = {"A": "arrow-up", "B": "arrow-down", "C": "arrow-right", "D": "arrow-left"}
+_WORDS = {"left": "l", "straight": "s", "right": "r", "quit": "q", "help": "h", "": "s", " ": "s", "\n": "s", "\r": "s"}
+EOF = "eof"
+
+
+class _KeyReader:
+    """Single keys from a terminal in cbreak mode (restored on exit), or whole lines when stdin is a pipe.
+
+    Both read the file descriptor directly, so select() never misses input already sitting in Python's buffer."""
+
+    def __init__(self, stream=None) -> None:  # noqa: ANN001 - any file with fileno()
+        self.fd = (stream or sys.stdin).fileno()
+        self.tty = os.isatty(self.fd)
+        self.saved = None
+        self.pending = b""
+
+    def __enter__(self) -> _KeyReader:
+        if self.tty:
+            import termios
+            import tty
+
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            import termios
+
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+
+    def _ready(self, timeout: float | None) -> bool:
+        return b"\n" in self.pending or bool(select.select([self.fd], [], [], timeout)[0])
+
+    def read(self, timeout: float | None = None) -> str | None:
+        """A key name ('arrow-up', 'l', 's', ...), EOF at end of input, or None when `timeout` seconds pass."""
+        if timeout is not None and not self._ready(max(timeout, 0.0)):
+            return None
+        if not self.tty:
+            while b"\n" not in self.pending:
+                chunk = os.read(self.fd, 4096)
+                if not chunk:
+                    if not self.pending:
+                        return EOF
+                    self.pending += b"\n"  # a last line without a newline still counts
+                self.pending += chunk
+            line, self.pending = self.pending.split(b"\n", 1)
+            word = line.decode("utf-8", "replace").strip().lower()
+            return _WORDS.get(word, word)
+        ch = os.read(self.fd, 1).decode("utf-8", "replace")
+        if ch in ("", "\x04"):
+            return EOF
+        if ch == "\x1b":  # arrow keys arrive as ESC [ A (or ESC O A)
+            seq = ""
+            while len(seq) < 2 and self._ready(0.05):
+                seq += os.read(self.fd, 1).decode("utf-8", "replace")
+            return _ARROWS.get(seq[-1:], "escape") if len(seq) == 2 else "escape"
+        return _WORDS.get(ch, ch.lower())
+
+
+def _command(key: str, direction: int, wasd: bool) -> tuple[str, int]:
+    """('move', relative action), ('quit', 0), ('help', 0) or ('unknown', 0) for a key."""
+    absolute = {"arrow-up": 0, "arrow-right": 1, "arrow-down": 2, "arrow-left": 3, "w": 0, "d": 1, "a": 3}
+    absolute |= {"s": 2} if wasd else {}
+    if key in absolute:
+        turn = (absolute[key] - direction) & 3  # 0 same way, 1 clockwise, 3 anticlockwise, 2 reverse
+        return "move", {0: 1, 1: 2, 2: 1, 3: 0}[turn]
+    if key in ("l", "s", "r"):
+        return "move", "lsr".index(key)
+    if key in ("q", EOF):
+        return "quit", 0
+    if key in ("h", "?"):
+        return "help", 0
+    return "unknown", 0
+
+
+def help_sentence(wasd: bool) -> str:
+    letters = "w, a, s and d" if wasd else "w, a and d"
+    straight = "space or enter" if wasd else "s, space or enter"
+    return (
+        f"Keys: arrow keys or {letters} steer by compass direction, l turns left, r turns right, {straight} go straight, "
+        "h repeats this help, and q saves and quits; moving into your tail is safe because it moves away."
+    )
+
+
+# ----- recording a person ----------------------------------------------------------------------------------------
+
+
+def record_person(
+    grid_size: int = 10,
+    seed: int = 0,
+    reader: _KeyReader | None = None,
+    narrator: Narrator | None = None,
+    realtime: bool = False,
+    tick: float = 0.5,
+    wasd: bool = False,
+    starve_steps: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Play games until q (or end of input); game i uses seed `seed + i`. An unfinished game keeps its score so far.
+
+    In real time the snake moves every `tick` seconds: the last key pressed during a tick decides that move, and with
+    no key it goes straight (so a compass key keeps its heading)."""
+    if reader is None:
+        with _KeyReader() as own:
+            return record_person(grid_size, seed, own, narrator, realtime, tick, wasd, starve_steps)
+    narrator = narrator or get_narrator()
+    batch = SnakeBatch(1, grid_size, seeds=[seed], starve_steps=starve_steps)
+    states: list[dict[str, np.ndarray]] = []
+    actions: list[int] = []
+    episodes: list[int] = []
+    scores: list[int] = []
+    game = 0
+    moves_this_game = 0
+    mode = f"real time, one move every {tick:g} seconds" if realtime else "turn based: the snake moves one cell per key press"
+    narrator.say(f"Recording a person on a {batch.grid_size} by {batch.grid_size} board, {mode}.")
+    narrator.say(help_sentence(wasd))
+    narrator.say(f"Game 1 starts. {describe(batch)}")
+    quitting = False
+    while not quitting:
+        action = None
+        deadline = time.monotonic() + tick
+        while action is None or realtime:
+            try:
+                key = reader.read(deadline - time.monotonic() if realtime else None)
+            except KeyboardInterrupt:
+                narrator.say("Interrupted; saving what was recorded.")
+                key = "q"
+            if key is None:  # the tick ended
+                break
+            kind, value = _command(key, int(batch.direction[0]), wasd)
+            if kind == "quit":
+                quitting = True
+                break
+            if kind == "help":
+                narrator.say(help_sentence(wasd))
+            elif kind == "unknown":
+                narrator.say(f"The key {key} does nothing; press h for help.")
+            else:
+                action = value
+        if quitting:
+            break
+        action = 1 if action is None else action
+        nd = (int(batch.direction[0]) + action + 3) & 3
+        target = _cell_word(batch, int(batch.head_r[0]) + int(DR[nd]), int(batch.head_c[0]) + int(DC[nd]))
+        states.append(batch.export_states())
+        actions.append(action)
+        episodes.append(game)
+        moves_this_game += 1
+        _, terminated, truncated, ate = batch.step(np.array([action]))
+        score = int(batch.score[0])
+        if not (terminated[0] or truncated[0]):
+            narrator.say(("You ate the food. " if ate[0] else "") + describe(batch))
+            continue
+        if batch.won[0]:
+            narrator.say(f"You filled the board and won game {game + 1} with a score of {score}.")
+        elif terminated[0]:
+            narrator.say(f"Game {game + 1} over: you hit {'the wall' if target == 'wall' else 'your body'}, score {score}.")
+        else:
+            narrator.say(f"Game {game + 1} over: {batch.starve_steps} moves without food, score {score}.")
+        scores.append(score)
+        game += 1
+        moves_this_game = 0
+        batch.reset_games(np.array([0]), np.array([seed + game]))
+        narrator.say(f"Game {game + 1} starts. {describe(batch)}")
+    if moves_this_game:
+        scores.append(int(batch.score[0]))
+        narrator.say(f"The unfinished game {game + 1} is kept with its score so far, {scores[-1]}.")
+    data = empty_dataset(batch.grid_size, "human")
+    if actions:
+        for key in states[0]:
+            data[key] = np.concatenate([s[key] for s in states]).astype(data[key].dtype)
+        data["actions"] = np.array(actions, dtype=np.int8)
+        data["episode"] = np.array(episodes, dtype=np.int32)
+        data["episode_scores"] = np.array(scores, dtype=np.int32)
+    return data
+
+
+# ----- the human baseline ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Baseline:
+    score: float
+    source: str
+    episodes: int
+    rough: bool
+    sentence: str
+
+
+_SOURCE_WORDS = {"scripted": "the scripted player, not a person", "mc": "Monte Carlo self-play, not a person"}
+
+
+def human_baseline(path: str | os.PathLike) -> Baseline:
+    """Mean recorded episode score of a demonstration file, the figure a trained policy is compared with.
+
+    An old file holding only `states` and `actions` has no scores, so the score is a rough volume estimate:
+    episodes are detected where the snake's length drops (states that are (N, g, g) or (N, g*g) grids coded 0 empty,
+    1 body, 2 head, 3 food); otherwise one episode per 100 samples is assumed. The estimate is then
+    max(0, samples per episode / grid size): a longer game means more apples, and on a g by g board an apple costs
+    roughly g moves early on. The grid size comes from the square dimensions of `states` (10 when there are none)."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist; record demonstrations with python play.py or python play.py --scripted 200.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            old = {"states", "actions"} <= keys and "episode_scores" not in keys
+            states = npz["states"] if old else None
+            samples = len(npz["actions"]) if old else 0
+    except Exception as exc:
+        raise DatasetError(f"{path} cannot be read ({type(exc).__name__}); delete it or record it again with play.py.") from None
+    if not old:
+        data = load_dataset(path)
+        scores, source = data["episode_scores"], str(data["source"])
+        if len(scores) == 0:
+            raise DatasetError(f"{path} holds no finished games; record some with python play.py.")
+        score = float(scores.mean())
+        who = _SOURCE_WORDS.get(source)
+        sentence = (
+            f"The human baseline is a mean score of {score:.1f} over {_count(len(scores), 'recorded game')}."
+            if who is None
+            else f"The baseline comes from {who}: mean score {score:.1f} over {_count(len(scores), 'game')}."
+        )
+        return Baseline(score, source, int(len(scores)), False, sentence)
+    g, episodes, detected = _old_grid_and_episodes(states, samples)
+    score = max(0.0, samples / episodes / g)
+    sentence = (
+        f"{path} is an old file without episode scores, so the human baseline is only a rough estimate: "
+        f"about {score:.1f}, from {samples} moves in {_count(episodes, 'detected game' if detected else 'assumed game')}."
+    )
+    return Baseline(score, "human", episodes, True, sentence)
+
+
+def _old_grid_and_episodes(states: np.ndarray, samples: int) -> tuple[int, int, bool]:
+    """Grid size, episode count and whether episodes were detected, for an old states/actions file (see `human_baseline`)."""
+    shape = states.shape[1:]
+    square = [s for s in shape if shape.count(s) >= 2]
+    g = square[0] if square else 10
+    if len(shape) == 1 and int(round(shape[0] ** 0.5)) ** 2 == shape[0]:
+        g = int(round(shape[0] ** 0.5))
+    cells = states.reshape(len(states), -1) if len(states) else states
+    coded = states.dtype.kind in "iuf" and cells.size and cells.shape[1] == g * g and set(np.unique(cells)) <= {0, 1, 2, 3}
+    if coded and len(cells) > 1:
+        length = np.isin(cells, (1, 2)).sum(axis=1)
+        return max(int(g), 1), 1 + int((np.diff(length) < 0).sum()), True
+    return max(int(g), 1), max(1, round(samples / 100)), False
+
+
+# ----- command line ----------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Record Snake demonstrations: a person playing by ear, or the scripted player.")
+    p.add_argument("--scripted", type=int, metavar="N", help="record N games of the built-in scripted player instead of a person")
+    p.add_argument("--grid-size", type=int, default=10, help="board size (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="game i uses seed + i (default 0)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"dataset file, relative to --workdir (default {DEFAULT_OUT})")
+    p.add_argument("--workdir", default=".", help="folder that relative paths start from (default: here)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_true", help="add the new games to an existing file")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--realtime", action="store_true", help="the snake moves every --tick seconds instead of once per key")
+    p.add_argument("--tick", type=float, default=0.5, help="seconds per move in real time mode (default 0.5)")
+    p.add_argument("--wasd", action="store_true", help="s means down (compass) instead of straight")
+    return p
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _joined_source(parts: list[dict[str, np.ndarray]]) -> str:
+    return "human" if all(str(p["source"]) == "human" for p in parts) else "scripted"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.grid_size < 4:
+        parser.error(f"--grid-size {args.grid_size} is too small; use 4 or more.")
+    if args.scripted is not None and args.scripted < 1:
+        parser.error(f"--scripted {args.scripted} must be at least 1 game.")
+    if args.tick <= 0:
+        parser.error(f"--tick {args.tick} must be a positive number of seconds.")
+    narrator = Narrator()
+    out = Path(args.workdir) / args.out
+    existing = None
+    if out.exists() and not (args.append or args.overwrite):
+        narrator.say(f"{out} already exists; pass --append to add to it, --overwrite to replace it, or --out for another file.")
+        return 2
+    if out.exists() and args.append:
+        try:
+            existing = load_dataset(out)
+        except DatasetError as exc:
+            narrator.say(f"Cannot append: {exc} Pass --overwrite or choose another --out.")
+            return 2
+        if int(existing["grid_size"]) != args.grid_size:
+            g = int(existing["grid_size"])
+            narrator.say(f"{out} holds {g} by {g} games, not {args.grid_size} by {args.grid_size}; pass --grid-size {g}.")
+            return 2
+    seed = args.seed + (len(existing["episode_scores"]) if existing is not None else 0)  # appended games are new games
+    if args.scripted is not None:
+        start = time.perf_counter()
+        try:
+            data = record_scripted(args.scripted, args.grid_size, seed, narrator=narrator)
+        except KeyboardInterrupt:
+            narrator.say(f"Interrupted; nothing was written to {out}.")
+            return 130
+        scores = data["episode_scores"]
+        narrator.say(
+            f"Recorded {_count(len(scores), 'scripted game')}, not human ones, in {format_seconds(time.perf_counter() - start)}: "
+            f"mean score {scores.mean():.1f}, {len(data['actions'])} moves."
+        )
+    else:
+        with _KeyReader() as reader:
+            data = record_person(args.grid_size, seed, reader, narrator, args.realtime, args.tick, args.wasd)
+        if len(data["actions"]) == 0:
+            narrator.say("Nothing was recorded, so no file was written.")
+            return 0
+    if existing is not None:
+        parts = [existing, data]
+        data = concat_datasets(parts, source=_joined_source(parts))
+        kinds = sorted({str(p["source"]) for p in parts})
+        if len(kinds) > 1:
+            narrator.say(f"The file now mixes {' and '.join(kinds)} games, so it is labelled scripted, not human.")
+    save_dataset(out, data)
+    label = "scripted" if str(data["source"]) != "human" else "human"
+    scores = data["episode_scores"]
+    narrator.say(f"Saved {_count(len(scores), label + ' game')} with mean score {scores.mean():.1f} to {out}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""play.py: the scripted player's strength and safety, its datasets, the CLI's file rules, the person recorder driven
+through a pipe and a terminal, and the human baseline on new and old files."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import play
+from datasets import DatasetError, load_dataset, validate_dataset
+from env import SnakeBatch, SnakeEnv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fifty_games() -> dict[str, np.ndarray]:
+    return play.record_scripted(50, grid_size=10, seed=0)
+
+
+def test_scripted_player_scores_well_on_10x10(fifty_games):
+    mean = float(fifty_games["episode_scores"].mean())
+    print(f"scripted player: mean score {mean:.1f} over 50 games of 10 by 10")
+    assert mean > 20
+
+
+def test_scripted_dataset_is_valid_and_matches_a_replay(fifty_games):
+    data = fifty_games
+    validate_dataset(data, "scripted", grid_size=10)
+    assert str(data["source"]) == "scripted"
+    assert np.all(np.diff(data["episode"]) >= 0), "samples are grouped by episode"
+    # Replay every episode's actions from seed 0 + i in lockstep: states before each move, and final scores, must agree.
+    n = len(data["episode_scores"])
+    starts = np.searchsorted(data["episode"], np.arange(n))
+    lengths = np.bincount(data["episode"], minlength=n)
+    batch = SnakeBatch(n, 10, seeds=np.arange(n))
+    for k in range(int(lengths.max())):
+        live = np.flatnonzero(lengths > k)
+        assert not batch.done[live].any(), "an episode went on after the game ended"
+        rows = starts[live] + k
+        exported = batch.export_states()
+        for key in ("ttl", "head", "direction", "food", "since_food"):
+            np.testing.assert_array_equal(exported[key][live], data[key][rows])
+        actions = np.ones(n, dtype=np.int64)
+        actions[live] = data["actions"][rows]
+        batch.step(actions)
+    assert batch.done.all(), "every recorded episode ends with the game over"
+    np.testing.assert_array_equal(batch.score, data["episode_scores"])
+
+
+def test_record_scripted_is_reproducible_for_a_seed():
+    a = play.record_scripted(4, grid_size=6, seed=7)
+    b = play.record_scripted(4, grid_size=6, seed=7)
+    c = play.record_scripted(4, grid_size=6, seed=8)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert len(a["actions"]) != len(c["actions"]) or not np.array_equal(a["actions"], c["actions"])
+
+
+def _fatal(batch: SnakeBatch, i: int) -> np.ndarray:
+    """Which of the three actions kill game i on this move (a win is not a death)."""
+    trial = batch.take(np.full(3, i))
+    trial.step(np.array([0, 1, 2]))
+    return trial.terminated & ~trial.won
+
+
+def test_scripted_player_takes_the_only_safe_moves():
+    corner = SnakeEnv.from_state(6, [(0, 0), (1, 0), (2, 0)], "up", (5, 5))  # only a right turn survives
+    assert play.scripted_action(corner) == 2
+    into_tail = SnakeEnv.from_state(4, [(0, 0), (0, 1), (1, 1), (1, 0)], "left", (3, 3))  # only the tail's cell is free
+    assert play.scripted_action(into_tail) == 0
+    assert not into_tail.step(0)[2]
+    wall_ahead = SnakeEnv.from_state(10, [(0, 5), (1, 5), (2, 5)], "up", (0, 0))
+    assert play.scripted_action(wall_ahead) != 1
+    for body in ([(2, 2), (2, 3)], [(2, 2)]):  # snakes too short for a neck still never reverse or crash
+        short = SnakeEnv.from_state(6, body, "left", (2, 5))
+        assert not short.step(play.scripted_action(short))[2]
+
+
+def test_scripted_player_avoids_a_dead_end_food_pocket():
+    # The food lies in a two-cell pocket closed by the snake's own neck: the shortest path (two left turns)
+    # eats it and then has no way out before the body frees. Straight (into the tail's cell) or right are safe.
+    body = [(2, 2), (2, 3), (2, 4), (3, 4), (4, 4), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1)]
+    env = SnakeEnv.from_state(7, body, "left", (3, 3))
+    greedy = env.clone()
+    greedy.step(0)
+    assert greedy.step(0)[1] == 1.0 and all(greedy.clone().step(a)[2] for a in range(3)), "the pocket is a trap"
+    assert play.scripted_action(env) != 0
+    for _ in range(40):  # and the way it chose keeps the snake alive
+        _, _, terminated, truncated, info = env.step(play.scripted_action(env))
+        assert not terminated or info["won"]
+        if truncated:
+            break
+
+
+def test_scripted_player_never_picks_a_fatal_move_when_a_safe_one_exists():
+    rng = np.random.default_rng(0)
+    batch = SnakeBatch(16, 6, seeds=np.arange(16), starve_steps=10_000)
+    checked = 0
+    for _ in range(120):
+        actions = np.ones(16, dtype=np.int64)
+        for i in np.flatnonzero(~batch.done):
+            fatal = _fatal(batch, i)
+            choice = play.scripted_action(batch, int(i))
+            if not fatal.all():
+                assert not fatal[choice], f"game {i} chose a fatal move with a safe one available"
+                checked += 1
+            safe = np.flatnonzero(~fatal)
+            random_move = int(rng.choice(safe)) if len(safe) else 1
+            actions[i] = random_move if rng.random() < 0.3 else choice  # mix in random moves for odd positions
+        batch.step(actions)
+    assert checked > 500
+
+
+# ----- the command line ------------------------------------------------------------------------------------------
+
+
+def test_cli_scripted_writes_refuses_overwrite_and_appends(tmp_path, capsys):
+    args = ["--scripted", "3", "--grid-size", "6", "--workdir", str(tmp_path)]
+    assert play.main(args) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "data" / "human_demos.npz"
+    data = load_dataset(path)
+    assert str(data["source"]) == "scripted" and len(data["episode_scores"]) == 3
+    assert "3 scripted games" in out and "human games" not in out and str(path) in out
+    before = path.read_bytes()
+    assert play.main(args) == 2
+    assert "--append" in capsys.readouterr().out and path.read_bytes() == before
+    assert play.main([*args, "--append"]) == 0
+    joined = load_dataset(path)
+    assert len(joined["episode_scores"]) == 6 and str(joined["source"]) == "scripted"
+    # appended games continue the seeds, so they are new games rather than copies of the first three
+    assert not np.array_equal(joined["ttl"][joined["episode"] == 3][:5], joined["ttl"][joined["episode"] == 0][:5])
+    assert play.main(["--scripted", "2", "--grid-size", "8", "--workdir", str(tmp_path), "--append"]) == 2
+    assert "--grid-size 6" in capsys.readouterr().out
+    assert play.main([*args, "--overwrite"]) == 0
+    assert len(load_dataset(path)["episode_scores"]) == 3
+    with pytest.raises(SystemExit) as exc:
+        play.main([*args, "--append", "--overwrite"])
+    assert exc.value.code == 2
+
+
+def _run_person(tmp_path: Path, keys: str, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "play.py"), "--grid-size", "6", "--workdir", str(tmp_path), "--out", "p.npz", *extra]
+    return subprocess.run(cmd, input=keys, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def _plain_sentences(text: str) -> None:
+    assert text.isascii(), "no emoji, box drawing or other decoration"
+    assert "\x1b" not in text, "no ANSI escape codes"
+    for line in text.splitlines():
+        assert line.endswith("."), f"not a whole sentence: {line!r}"
+
+
+def test_person_recorder_through_a_pipe(tmp_path):
+    result = _run_person(tmp_path, "r\nl\ns\nq\n")
+    assert result.returncode == 0, result.stderr
+    _plain_sentences(result.stdout)
+    data = load_dataset(tmp_path / "p.npz")
+    assert str(data["source"]) == "human"
+    assert data["actions"].tolist() == [2, 0, 1]
+    assert "human" in result.stdout and "scripted" not in result.stdout
+    first = result.stdout.splitlines()[2]
+    assert first.startswith("Game 1 starts. Score 0, ahead 2 free, left free, right free, food")
+
+
+def test_person_recorder_compass_keys_death_and_next_game(tmp_path):
+    # From (3, 3) heading right on 6 by 6: a (reverse) is straight, w turns left (up), d turns right (heading right
+    # at the last column), then straight hits the wall and ends game 1; s and l in game 2, then q keeps it unfinished.
+    result = _run_person(tmp_path, "a\nw\nd\ns\ns\nl\nq\n")
+    assert result.returncode == 0, result.stderr
+    _plain_sentences(result.stdout)
+    assert "Game 1 over: you hit the wall, score 0." in result.stdout
+    assert "Game 2 starts." in result.stdout
+    data = load_dataset(tmp_path / "p.npz")
+    assert data["actions"].tolist() == [1, 0, 2, 1, 1, 0]
+    assert data["episode"].tolist() == [0, 0, 0, 0, 1, 1]
+    assert data["episode_scores"].tolist() == [0, 0]
+    refused = _run_person(tmp_path, "s\nq\n")
+    assert refused.returncode == 2 and "already exists" in refused.stdout
+
+
+def test_person_recorder_quitting_at_once_writes_nothing(tmp_path):
+    result = _run_person(tmp_path, "q\n")
+    assert result.returncode == 0 and "Nothing was recorded" in result.stdout
+    assert not (tmp_path / "p.npz").exists()
+
+
+def test_realtime_mode_moves_without_keys(tmp_path):
+    cmd = [sys.executable, str(ROOT / "play.py"), "--grid-size", "8", "--workdir", str(tmp_path), "--out", "r.npz"]
+    proc = subprocess.Popen([*cmd, "--realtime", "--tick", "0.05"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # imports plus some ticks with no key pressed
+    out, _ = proc.communicate("q\n", timeout=30)
+    assert proc.returncode == 0
+    data = load_dataset(tmp_path / "r.npz")
+    assert len(data["actions"]) >= 1 and set(data["actions"].tolist()) == {1}
+    _plain_sentences(out)
+
+
+def test_terminal_keys_in_cbreak_mode_and_terminal_restored(tmp_path):
+    pty = pytest.importorskip("pty")
+    termios = pytest.importorskip("termios")
+    master, slave = pty.openpty()
+    cmd = [sys.executable, str(ROOT / "play.py"), "--grid-size", "6", "--workdir", str(tmp_path), "--out", "t.npz"]
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        seen, deadline = b"", time.monotonic() + 30
+        while b"Game 1 starts" not in seen and time.monotonic() < deadline:  # the terminal is in cbreak mode by now
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                seen += os.read(proc.stdout.fileno(), 4096)
+        assert b"Game 1 starts" in seen
+        os.write(master, b"\x1b[B")  # down arrow while heading right: a right turn
+        time.sleep(0.3)
+        os.write(master, b"lq")  # a left turn (heading right again), then save and quit
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert termios.tcgetattr(slave)[3] & termios.ICANON, "the terminal is back in line mode"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+    assert load_dataset(tmp_path / "t.npz")["actions"].tolist() == [2, 0]
+
+
+# ----- the baseline ----------------------------------------------------------------------------------------------
+
+
+def test_human_baseline_on_new_files(tmp_path):
+    scripted = play.record_scripted(3, grid_size=6, seed=0)
+    path = tmp_path / "s.npz"
+    from datasets import save_dataset
+
+    save_dataset(path, scripted)
+    base = play.human_baseline(path)
+    assert base.score == pytest.approx(scripted["episode_scores"].mean())
+    assert (base.source, base.episodes, base.rough) == ("scripted", 3, False)
+    assert "scripted" in base.sentence and "not a person" in base.sentence
+    human = dict(scripted, source=np.array("human"))
+    save_dataset(path, human)
+    assert "human baseline" in play.human_baseline(path).sentence
+
+
+def test_human_baseline_on_an_old_file_is_rough(tmp_path):
+    g = 6
+    grids = np.zeros((300, g, g), dtype=np.int8)
+    lengths = np.r_[np.full(120, 3), np.full(80, 5), np.full(100, 3)]  # a drop in length: a second episode
+    for i, n in enumerate(lengths):
+        grids[i].flat[:n] = 1
+        grids[i].flat[n] = 3
+    path = tmp_path / "old.npz"
+    np.savez(path, states=grids, actions=np.ones(300, dtype=np.int64))
+    base = play.human_baseline(path)
+    assert base.rough and base.episodes == 2
+    assert base.score == pytest.approx(300 / 2 / g)
+    assert "rough" in base.sentence
+    np.savez(path, states=np.zeros((250, 7), dtype=np.float32), actions=np.ones(250))  # no grid to read lengths from
+    base = play.human_baseline(path)
+    assert base.rough and base.episodes == 2 and base.score == pytest.approx(250 / 2 / 10)
+
+
+def test_human_baseline_refuses_missing_and_unreadable_files(tmp_path):
+    missing = tmp_path / "nope.npz"
+    with pytest.raises(DatasetError, match="nope.npz.*play.py"):
+        play.human_baseline(missing)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip file")
+    with pytest.raises(DatasetError, match="junk.npz"):
+        play.human_baseline(junk)
