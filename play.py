@@ -1,12 +1,12 @@
-"""Demonstrations: the built-in scripted player, a person playing by ear in the terminal, and the human baseline.
+"""Demonstrations: a person playing by ear in the terminal, the scripted player's command line, and the human baseline.
 
     python play.py                      record a person (turn based: the snake moves one cell per key press)
     python play.py --realtime --tick 0.4
     python play.py --scripted 200       record 200 games of the scripted player (labelled scripted, never human)
 
 Both write `data/human_demos.npz` in the one dataset format of datasets.py and never overwrite it silently
-(`--append` or `--overwrite`). The scripted player is the default demonstrator on a fresh machine, so its quality caps
-what imitation can learn; it plans on a time-aware board (a body cell counts as free once the tail has left it).
+(`--append` or `--overwrite`). The scripted player itself lives in scripted.py; `scripted_action` and
+`record_scripted` are re-exported here so `from play import record_scripted` keeps working.
 """
 
 from __future__ import annotations
@@ -21,189 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset, validate_dataset
-from env import DC, DR, SnakeBatch, SnakeEnv
+from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
+from env import DC, DR, SnakeBatch
 from narrate import Narrator, format_seconds, get_narrator
+from scripted import record_scripted
+from scripted import scripted_action as scripted_action  # re-exported: `from play import scripted_action` keeps working
 
 DEFAULT_OUT = "data/human_demos.npz"
-HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
-
-# ----- the scripted player ---------------------------------------------------------------------------------------
-# Boards are Python ints used as bit sets (bit r*g+c), so a flood-fill layer is a few shifts, not a loop over cells.
-
-
-class _Geometry:
-    """Bit masks and neighbour tables of one board size."""
-
-    def __init__(self, g: int) -> None:
-        self.g, self.n = g, g * g
-        self.full = (1 << self.n) - 1
-        self.not_col0 = self.full & ~sum(1 << (r * g) for r in range(g))  # a left shift must not wrap into column 0
-        self.not_last = self.full & ~sum(1 << (r * g + g - 1) for r in range(g))
-        self.step: list[list[int]] = []  # step[cell][absolute direction] -> cell, or -1 off the board
-        for cell in range(self.n):
-            r, c = divmod(cell, g)
-            moves = [(r + int(DR[d]), c + int(DC[d])) for d in range(4)]
-            self.step.append([rr * g + cc if 0 <= rr < g and 0 <= cc < g else -1 for rr, cc in moves])
-        self.nbrs = [[x for x in row if x >= 0] for row in self.step]
-
-    def expand(self, m: int) -> int:
-        return ((m << 1) & self.not_col0) | ((m >> 1) & self.not_last) | ((m << self.g) & self.full) | (m >> self.g)
-
-
-_GEOMETRIES: dict[int, _Geometry] = {}
-
-
-def _geometry(g: int) -> _Geometry:
-    if g not in _GEOMETRIES:
-        _GEOMETRIES[g] = _Geometry(g)
-    return _GEOMETRIES[g]
-
-
-def _mask(cells: list[int]) -> int:
-    m = 0
-    for c in cells:
-        m |= 1 << c
-    return m
-
-
-def _food_path(geo: _Geometry, body: list[int], occ: int, food: int, first: int) -> list[int] | None:
-    """Shortest path head -> food (cells after the head), where body[i] (tail first) frees at move i + 1.
-
-    `first` masks the cells the first move may enter (no reversing, even for a snake of one or two cells)."""
-    free, fbit = geo.full & ~occ, 1 << food
-    visited = frontier = 1 << body[-1]
-    layers = [frontier]
-    d = 0
-    while True:
-        d += 1
-        if d <= len(body):
-            free |= 1 << body[d - 1]
-        frontier = geo.expand(frontier) & free & ~visited & (first if d == 1 else geo.full)
-        if not frontier:
-            return None
-        if frontier & fbit:
-            break
-        layers.append(frontier)
-        visited |= frontier
-    path, cur = [food], food
-    for k in range(d - 1, 0, -1):  # walk back through the BFS layers
-        cur = next(nb for nb in geo.nbrs[cur] if layers[k] >> nb & 1)
-        path.append(cur)
-    path.reverse()
-    return path
-
-
-def _escape(geo: _Geometry, body: list[int]) -> tuple[bool, int, int]:
-    """Can the head reach a body cell after the tail has left it? Then retracing the body is safe for ever.
-
-    Returns (safe, moves to the first such cell, cells reachable when not safe)."""
-    if len(body) >= geo.n:
-        return True, 0, 0
-    occ = _mask(body)
-    free, target = geo.full & ~occ, occ & ~(1 << body[-1])
-    visited = frontier = 1 << body[-1]
-    d = 0
-    while frontier:
-        d += 1
-        if d <= len(body):
-            free |= 1 << body[d - 1]
-        frontier = geo.expand(frontier) & free & ~visited
-        if frontier & target:
-            return True, d, 0
-        visited |= frontier
-    return False, d, visited.bit_count()
-
-
-def _decide(geo: _Geometry, body: list[int], direction: int, food: int, since_food: int, starve_steps: int) -> int:
-    """One scripted move. body: cells tail first, head last.
-
-    1. Shortest path to the food, if the head could still escape (reach its retreating body) after eating.
-    2. Otherwise the safe move that takes longest to reach the body (a cheap stand-in for the longest path to the
-       tail, which keeps the snake sweeping open space instead of hugging its tail).
-    3. Otherwise the move with the most reachable cells. When starvation nears, the food path is taken even unsafe."""
-    head, tail, occ = body[-1], body[0], _mask(body)
-    moves = []
-    for a in (0, 1, 2):
-        c = geo.step[head][(direction + a + 3) & 3]
-        if c >= 0 and (not occ >> c & 1 or c == tail):  # the tail's cell frees as the head moves in
-            moves.append((a, c))
-    if not moves:
-        return 1
-    if food >= 0:
-        path = _food_path(geo, body, occ, food, _mask([c for _, c in moves]))
-        if path is not None:
-            act = next(a for a, c in moves if c == path[0])
-            after = (body + path)[len(path) - 1 :]  # the body once the food is eaten (it grows by one)
-            if _escape(geo, after)[0] or since_food + len(path) >= HUNGER_FRACTION * starve_steps:
-                return act
-    best: tuple[int, int] | None = None
-    fallback: tuple[int, int] | None = None
-    for a, c in moves:
-        safe, moves_to_body, area = _escape(geo, body + [c] if c == food else body[1:] + [c])
-        if safe and (best is None or moves_to_body > best[0]):
-            best = (moves_to_body, a)
-        elif not safe and (fallback is None or area > fallback[0]):
-            fallback = (area, a)
-    return (best or fallback)[1]  # type: ignore[index]
-
-
-def _bodies(batch: SnakeBatch, idx: np.ndarray) -> list[list[int]]:
-    """Each listed game's cells, tail first (ttl 1 .. length)."""
-    n = batch.grid_size**2
-    order = np.argsort(batch.ttl()[idx], axis=1, kind="stable")
-    return [order[k, n - int(batch.length[i]) :].tolist() for k, i in enumerate(idx)]
-
-
-def scripted_action(game: SnakeEnv | SnakeBatch, index: int = 0) -> int:
-    """The scripted player's relative action (0 left, 1 straight, 2 right) for one game of an env or a batch."""
-    batch = game.game if isinstance(game, SnakeEnv) else game
-    if batch.done[index]:
-        return 1
-    (body,) = _bodies(batch, np.array([index]))
-    return _decide(
-        _geometry(batch.grid_size), body, int(batch.direction[index]), int(batch.food[index]),
-        int(batch.since_food[index]), batch.starve_steps,
-    )  # fmt: skip
-
-
-def record_scripted(
-    num_episodes: int, grid_size: int = 10, seed: int = 0, starve_steps: int | None = None, narrator: Narrator | None = None
-) -> dict[str, np.ndarray]:
-    """Play `num_episodes` scripted games in lockstep (episode i uses seed `seed + i`) and return them as a dataset.
-
-    States are recorded before each action, samples grouped by episode in move order."""
-    narrator = narrator or get_narrator()
-    n = int(num_episodes)
-    if n < 1:
-        raise ValueError(f"The number of scripted games must be at least 1, not {n}.")
-    batch = SnakeBatch(n, grid_size, seeds=np.arange(seed, seed + n), starve_steps=starve_steps)
-    geo = _geometry(batch.grid_size)
-    chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
-    with narrator.progress(n, "Scripted games", "games") as bar:
-        while True:
-            live = np.flatnonzero(~batch.done)
-            if len(live) == 0:
-                break
-            actions = np.ones(n, dtype=np.int64)
-            for i, body in zip(live, _bodies(batch, live)):
-                actions[i] = _decide(
-                    geo, body, int(batch.direction[i]), int(batch.food[i]), int(batch.since_food[i]), batch.starve_steps
-                )
-            for key, value in batch.export_states().items():
-                chunks.setdefault(key, []).append(value[live])
-            chunks["actions"].append(actions[live])
-            chunks["episode"].append(live)
-            batch.step(actions)
-            bar.update(int(len(live) - (~batch.done).sum()))
-    data = empty_dataset(batch.grid_size, "scripted")
-    episode = np.concatenate(chunks["episode"])
-    order = np.argsort(episode, kind="stable")  # steps were appended in time order, so this keeps move order
-    for key, parts in chunks.items():
-        data[key] = np.concatenate(parts)[order].astype(data[key].dtype)
-    data["episode_scores"] = batch.score.astype(np.int32)
-    validate_dataset(data, "the scripted recording")
-    return data
 
 
 # ----- describing a position for a listener ----------------------------------------------------------------------

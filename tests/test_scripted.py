@@ -1,0 +1,109 @@
+"""scripted.py: the scripted player's strength and safety, and the datasets `record_scripted` writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datasets import validate_dataset
+from env import SnakeBatch, SnakeEnv
+from scripted import record_scripted, scripted_action
+
+
+@pytest.fixture(scope="module")
+def fifty_games() -> dict[str, np.ndarray]:
+    return record_scripted(50, grid_size=10, seed=0)
+
+
+def test_scripted_player_scores_well_on_10x10(fifty_games):
+    mean = float(fifty_games["episode_scores"].mean())
+    print(f"scripted player: mean score {mean:.1f} over 50 games of 10 by 10")
+    assert mean > 20
+
+
+def test_scripted_dataset_is_valid_and_matches_a_replay(fifty_games):
+    data = fifty_games
+    validate_dataset(data, "scripted", grid_size=10)
+    assert str(data["source"]) == "scripted"
+    assert np.all(np.diff(data["episode"]) >= 0), "samples are grouped by episode"
+    # Replay every episode's actions from seed 0 + i in lockstep: states before each move, and final scores, must agree.
+    n = len(data["episode_scores"])
+    starts = np.searchsorted(data["episode"], np.arange(n))
+    lengths = np.bincount(data["episode"], minlength=n)
+    batch = SnakeBatch(n, 10, seeds=np.arange(n))
+    for k in range(int(lengths.max())):
+        live = np.flatnonzero(lengths > k)
+        assert not batch.done[live].any(), "an episode went on after the game ended"
+        rows = starts[live] + k
+        exported = batch.export_states()
+        for key in ("ttl", "head", "direction", "food", "since_food"):
+            np.testing.assert_array_equal(exported[key][live], data[key][rows])
+        actions = np.ones(n, dtype=np.int64)
+        actions[live] = data["actions"][rows]
+        batch.step(actions)
+    assert batch.done.all(), "every recorded episode ends with the game over"
+    np.testing.assert_array_equal(batch.score, data["episode_scores"])
+
+
+def test_record_scripted_is_reproducible_for_a_seed():
+    a = record_scripted(4, grid_size=6, seed=7)
+    b = record_scripted(4, grid_size=6, seed=7)
+    c = record_scripted(4, grid_size=6, seed=8)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert len(a["actions"]) != len(c["actions"]) or not np.array_equal(a["actions"], c["actions"])
+
+
+def _fatal(batch: SnakeBatch, i: int) -> np.ndarray:
+    """Which of the three actions kill game i on this move (a win is not a death)."""
+    trial = batch.take(np.full(3, i))
+    trial.step(np.array([0, 1, 2]))
+    return trial.terminated & ~trial.won
+
+
+def test_scripted_player_takes_the_only_safe_moves():
+    corner = SnakeEnv.from_state(6, [(0, 0), (1, 0), (2, 0)], "up", (5, 5))  # only a right turn survives
+    assert scripted_action(corner) == 2
+    into_tail = SnakeEnv.from_state(4, [(0, 0), (0, 1), (1, 1), (1, 0)], "left", (3, 3))  # only the tail's cell is free
+    assert scripted_action(into_tail) == 0
+    assert not into_tail.step(0)[2]
+    wall_ahead = SnakeEnv.from_state(10, [(0, 5), (1, 5), (2, 5)], "up", (0, 0))
+    assert scripted_action(wall_ahead) != 1
+    for body in ([(2, 2), (2, 3)], [(2, 2)]):  # snakes too short for a neck still never reverse or crash
+        short = SnakeEnv.from_state(6, body, "left", (2, 5))
+        assert not short.step(scripted_action(short))[2]
+
+
+def test_scripted_player_avoids_a_dead_end_food_pocket():
+    # The food lies in a two-cell pocket closed by the snake's own neck: the shortest path (two left turns)
+    # eats it and then has no way out before the body frees. Straight (into the tail's cell) or right are safe.
+    body = [(2, 2), (2, 3), (2, 4), (3, 4), (4, 4), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1)]
+    env = SnakeEnv.from_state(7, body, "left", (3, 3))
+    greedy = env.clone()
+    greedy.step(0)
+    assert greedy.step(0)[1] == 1.0 and all(greedy.clone().step(a)[2] for a in range(3)), "the pocket is a trap"
+    assert scripted_action(env) != 0
+    for _ in range(40):  # and the way it chose keeps the snake alive
+        _, _, terminated, truncated, info = env.step(scripted_action(env))
+        assert not terminated or info["won"]
+        if truncated:
+            break
+
+
+def test_scripted_player_never_picks_a_fatal_move_when_a_safe_one_exists():
+    rng = np.random.default_rng(0)
+    batch = SnakeBatch(16, 6, seeds=np.arange(16), starve_steps=10_000)
+    checked = 0
+    for _ in range(120):
+        actions = np.ones(16, dtype=np.int64)
+        for i in np.flatnonzero(~batch.done):
+            fatal = _fatal(batch, i)
+            choice = scripted_action(batch, int(i))
+            if not fatal.all():
+                assert not fatal[choice], f"game {i} chose a fatal move with a safe one available"
+                checked += 1
+            safe = np.flatnonzero(~fatal)
+            random_move = int(rng.choice(safe)) if len(safe) else 1
+            actions[i] = random_move if rng.random() < 0.3 else choice  # mix in random moves for odd positions
+        batch.step(actions)
+    assert checked > 500
