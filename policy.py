@@ -70,8 +70,13 @@ def encode(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
     d = batch.direction
     length = batch.length.astype(np.float32)
     out = np.zeros((n, 3 * gg + 2), dtype=np.float32)
-    ttl = batch.ttl()
-    out[:, :gg] = np.take_along_axis(ttl, perm[d], axis=1) / np.maximum(length, 1.0)[:, None]
+    base = (batch.t - batch.length)[:, None]
+    scale = (1.0 / np.maximum(length, 1.0))[:, None]
+    for k in range(4):  # one heading at a time: a plain column gather, no per-game index array
+        sel = np.flatnonzero(d == k)
+        view = batch.board[sel][:, perm[k]] - base[sel]
+        np.maximum(view, 0, out=view)
+        out[sel, :gg] = view * scale[sel]
     rows = np.arange(n)
     out[rows, gg + back[d, batch.head_r * g + batch.head_c]] = 1.0
     has_food = batch.food >= 0

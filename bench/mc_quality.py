@@ -1,0 +1,93 @@
+"""What Monte Carlo search adds to a policy: the same seeded games played greedily by the policy alone, then with
+every move chosen by `monte_carlo_actions` (K 5, H 20, the policy as the rollout player).
+
+Game i of both runs uses seed `seed + i`, so the two means are compared on the same games. Run from the repository
+root: `python bench/mc_quality.py [checkpoint]` (default data/policy_imitation.pt). The last line is
+`gain: <mc mean - policy mean>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from env import SnakeBatch  # noqa: E402 - the path above must be set first
+from mc_search import monte_carlo_actions  # noqa: E402
+from policy import CheckpointError, load_policy  # noqa: E402
+
+DEFAULT_CHECKPOINT = "data/policy_imitation.pt"
+MAKE_IT = "python play.py --scripted 200 && python train_imitation.py"
+
+
+def play(grid_size: int, num_games: int, seed: int, choose: Callable[[SnakeBatch], np.ndarray]) -> np.ndarray:
+    """Final scores of `num_games` games (game i on seed `seed + i`), every live game moved together by `choose`."""
+    games = SnakeBatch(num_games, grid_size, seeds=seed + np.arange(num_games))
+    while not games.done.all():
+        live = np.flatnonzero(~games.done)
+        actions = np.ones(num_games, dtype=np.int64)  # finished games ignore their action
+        actions[live] = choose(games.take(live))
+        games.step(actions)
+    return games.score.astype(np.int64)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Mean score of a policy alone and with Monte Carlo search.")
+    parser.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT, help=f"policy (default {DEFAULT_CHECKPOINT})")
+    parser.add_argument("--games", type=int, default=100, help="seeded games per player (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="game i uses seed + i (default 0)")
+    parser.add_argument("-k", type=int, default=5, help="rollouts per candidate move (default 5)")
+    parser.add_argument("--horizon", type=int, default=20, help="moves per rollout (default 20)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest on a busy 2-core machine)")
+    args = parser.parse_args(argv)
+    if not Path(args.checkpoint).exists():
+        print(f"Checkpoint {args.checkpoint} does not exist; make it with {MAKE_IT}.")
+        return 2
+    if args.games < 1 or args.k < 1 or args.horizon < 1 or args.threads < 1:
+        print("The flags --games, -k, --horizon and --threads each need a whole number of at least 1.")
+        return 2
+    torch.set_num_threads(args.threads)
+    try:
+        policy = load_policy(args.checkpoint)
+    except CheckpointError as exc:
+        print(f"{str(exc).rstrip('.')}; make a new one with {MAKE_IT}.")
+        return 2
+    g = policy.grid_size
+    print(f"Playing the same {args.games} seeded {g} by {g} games twice with {args.checkpoint}, on {args.threads} torch thread"
+          f"{'s' if args.threads != 1 else ''}.")  # fmt: skip
+
+    start = time.perf_counter()
+    alone = play(g, args.games, args.seed, lambda batch: policy.act(batch, greedy=True))
+    print(f"The policy alone, greedy: mean score {alone.mean():.1f}, best {alone.max()}, "
+          f"in {time.perf_counter() - start:.1f} seconds.")  # fmt: skip
+
+    rng = np.random.default_rng(args.seed)
+    start = time.perf_counter()
+
+    def search(batch: SnakeBatch) -> np.ndarray:
+        return monte_carlo_actions(batch, policy, args.k, args.horizon, seed=rng).actions
+
+    searched = play(g, args.games, args.seed, search)
+    gain = searched.mean() - alone.mean()
+    diff = searched - alone
+    print(f"With Monte Carlo search, K {args.k} and H {args.horizon}: mean score {searched.mean():.1f}, best {searched.max()}, "
+          f"in {time.perf_counter() - start:.0f} seconds.")  # fmt: skip
+    change = f"Search {'raises' if gain >= 0 else 'lowers'} the mean score by {abs(gain):.1f}"
+    if len(diff) > 1:
+        change += f", with a standard error of {diff.std(ddof=1) / np.sqrt(len(diff)):.1f} on these paired games"
+    print(change + ".")
+    print(f"gain: {gain:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""How fast the batched Monte Carlo search decides, against the plain way of writing it, and how close it runs to the
+network's own speed.
+
+At K 5 and H 20 on the 10 by 10 board with the default network (random weights, or a checkpoint given on the command
+line) it measures, in one run:
+  (a) decisions per second of `monte_carlo_actions` over 64 games searched together;
+  (b) the same for a plain reference: one game at a time, a `copy.deepcopy` of the env per rollout, one network call
+      with a batch of one per rollout move (the way the seed project does it);
+  (c) the network's raw forward throughput at the batch the search uses (64 x 3 x 5 = 960), and the search's
+      efficiency, rollout moves per second over (c) (only moves of live rollouts count);
+  (d) self-play moves per second with one and with two workers.
+(a), (b) and (c) take turns in short slices so that load from other programs hits them alike. Run from the repository
+root: `python bench/mc_speed.py [checkpoint]`. The last line is `ratio: <(a)/(b)>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from env import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
+from mc_search import generate_self_play_data, monte_carlo_actions  # noqa: E402
+from narrate import Narrator  # noqa: E402
+from policy import CheckpointError, SnakePolicy, encode, load_policy, save_policy, select_actions  # noqa: E402
+
+GRID, K, H, GAMES = 10, 5, 20, 64
+ROUNDS = 3  # (a), (b) and (c) each get this many slices, in turn
+SLICE_S = {"batched": 3.0, "reference": 2.0, "forward": 1.0}
+
+
+def reference_action(env: SnakeEnv, policy: SnakePolicy, rng: np.random.Generator) -> int:
+    """The plain search: per candidate action K deep copies, each rolled out with batch-of-one network calls."""
+    values = []
+    for action in range(3):
+        total = 0.0
+        for _ in range(K):
+            sim = copy.deepcopy(env)
+            _, reward, terminated, truncated, _ = sim.step(action)
+            total += reward
+            for _ in range(H - 1):
+                if terminated or truncated:
+                    break
+                logits, _ = policy.evaluate_batch(sim.game)
+                _, reward, terminated, truncated, _ = sim.step(int(select_actions(logits, False, 1.0, rng)[0]))
+                total += reward
+        values.append(total / K)
+    return int(np.argmax(values))
+
+
+class Batched:
+    """64 games searched together; a finished game is replaced at once, so every search covers 64 live games."""
+
+    def __init__(self, policy: SnakePolicy) -> None:
+        self.policy, self.games, self.rng = policy, SnakeBatch(GAMES, GRID, seeds=np.arange(GAMES)), np.random.default_rng(0)
+        self.next_seed, self.decisions, self.rollout_moves, self.seconds = GAMES, 0, 0, 0.0
+
+    def run(self, budget: float) -> None:
+        start = time.perf_counter()
+        while time.perf_counter() - start < budget:
+            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng)
+            self.games.step(found.actions)
+            self.decisions += GAMES
+            self.rollout_moves += found.rollout_moves
+            over = np.flatnonzero(self.games.done)
+            if len(over):
+                self.games.reset_games(over, self.next_seed + np.arange(len(over)))
+                self.next_seed += len(over)
+        self.seconds += time.perf_counter() - start
+
+
+class Reference:
+    """The plain search playing one game after another."""
+
+    def __init__(self, policy: SnakePolicy) -> None:
+        self.policy, self.env, self.rng = policy, SnakeEnv(GRID), np.random.default_rng(0)
+        self.env.reset(seed=0)
+        self.next_seed, self.decisions, self.seconds = 1, 0, 0.0
+
+    def run(self, budget: float) -> None:
+        start = time.perf_counter()
+        while time.perf_counter() - start < budget:
+            _, _, terminated, truncated, _ = self.env.step(reference_action(self.env, self.policy, self.rng))
+            self.decisions += 1
+            if terminated or truncated:
+                self.env.reset(seed=self.next_seed)
+                self.next_seed += 1
+        self.seconds += time.perf_counter() - start
+
+
+class Forward:
+    """The network alone on 960 encoded positions, the search's largest batch."""
+
+    def __init__(self, policy: SnakePolicy) -> None:
+        states = SnakeBatch(GAMES, GRID, seeds=np.arange(GAMES)).repeat(3 * K)
+        self.policy, self.x = policy, torch.from_numpy(encode(states))
+        self.samples, self.seconds = 0, 0.0
+
+    def run(self, budget: float) -> None:
+        with torch.inference_mode():
+            self.policy(self.x)
+            start = time.perf_counter()
+            while time.perf_counter() - start < budget:
+                self.policy(self.x)
+                self.samples += len(self.x)
+        self.seconds += time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Monte Carlo search speed against a plain one-game reference.")
+    parser.add_argument("checkpoint", nargs="?", help="a 10 by 10 policy checkpoint; default: the default network, random")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a), (b) and (c) (default 1)")
+    parser.add_argument("--episodes", type=int, default=16, help="self-play episodes for (d) (default 16)")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.episodes < 1:
+        print("The flags --threads and --episodes each need a whole number of at least 1.")
+        return 2
+    if args.checkpoint:
+        if not Path(args.checkpoint).exists():
+            print(f"Checkpoint {args.checkpoint} does not exist; pass a 10 by 10 checkpoint or none for random weights.")
+            return 2
+        try:
+            policy = load_policy(args.checkpoint, grid_size=GRID)
+        except CheckpointError as exc:
+            print(exc)
+            return 2
+        what = f"the network in {args.checkpoint}"
+    else:
+        torch.manual_seed(0)
+        policy = SnakePolicy(GRID).eval()
+        what = "the default network with random weights"
+    cfg = policy.model_config
+    print(f"Searching with K {K} and H {H} on the {GRID} by {GRID} board, using {what}: "
+          f"{cfg['layers']} hidden layers of {cfg['hidden']} units.")  # fmt: skip
+
+    torch.set_num_threads(args.threads)
+    print(
+        f"Torch uses {args.threads} thread{'s' if args.threads != 1 else ''} in this process; one is the safe choice "
+        "on a shared machine, where two threads that wait on each other can run ten times slower."
+    )
+
+    batched, reference, forward = Batched(policy), Reference(policy), Forward(policy)
+    batched.run(0.5)  # warm-up, not counted
+    batched.decisions, batched.rollout_moves, batched.seconds = 0, 0, 0.0
+    for _ in range(ROUNDS):
+        batched.run(SLICE_S["batched"])
+        reference.run(SLICE_S["reference"])
+        forward.run(SLICE_S["forward"])
+    fast = batched.decisions / batched.seconds
+    slow = reference.decisions / reference.seconds
+    moves_rate = batched.rollout_moves / batched.seconds
+    net_rate = forward.samples / forward.seconds
+    print(f"Batched search over {GAMES} games: {fast:,.0f} decisions per second, "
+          f"with {moves_rate:,.0f} live rollout moves per second.")  # fmt: skip
+    print(f"Plain reference, one game at a time with deep copies and batch-of-one network calls: "
+          f"{slow:,.1f} decisions per second.")  # fmt: skip
+    print(f"The network alone runs {net_rate:,.0f} samples per second at a batch of {GAMES * 3 * K}; "
+          f"the search's efficiency, rollout moves per second over that, is {moves_rate / net_rate:.2f}.")  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "policy.pt"
+        save_policy(policy, path)
+        quiet = Narrator(progress="off", quiet=True)
+        for workers in (1, 2):
+            _, stats = generate_self_play_data(
+                str(path), args.episodes, K, H, num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
+            )
+            print(f"Self-play with {workers} worker{'s' if workers != 1 else ''}: {stats['moves_per_second']:,.0f} moves "
+                  f"per second, {stats['moves']:,} moves of {args.episodes} episodes in {stats['seconds']:.1f} seconds; "
+                  f"the slowest worker played for {stats['worker_seconds']:.1f} of them, the rest is start-up.")  # fmt: skip
+    print("Self-play runs one torch thread per worker; one worker runs in this process, two are spawned processes.")
+    print(f"ratio: {fast / slow:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

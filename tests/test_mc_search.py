@@ -1,0 +1,215 @@
+"""mc_search.py: the search picks surviving moves, leaves the real games alone, gives every rollout its own food,
+breaks ties by the policy; self-play is seeded, splits across workers, fails loudly, and runs on Ray."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datasets import STATE_KEYS, validate_dataset
+from env import SnakeBatch, SnakeEnv
+from mc_search import SelfPlayError, generate_self_play_data, monte_carlo_action, monte_carlo_actions
+from narrate import Narrator
+from policy import SnakePolicy, save_policy
+
+G = 6
+
+
+def tiny_policy(seed: int = 0, g: int = G, hidden: int = 16) -> SnakePolicy:
+    torch.manual_seed(seed)
+    return SnakePolicy(g, hidden=hidden, layers=1).eval()
+
+
+def positions(*envs: SnakeEnv) -> SnakeBatch:
+    """Several hand-made one-game positions as one batch."""
+    states = [e.game.export_states() for e in envs]
+    return SnakeBatch.from_states({k: np.concatenate([s[k] for s in states]) for k in STATE_KEYS})
+
+
+def quiet() -> Narrator:
+    return Narrator(progress="off", stream=io.StringIO())
+
+
+def test_search_avoids_moves_that_die_at_once():
+    # Heading up in the top-left corner only a right turn survives; in the top-right corner only a left turn.
+    left_corner = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))
+    right_corner = SnakeEnv.from_state(G, [(0, 5), (1, 5), (2, 5)], "up", (4, 1))
+    found = monte_carlo_actions(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0)
+    assert found.actions.tolist() == [2, 0]
+    assert found.values[0, 0] == found.values[0, 1] == -1.0
+    assert found.deaths[0].tolist()[:2] == [4, 4] and found.deaths[1].tolist()[1:] == [4, 4]
+    assert found.values[0, 2] > -1.0 and found.values[1, 0] > -1.0
+    assert monte_carlo_action(left_corner, tiny_policy(), 4, 5, seed=0) == 2
+
+
+def test_search_avoids_a_dead_end_shorter_than_the_snake():
+    # Heading right at (3,3): straight runs into the body, a left turn enters a two-cell pocket walled in by body
+    # that stays put for longer than the pocket lasts, a right turn reaches the open lower half of the board.
+    body = [(3, 3), (3, 2), (2, 2), (1, 2), (0, 2), (0, 3), (0, 4), (1, 4), (2, 4), (3, 4), (4, 4), (5, 4), (6, 4)]
+    env = SnakeEnv.from_state(8, body, "right", (7, 7))
+    policy = tiny_policy(1, g=8, hidden=32)
+    for seed in range(3):
+        found = monte_carlo_actions(env.game, policy, K=16, H=6, seed=seed)
+        assert found.actions[0] == 2, (seed, found.values)
+        assert found.values[0, 0] == found.values[0, 1] == -1.0
+        assert found.deaths[0, 0] == found.deaths[0, 1] == 16
+        assert found.deaths[0, 2] < 16
+
+
+def test_search_leaves_the_real_games_unchanged():
+    games = SnakeBatch(8, G, seeds=np.arange(8))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        games.step(rng.integers(0, 3, 8))
+    games = games.take(np.flatnonzero(~games.done))
+    before = {name: getattr(games, name).copy() for name in SnakeBatch._ARRAYS}
+    monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=1, bootstrap=True)
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(games, name), value, err_msg=name)
+
+
+class Spy:
+    """A policy that records the food cell of every game it is asked about."""
+
+    def __init__(self, inner: SnakePolicy) -> None:
+        self.inner, self.food = inner, []
+
+    def evaluate_batch(self, batch: SnakeBatch):
+        self.food.append(batch.food.copy())
+        return self.inner.evaluate_batch(batch)
+
+
+def test_rollouts_draw_their_own_food():
+    # The food lies straight ahead, so every "straight" rollout eats at once and gets new food from its own stream.
+    env = SnakeEnv.from_state(G, [(2, 2), (2, 1), (2, 0)], "right", (2, 3))
+    real = env.clone()
+    real.step(1)
+    spy, k = Spy(tiny_policy()), 8
+    monte_carlo_actions(env.game, spy, K=k, H=2, seed=5)
+    after_eating = spy.food[1][k : 2 * k]  # call 0 is the root; call 1 sees all 3K rollouts after the candidate move
+    assert len(set(after_eating.tolist())) > 2
+    assert not np.all(after_eating == real.game.food[0])  # not the real game's next food
+    assert env.game.food[0] == 2 * G + 3
+
+
+class Preference:
+    """Fixed root logits per game; the search must follow them when the action values tie."""
+
+    def __init__(self, prefs: np.ndarray) -> None:
+        self.prefs = prefs
+
+    def evaluate_batch(self, batch: SnakeBatch):
+        return np.resize(self.prefs, (batch.num_games, 3)).astype(np.float32), None
+
+
+def test_ties_follow_the_policy_not_a_fixed_action():
+    # Three open positions with no food in reach: with H=1 every move is worth 0, so all three actions tie.
+    envs = [SnakeEnv.from_state(G, [(2, 2), (2, 1)], "right", (5, 5)) for _ in range(3)]
+    prefs = np.array([[0.1, 0.0, 0.9], [0.9, 0.1, 0.0], [0.0, 0.9, 0.1]])
+    found = monte_carlo_actions(positions(*envs), Preference(prefs), K=2, H=1, seed=0)
+    assert np.all(found.values == 0.0)
+    assert found.actions.tolist() == [2, 0, 1]
+
+
+def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():
+    env = SnakeEnv.from_state(G, [(2, 2), (2, 1)], "right", (5, 5))
+    policy = tiny_policy(3)
+    found = monte_carlo_actions(env.game, policy, K=2, H=1, seed=0, bootstrap=True, discount=0.5)
+    after = env.game.repeat(3)
+    after.step(np.arange(3))
+    _, value = policy.evaluate_batch(after)
+    np.testing.assert_allclose(found.values[0], 0.5 * value, rtol=1e-5)
+
+
+def test_search_is_seeded():
+    games = SnakeBatch(4, G, seeds=np.arange(4))
+    a = monte_carlo_actions(games, tiny_policy(), K=3, H=8, seed=11)
+    b = monte_carlo_actions(games, tiny_policy(), K=3, H=8, seed=11)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.rollout_moves == b.rollout_moves <= 4 * 3 * 3 * 8
+
+
+# ----- self-play -----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("mc") / "policy.pt"
+    save_policy(tiny_policy(2), path)
+    return path
+
+
+BUDGET = {"K": 2, "H": 4, "grid_size": G, "starve_steps": 12}
+
+
+@pytest.fixture(scope="module")
+def two_workers(checkpoint):
+    return generate_self_play_data(str(checkpoint), 5, num_workers=2, seed=4, narrator=quiet(), **BUDGET)
+
+
+def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_path):
+    out = io.StringIO()
+    data, stats = generate_self_play_data(
+        str(checkpoint), 5, seed=4, save_path=str(tmp_path / "mc.npz"), narrator=Narrator(progress="off", stream=out), **BUDGET
+    )
+    validate_dataset(data, "self-play")
+    assert (tmp_path / "mc.npz").exists()
+    assert str(data["source"]) == "mc" and data["action_values"].shape == (stats["moves"], 3)
+    starts = np.flatnonzero(np.diff(data["episode"], prepend=-1))  # each episode's moves sit together, in order
+    assert data["episode"][starts].tolist() == [0, 1, 2, 3, 4]
+    fresh = SnakeBatch(5, G, seeds=4 + np.arange(5)).export_states()
+    np.testing.assert_array_equal(data["food"][starts], fresh["food"])  # state before the first move, seed 4 + j
+    np.testing.assert_array_equal(data["ttl"][starts], fresh["ttl"])
+    chosen = data["action_values"].max(axis=1)
+    assert np.all(data["action_values"][np.arange(stats["moves"]), data["actions"]] >= chosen - 1e-6)
+    text = out.getvalue()
+    assert "5 episodes" in text and "moves per second" in text and "mean self-play score" in text
+
+
+def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
+    one, _ = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, narrator=quiet(), **BUDGET)
+    two, stats = two_workers
+    assert stats["workers"] == 2 and len(two["episode_scores"]) == len(one["episode_scores"]) == 5
+    validate_dataset(two, "two workers")
+    for data in (one, two):  # episode j starts from game seed 4 + j however the episodes are split
+        starts = np.flatnonzero(np.diff(data["episode"], prepend=-1))
+        np.testing.assert_array_equal(data["food"][starts], SnakeBatch(5, G, seeds=4 + np.arange(5)).food)
+
+
+def test_same_seed_and_workers_give_the_same_data(checkpoint, two_workers):
+    again, _ = generate_self_play_data(str(checkpoint), 5, num_workers=2, seed=4, narrator=quiet(), **BUDGET)
+    first, _ = two_workers
+    assert first.keys() == again.keys()
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key], err_msg=key)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_worker_raises_one_error_and_writes_nothing(tmp_path, workers):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"this is not a checkpoint")
+    target = tmp_path / "mc.npz"
+    with pytest.raises(SelfPlayError) as info:
+        generate_self_play_data(str(broken), 3, num_workers=workers, save_path=str(target), narrator=quiet(), **BUDGET)
+    message = str(info.value)
+    assert "worker" in message and "broken.pt" in message and "\n" not in message
+    assert not target.exists() and list(tmp_path.iterdir()) == [broken]
+
+
+def test_missing_checkpoint_is_a_self_play_error(tmp_path):
+    with pytest.raises(SelfPlayError, match="does not exist"):
+        generate_self_play_data(str(tmp_path / "none.pt"), 2, narrator=quiet(), **BUDGET)
+
+
+@pytest.mark.slow
+def test_ray_backend_makes_a_valid_dataset(checkpoint, tmp_path):
+    ray = pytest.importorskip("ray")
+    data, stats = generate_self_play_data(
+        str(checkpoint), 3, num_workers=2, seed=1, backend="ray", save_path=str(tmp_path / "ray.npz"),
+        narrator=quiet(), **BUDGET,
+    )  # fmt: skip
+    validate_dataset(data, "ray")
+    assert stats["workers"] == 2 and len(data["episode_scores"]) == 3 and (tmp_path / "ray.npz").exists()
+    assert not ray.is_initialized()  # the local instance this call started is shut down again
