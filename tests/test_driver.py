@@ -1,0 +1,236 @@
+"""The driver's decisions (with stub evaluations), an end-to-end run, and resume after a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import datasets
+import iterative_train as it
+from env import SnakeBatch
+from policy import SnakePolicy, load_policy, save_policy
+from visualize_training import load_history
+
+REPO = Path(__file__).resolve().parents[1]
+G = 6
+
+
+# ----- pure decisions ------------------------------------------------------------------------------------------
+def test_pick_best_prefers_highest_score_and_skips_unusable():
+    cands = [it.Candidate(Path("a"), None, "corrupt"), it.Candidate(Path("b"), 3.0), it.Candidate(Path("c"), 5.0)]
+    assert it.pick_best(cands).path == Path("c")
+    assert it.pick_best([it.Candidate(Path("a"), None, "bad")]) is None
+    assert it.pick_best([it.Candidate(Path("x"), 2.0), it.Candidate(Path("y"), 2.0)]).path == Path("x")
+
+
+def test_each_full_eval_trigger_fires():
+    assert "no full score" in it.full_eval_reason(3, 5, None, 0.0, 0.5)
+    assert "multiple of 5" in it.full_eval_reason(10, 5, 4.0, 0.0, 0.5)
+    assert "improved by 0.7" in it.full_eval_reason(3, 5, 4.0, 0.7, 0.5)
+    assert it.full_eval_reason(3, 5, 4.0, 0.2, 0.5) is None
+
+
+def test_search_grows_after_exactly_patience_low_iterations():
+    streak, K, H = 0, 5, 20
+    grown_at = []
+    for i in range(1, 7):
+        streak, K, H, grew = it.grow_search(streak, 0.1, 0.5, 3, K, H, 2, 10)
+        if grew:
+            grown_at.append(i)
+    assert grown_at == [3, 6] and (K, H) == (9, 40)
+    assert it.grow_search(2, 0.6, 0.5, 3, 5, 20, 2, 10) == (0, 5, 20, False)  # a good iteration resets the streak
+
+
+def test_paired_difference():
+    mean, se = it.paired_difference(np.array([3, 4, 5]), np.array([1, 2, 3]))
+    assert mean == 2.0 and se == 0.0
+
+
+# ----- the loop with stubs ---------------------------------------------------------------------------------------
+def _tiny_demos(grid: int, score: int) -> dict:
+    data = datasets.empty_dataset(grid, "scripted")
+    batch = SnakeBatch(4, grid, seeds=np.arange(4))
+    states = batch.export_states()
+    for key in datasets.STATE_KEYS:
+        data[key] = states[key]
+    data["actions"] = np.ones(4, np.int8)
+    data["episode"] = np.array([0, 0, 1, 1], np.int32)
+    data["episode_scores"] = np.array([score, score], np.int32)
+    return data
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A workdir with demos (baseline 4) and an imitation policy; self-play, training and evaluation stubbed.
+
+    `world.scores[tag]` is the mean score the stub evaluation gives a policy saved with meta tag `tag`; trained policies
+    get tag "trained-<n>" in order.
+    """
+    (tmp_path / "data").mkdir()
+    datasets.save_dataset(tmp_path / "data/human_demos.npz", _tiny_demos(G, 4))
+    torch_policy = SnakePolicy(G, hidden=8, layers=1)
+    save_policy(torch_policy, tmp_path / "data/policy_imitation.pt", tag="imitation")
+
+    class World:
+        scores: dict[str, float] = {"imitation": 2.0}
+        trained = 0
+        train_calls: list[bool] = []
+        workdir = tmp_path
+
+    def fake_eval(policy, episodes, **kw):
+        mean = World.scores.get(policy.meta.get("tag", ""), 0.0)
+        scores = np.full(episodes, mean)
+        return {"mean_score": mean, "std_score": 0.0, "max_score": mean, "mean_length": 10.0, "win_rate": 0.0,
+                "scores": scores, "lengths": np.full(episodes, 10), "seconds": 0.0}
+
+    def fake_self_play(policy_path, num_episodes, K, H, num_workers=1, save_path=None, **kw):
+        data = _tiny_demos(G, 1)
+        data["source"] = np.array("mc")
+        data["action_values"] = np.zeros((4, 3), np.float32)
+        datasets.save_dataset(save_path, data)
+        return data, {"moves": 4}
+
+    def fake_train(policy, human, mc, include_human_data=True, **kw):
+        World.trained += 1
+        World.train_calls.append(include_human_data)
+        new = SnakePolicy(G, hidden=8, layers=1)
+        new.meta = {"tag": f"trained-{World.trained}"}
+        return new, type("R", (), {"sentence": lambda self: "Stub training finished.", "val_accuracy": 0.5})()
+
+    monkeypatch.setattr(it, "evaluate_policy", fake_eval)
+    monkeypatch.setattr(it, "generate_self_play_data", fake_self_play)
+    monkeypatch.setattr(it, "train_mc", fake_train)
+    # save_policy keeps extra meta: make trained checkpoints carry their tag
+    real_save = it.save_policy
+    monkeypatch.setattr(it, "save_policy", lambda p, path, **m: real_save(p, path, **{**m, "tag": p.meta.get("tag", "")}))
+    return World
+
+
+def _run(world, *extra: str) -> int:
+    args = ["--workdir", str(world.workdir), "--grid-size", str(G), "--progress", "off", "--mc-workers", "1",
+            "--eval-episodes", "4", "--fast-eval-episodes", "2", *extra]
+    return it.main(args)
+
+
+def test_bootstrap_picks_best_and_skips_corrupt(world):
+    (world.workdir / "data/policy_mc.pt").write_bytes(b"not a checkpoint at all")
+    models = world.workdir / "training_logs/models"
+    models.mkdir(parents=True)
+    save_policy(SnakePolicy(G, hidden=8, layers=1), models / "older.pt", tag="older")
+    world.scores.update({"older": 7.0})
+    assert _run(world, "--iterations", "0") == 0
+    assert load_policy(world.workdir / "data/policy_mc.pt").meta["tag"] == "older"
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "Skipping a candidate" in log and "policy_mc.pt" in log
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["iteration"].tolist() == [0] and history["mean_score"][0] == 7.0
+
+
+def test_rollback_restores_previous_checkpoint_byte_for_byte(world):
+    world.scores.update({"trained-1": 1.0})  # worse than the imitation policy's 2.0
+    assert _run(world, "--iterations", "0") == 0
+    before = (world.workdir / "data/policy_mc.pt").read_bytes()
+    assert _run(world, "--iterations", "1") == 0
+    assert (world.workdir / "data/policy_mc.pt").read_bytes() == before
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["rolled_back"].tolist() == [False, True]
+    assert "restored" in str(history["decision"][1])
+
+
+def test_search_grows_after_patience_and_human_data_switch(world):
+    # Scores creep up by 0.1 an iteration (below the 0.5 threshold), then jump past the human baseline of 4.
+    world.scores.update({"trained-1": 2.1, "trained-2": 2.2, "trained-3": 5.0, "trained-4": 5.1})
+    assert _run(world, "--iterations", "4", "--mc-adapt-patience", "2", "--mc-k", "3", "--mc-h", "5",
+                "--mc-k-step", "1", "--mc-h-step", "2", "--mc-adapt-threshold", "0.5", "--eval-full-every", "100") == 0
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["mc_K"].tolist() == [3, 3, 4, 4, 4]
+    assert history["mc_H"].tolist() == [5, 5, 7, 7, 7]
+    assert world.train_calls == [True, True, True, False]  # human data dropped after iteration 3 beat 4.0
+    assert history["used_human_data"].tolist() == [True, True, True, True, False]
+    state = json.loads((world.workdir / "training_logs/run_state.json").read_text())
+    assert state["next_iteration"] == 5 and state["use_human_data"] is False
+    # a rerun with the same total says so and exits 0
+    assert _run(world, "--iterations", "4") == 0
+    assert "already done" in (world.workdir / "training_logs/train.log").read_text()
+
+
+# ----- the real thing ------------------------------------------------------------------------------------------------
+TINY = ["--grid-size", str(G), "--mc-episodes", "4", "--mc-k", "2", "--mc-h", "4", "--mc-workers", "1",
+        "--eval-episodes", "6", "--fast-eval-episodes", "3", "--train-epochs", "1", "--imitation-demos", "6",
+        "--imitation-epochs", "2", "--progress", "lines", "--seed", "3"]
+FORBIDDEN = re.compile("[\x1b\u2500-\u259f\U0001f300-\U0001faff\u2600-\u27bf]")
+
+
+def _driver(workdir: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, str(REPO / "iterative_train.py"), "--workdir", str(workdir), *TINY, *extra],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+@pytest.mark.slow
+def test_end_to_end_three_iterations(tmp_path):
+    proc = _driver(tmp_path, "--iterations", "3", "--record-videos", "--video-episodes", "2")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    assert not FORBIDDEN.search(out)
+    log = (tmp_path / "training_logs/train.log").read_text()
+    for line in out.splitlines():
+        if line.strip():
+            assert line in log, line
+    assert "scripted" in out and "Summary of every iteration" in out
+    for name in ["data/human_demos.npz", "data/mc_demos.npz"]:
+        datasets.load_dataset(tmp_path / name, grid_size=G)
+    for n in (1, 2, 3):
+        datasets.load_dataset(tmp_path / f"training_logs/mc_demos/iter_{n}.npz", grid_size=G)
+        load_policy(tmp_path / f"training_logs/models/policy_iter_{n}_mc.pt", grid_size=G)
+    for name in ["data/policy_imitation.pt", "data/policy_mc.pt"]:
+        load_policy(tmp_path / name, grid_size=G)
+    history = load_history(tmp_path / "training_logs/training_history.npz")
+    assert history["iteration"].tolist() == [0, 1, 2, 3]
+    for name in ["training_progress.png", "training_summary.txt", "summary.csv", "events.jsonl", "run_state.json"]:
+        assert (tmp_path / "training_logs" / name).stat().st_size > 0, name
+    assert len((tmp_path / "training_logs/summary.csv").read_text().splitlines()) == 5
+    assert list((tmp_path / "training_logs/videos").glob("iter_3.*"))
+    for line in (tmp_path / "training_logs/events.jsonl").read_text().splitlines():
+        json.loads(line)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_mid_iteration(tmp_path):
+    proc = _driver(tmp_path, "--iterations", "3")
+    log = tmp_path / "training_logs/train.log"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if log.exists() and "Iteration 2 of 3 begins" in log.read_text():
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the driver never reached iteration 2")
+    time.sleep(0.3)  # somewhere inside iteration 2's self-play or training
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    state = json.loads((tmp_path / "training_logs/run_state.json").read_text())
+    assert state["next_iteration"] == 2
+    K, H = state["mc_K"], state["mc_H"]
+    load_policy(tmp_path / "data/policy_mc.pt", grid_size=G)
+
+    rerun = _driver(tmp_path, "--iterations", "3")
+    out, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, out
+    assert "Resuming at iteration 2 of 3" in out and f"K {K}" in out and f"H {H}" in out
+    history = load_history(tmp_path / "training_logs/training_history.npz")
+    assert history["iteration"].tolist() == [0, 1, 2, 3]
+    assert history["elapsed_minutes"][3] >= history["elapsed_minutes"][1]
+    for n in (1, 2, 3):
+        load_policy(tmp_path / f"training_logs/models/policy_iter_{n}_mc.pt", grid_size=G)
+    assert not list(tmp_path.rglob("*.tmp"))
