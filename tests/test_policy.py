@@ -1,0 +1,252 @@
+"""policy.py: the egocentric encoder and its mirror, batched acting, and checkpoints that refuse every bad file."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from env import DIRECTIONS, SnakeBatch, SnakeEnv
+from policy import (
+    MIRROR_ACTIONS,
+    CheckpointError,
+    SnakePolicy,
+    encode,
+    load_policy,
+    obs_size,
+    save_policy,
+)
+
+G = 6
+# A bent body and off-axis food, so no rotation or mirror of the position looks like the position itself.
+BODY = [(2, 3), (2, 2), (3, 2), (4, 2), (4, 1)]
+FOOD = (0, 4)
+
+
+def rotate_cell(cell: tuple[int, int], g: int) -> tuple[int, int]:
+    """A quarter turn clockwise of the whole board."""
+    r, c = cell
+    return c, g - 1 - r
+
+
+def mirror_cell(cell: tuple[int, int], g: int) -> tuple[int, int]:
+    r, c = cell
+    return r, g - 1 - c
+
+
+MIRROR_DIRECTION = {"up": "up", "down": "down", "left": "right", "right": "left"}
+
+
+def position(body, direction, food, g=G) -> SnakeBatch:
+    return SnakeEnv.from_state(g, body, direction, food).game
+
+
+def random_positions(n: int = 64, g: int = G, seed: int = 0) -> SnakeBatch:
+    """Positions reached by random play (only games still running)."""
+    rng = np.random.default_rng(seed)
+    batch = SnakeBatch(n, g, seeds=np.arange(n) + seed)
+    for _ in range(rng.integers(3, 8)):
+        batch.step(rng.integers(0, 3, n))
+    alive = np.flatnonzero(~batch.done)
+    assert len(alive) > 5
+    return batch.take(alive)
+
+
+def tiny_policy(seed: int = 0, g: int = G, hidden: int = 16) -> SnakePolicy:
+    torch.manual_seed(seed)
+    return SnakePolicy(grid_size=g, hidden=hidden, layers=2).eval()
+
+
+# ----- encoder -------------------------------------------------------------------------------------------------
+def test_encoding_has_three_planes_and_two_scalars_per_game() -> None:
+    batch = random_positions()
+    x = encode(batch)
+    assert x.dtype == np.float32
+    assert x.shape == (len(batch), 3 * G * G + 2) == (len(batch), obs_size(G))
+    assert (x[:, G * G : 2 * G * G].sum(axis=1) == 1).all(), "exactly one head cell per game"
+
+
+def test_the_same_position_turned_to_each_heading_encodes_identically() -> None:
+    body, heading, food = BODY, "up", FOOD
+    codes = []
+    for _ in range(4):
+        codes.append(encode(position(body, heading, food)))
+        body = [rotate_cell(cell, G) for cell in body]
+        food = rotate_cell(food, G)
+        heading = DIRECTIONS[(DIRECTIONS.index(heading) + 1) % 4]
+    for code in codes[1:]:
+        np.testing.assert_array_equal(code, codes[0])
+    assert not np.array_equal(encode(position(BODY, "up", FOOD)), encode(position(BODY, "up", (0, 0))))
+
+
+def test_rotated_random_positions_encode_identically() -> None:
+    """The same check on many positions at once, rotating exported states."""
+    batch = random_positions()
+    states = batch.export_states()
+    g = G
+    r, c = states["head"][:, 0].astype(int), states["head"][:, 1].astype(int)
+    fr, fc = states["food"] // g, states["food"] % g
+    turned = {
+        "ttl": np.rot90(states["ttl"], k=-1, axes=(1, 2)).copy(),  # clockwise: (r, c) -> (c, g-1-r)
+        "head": np.stack([c, g - 1 - r], axis=1),
+        "direction": (states["direction"] + 1) % 4,
+        "food": np.where(states["food"] >= 0, fc * g + (g - 1 - fr), -1),
+        "since_food": states["since_food"],
+    }
+    np.testing.assert_array_equal(encode(SnakeBatch.from_states(turned)), encode(SnakeBatch.from_states(states)))
+
+
+def test_mirror_image_positions_encode_to_each_others_mirror() -> None:
+    original = position(BODY, "up", FOOD)
+    image = position([mirror_cell(cell, G) for cell in BODY], MIRROR_DIRECTION["up"], mirror_cell(FOOD, G))
+    np.testing.assert_array_equal(encode(image, mirror=True), encode(original))  # mirror of the mirror is the original
+    np.testing.assert_array_equal(encode(image), encode(original, mirror=True))
+    assert not np.array_equal(encode(original), encode(original, mirror=True))
+
+
+@pytest.mark.parametrize("heading", DIRECTIONS)
+@pytest.mark.parametrize("action", [0, 1, 2])
+def test_a_move_and_its_mirrored_move_lead_to_mirror_images(heading: str, action: int) -> None:
+    """Why actions 0 and 2 swap under the mirror: turning left in a position is turning right in its mirror image."""
+    back = {"up": (1, 0), "down": (-1, 0), "left": (0, 1), "right": (0, -1)}[heading]
+    body = [(3 + k * back[0], 3 + k * back[1]) for k in range(3)]  # head at (3, 3), neck behind it
+    food = (0, 0)
+    env = SnakeEnv.from_state(G, body, heading, food)
+    image = SnakeEnv.from_state(G, [mirror_cell(c, G) for c in body], MIRROR_DIRECTION[heading], mirror_cell(food, G))
+    _, _, dead, _, _ = env.step(action)
+    _, _, dead_image, _, _ = image.step(int(MIRROR_ACTIONS[action]))
+    assert not dead and not dead_image
+    np.testing.assert_array_equal(encode(image.game, mirror=True), encode(env.game))
+    assert sorted(MIRROR_ACTIONS[MIRROR_ACTIONS]) == [0, 1, 2] and list(MIRROR_ACTIONS[MIRROR_ACTIONS]) == [0, 1, 2]
+
+
+# ----- acting --------------------------------------------------------------------------------------------------
+def test_greedy_act_is_deterministic_and_one_forward_pass_serves_the_batch() -> None:
+    policy = tiny_policy()
+    batch = random_positions(200)
+    calls: list[int] = []
+    handle = policy.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    first = policy.act(batch, greedy=True)
+    assert calls == [len(batch)], "one network call for the whole batch"
+    second = policy.act(batch, greedy=True)
+    handle.remove()
+    assert first.shape == (len(batch),)
+    np.testing.assert_array_equal(first, second)
+    logits, values = policy.evaluate_batch(batch)
+    np.testing.assert_array_equal(first, logits.argmax(axis=1))
+    assert values.shape == (len(batch),)
+
+
+def test_sampled_actions_repeat_with_the_same_generator() -> None:
+    policy = tiny_policy()
+    batch = random_positions(200)
+    a = policy.act(batch, greedy=False, temperature=1.0, rng=np.random.default_rng(5))
+    b = policy.act(batch, greedy=False, temperature=1.0, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0, 1, 2}
+
+
+# ----- checkpoints ---------------------------------------------------------------------------------------------
+@pytest.fixture()
+def checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.pt"
+    save_policy(tiny_policy(3), path, iteration=4, eval={"mean_score": 2.5}, source="scripted")
+    return path
+
+
+def test_checkpoint_round_trip_keeps_outputs_and_meta(checkpoint: Path) -> None:
+    original = tiny_policy(3)
+    loaded = load_policy(checkpoint, grid_size=G)
+    batch = random_positions()
+    for a, b in zip(original.evaluate_batch(batch), loaded.evaluate_batch(batch)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.model_config == original.model_config
+    assert loaded.meta["iteration"] == 4
+    assert loaded.meta["eval"] == {"mean_score": 2.5}
+    assert loaded.meta["source"] == "scripted"
+    assert loaded.meta["grid_size"] == G
+    assert not list(checkpoint.parent.glob(".*tmp")), "no temporary file left beside the checkpoint"
+
+
+def assert_refused(path: Path, **kwargs) -> CheckpointError:
+    with pytest.raises(CheckpointError) as info:
+        load_policy(path, **kwargs)
+    assert str(path) in str(info.value), "the error names the file"
+    return info.value
+
+
+def test_missing_checkpoint_is_refused(tmp_path: Path) -> None:
+    assert_refused(tmp_path / "nowhere.pt")
+
+
+def test_truncated_checkpoint_is_refused(checkpoint: Path) -> None:
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2])
+    assert_refused(checkpoint)
+
+
+def test_text_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.pt"
+    path.write_text("this is not a checkpoint\n")
+    assert_refused(path)
+
+
+def test_saved_plain_list_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.pt"
+    torch.save([1, 2, 3], path)
+    assert "not a snake-mc checkpoint" in str(assert_refused(path))
+
+
+def test_checkpoint_for_another_grid_is_refused(checkpoint: Path) -> None:
+    message = str(assert_refused(checkpoint, grid_size=G + 2))
+    assert f"{G} by {G}" in message and f"{G + 2} by {G + 2}" in message
+
+
+def test_weights_that_do_not_fit_their_architecture_are_refused(tmp_path: Path) -> None:
+    small = tiny_policy(hidden=16)
+    path = tmp_path / "mismatch.pt"
+    torch.save(
+        {
+            "format_version": 1,
+            "grid_size": G,
+            "model_config": {**small.model_config, "hidden": 32},
+            "state_dict": small.state_dict(),
+            "iteration": 0,
+            "eval": {},
+            "created": "today",
+        },
+        path,
+    )
+    assert "does not fit" in str(assert_refused(path))
+
+
+class _WritesMarker:
+    """Unpickling this would create a file: the test of a loader that must never run code from a checkpoint."""
+
+    def __init__(self, marker: Path, shell: bool) -> None:
+        self.marker, self.shell = marker, shell
+
+    def __reduce__(self):  # noqa: ANN204 - pickle protocol
+        if self.shell:
+            return os.system, (f"touch '{self.marker}'",)
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.parametrize("shell", [False, True], ids=["open", "os.system"])
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, writer: str, shell: bool) -> None:
+    marker = tmp_path / "pwned"
+    payload = {"format_version": 1, "model_config": {"grid_size": G}, "state_dict": _WritesMarker(marker, shell)}
+    path = tmp_path / "evil.pt"
+    if writer == "pickle":
+        with open(path, "wb") as handle:
+            pickle.dump(payload, handle)
+    else:
+        torch.save(payload, path)
+    assert not marker.exists()
+    assert_refused(path)
+    assert not marker.exists(), "loading the checkpoint ran code from it"
