@@ -150,9 +150,12 @@ def test_imitation_is_deterministic_for_a_seed(demos: dict) -> None:
 def test_returned_weights_are_the_reported_epochs(demos: dict) -> None:
     """With a learning rate that makes epochs swing, the weights returned are the ones whose held-out accuracy the
     report gives (the best epoch's, not the last's)."""
-    policy, report = train_imitation(demos, epochs=6, seed=0, model_config=SMALL, **{**FAST, "lr": 0.3})
-    assert report.best_epoch < report.epochs, "this seed's best epoch is not the last, so the check below means something"
-    rng = np.random.default_rng(0)
+    for seed in range(8):  # find a seed whose best epoch is not the last, so the check below means something
+        policy, report = train_imitation(demos, epochs=6, seed=seed, model_config=SMALL, **{**FAST, "lr": 0.3})
+        if report.best_epoch < report.epochs:
+            break
+    assert report.best_epoch < report.epochs, "no seed made the epochs swing"
+    rng = np.random.default_rng(seed)
     _, val = split_by_episode(demos["episode"], 0.1, rng)  # the same split: the split is the seed's first draw
     batch = datasets.batch_of(demos, val)
     accuracy = float((policy.act(batch) == demos["actions"][val]).mean())

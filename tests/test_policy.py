@@ -13,10 +13,12 @@ import torch
 from env import DIRECTIONS, SnakeBatch, SnakeEnv
 from policy import (
     MIRROR_ACTIONS,
+    NUM_MOVE_FEATURES,
     CheckpointError,
     SnakePolicy,
     encode,
     load_policy,
+    move_features,
     obs_size,
     save_policy,
 )
@@ -62,12 +64,26 @@ def tiny_policy(seed: int = 0, g: int = G, hidden: int = 16) -> SnakePolicy:
 
 
 # ----- encoder -------------------------------------------------------------------------------------------------
-def test_encoding_has_three_planes_and_two_scalars_per_game() -> None:
+def test_encoding_has_three_planes_two_scalars_and_move_features_per_game() -> None:
     batch = random_positions()
     x = encode(batch)
     assert x.dtype == np.float32
-    assert x.shape == (len(batch), 3 * G * G + 2) == (len(batch), obs_size(G))
+    assert x.shape == (len(batch), 3 * G * G + 2 + NUM_MOVE_FEATURES) == (len(batch), obs_size(G))
     assert (x[:, G * G : 2 * G * G].sum(axis=1) == 1).all(), "exactly one head cell per game"
+
+
+def test_move_features_flag_deadly_moves_reachable_area_and_tail():
+    # Head at (0, 1) heading left; turning left (down) hits the body, right (up) leaves the board, straight is open.
+    game = SnakeEnv.from_state(G, [(0, 1), (0, 2), (1, 2), (1, 1), (1, 0)], "left", (G - 1, G - 1)).game
+    f = move_features(game)[0]
+    assert f[0] == 1 and f[3] == 0 and f[6] == 1, "dies at once: left and right yes, straight no"
+    assert f[4] == 1.0 and f[5] == 1, "straight reaches the whole free board, tail included"
+    assert f[9] == pytest.approx(-(G - 2) / G) and f[10] == pytest.approx(-(G - 1) / G)  # food behind and to the left
+    # A pocket: turning left enters the corner, a region of one cell away from the tail; turning right is open.
+    pocket = SnakeEnv.from_state(G, [(0, 1), (1, 1), (1, 0), (2, 0), (3, 0)], "up", None).game
+    f = move_features(pocket)[0]
+    assert f[0] == 0 and f[2] == 0 and 0 < f[1] < 0.1, "left is alive but a dead end away from the tail"
+    assert f[3] == 1 and f[6] == 0 and f[8] == 1 and f[7] > 0.9
 
 
 def test_the_same_position_turned_to_each_heading_encodes_identically() -> None:
