@@ -145,13 +145,13 @@ class TrainConfig:
     mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
     mc_num_workers: int = knob(2, "Self-play worker processes.")
     mc_temperature: float = knob(1.0, "Sampling temperature of the rollout policy (0 plays greedily).")
-    mc_target: str = knob("soft", "Training target from the search: soft (action values) or hard (best action).")
+    mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Training.
     train_epochs: int = knob(8, "Epochs of training on each iteration's data.")
     mc_weight: float = knob(1.0, "Weight of Monte Carlo samples relative to demonstrations.")
     include_human_data: bool = knob(True, "Mix the demonstrations into each iteration's training data.")
     imitation_demos: int = knob(200, "Scripted games to record when a fresh folder has no demonstrations.")
-    imitation_epochs: int = knob(30, "Epochs of imitation training for the bootstrap policy.")
+    imitation_epochs: int = knob(10, "Epochs of imitation training for the bootstrap policy.")
     batch_size: int = knob(512, "Training batch size.")
     lr: float = knob(1e-3, "Learning rate.")
     # Evaluation and videos.
