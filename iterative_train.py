@@ -115,7 +115,7 @@ def ensure_prerequisites(cfg: TrainConfig, say: narrate.Narrator) -> dict:
     if not p.imitation_policy.exists():
         say.say(f"No imitation policy was found at {p.imitation_policy}, so one will be trained on the "
                 f"{demos['source']} demonstrations.")
-        with say.phase("Imitation training"):
+        with say.phase("Imitation training", say_duration=False):  # train_imitation says its own time
             policy, report = train_imitation(demos, epochs=cfg.imitation_epochs, batch_size=cfg.batch_size,
                                              seed=cfg.seed, device=cfg.device, narrator=say)
             save_policy(policy, p.imitation_policy, iteration=0, demo_source=str(demos["source"]),
@@ -127,14 +127,11 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
     """Evaluate every checkpoint on the same seeded episodes, copy the best to data/policy_mc.pt: iteration 0."""
     p = cfg.paths
     paths = [p.mc_policy, *sorted(p.models_dir.glob("*.pt")), p.imitation_policy]
-    seen: set[Path] = set()
+    paths = [path for i, path in enumerate(paths) if path.exists() and path not in paths[:i]]
     candidates: list[Candidate] = []
-    say.say(f"Bootstrapping: evaluating {len(paths)} candidate checkpoints on the same "
+    say.say(f"Bootstrapping: evaluating {plural(len(paths), 'candidate checkpoint')} on the same "
             f"{cfg.fast_eval_episodes} seeded games.")
     for path in paths:
-        if path in seen or not path.exists():
-            continue
-        seen.add(path)
         try:
             policy = load_policy(path, device=device, grid_size=cfg.grid_size)
         except CheckpointError as exc:
@@ -280,7 +277,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
         say.event("iteration_start", iteration=iteration, mc_K=state.mc_K, mc_H=state.mc_H)
 
-        with say.phase("Self-play", f"Self-play: {cfg.mc_episodes} games, K {state.mc_K}, H {state.mc_H}.") as ev:
+        with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
             archive = p.mc_archive_dir / f"iter_{iteration}.npz"
             _, stats = generate_self_play_data(
                 str(p.mc_policy), cfg.mc_episodes, state.mc_K, state.mc_H, num_workers=cfg.mc_num_workers,
@@ -295,8 +292,9 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
 
         copy_atomic(p.mc_policy, p.mc_backup)
         use_human = state.use_human_data and cfg.include_human_data
-        with say.phase("Training", f"Training on {'human demonstrations plus ' if use_human else ''}"
-                                   f"self-play data for {plural(cfg.train_epochs, 'epoch')}.") as ev:
+        sources = "human demonstrations plus self-play data" if use_human else "self-play data alone"
+        announce = f"Training on {sources} for {plural(cfg.train_epochs, 'epoch')}."
+        with say.phase("Training", announce, say_duration=False) as ev:  # train_mc says its own time
             current = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
             trained, report = train_mc(current, demos if use_human else None, mc, mc_weight=cfg.mc_weight,
                                        include_human_data=use_human, epochs=cfg.train_epochs,

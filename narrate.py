@@ -118,8 +118,9 @@ class Narrator:
             self.events.write(json.dumps(record, default=_plain) + "\n")
 
     @contextlib.contextmanager
-    def phase(self, name: str, announce: str | None = None) -> Iterator[dict]:
-        """Announce a phase, time it, and say how long it took. The yielded dict collects fields for the event."""
+    def phase(self, name: str, announce: str | None = None, say_duration: bool = True) -> Iterator[dict]:
+        """Announce a phase, time it, and say how long it took (unless the work inside already said so). The
+        yielded dict collects fields for the event."""
         if announce:
             self.say(announce)
         fields: dict = {}
@@ -127,7 +128,8 @@ class Narrator:
         yield fields
         seconds = time.perf_counter() - start
         fields["seconds"] = round(seconds, 3)
-        self.say(f"{name} took {format_seconds(seconds)}.")
+        if say_duration:
+            self.say(f"{name} took {format_seconds(seconds)}.")
         self.event("phase", name=name, **fields)
 
     def progress(self, total: int, description: str, unit: str = "items") -> Progress:
