@@ -166,8 +166,10 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
     for i in range(len(history["iteration"])):
         it, mean = int(history["iteration"][i]), float(history["mean_score"][i])
         change = "" if prev is None else f", {'up' if mean >= prev else 'down'} {abs(mean - prev):.1f}"
-        say.say(f"Iteration {it}: mean score {mean:.1f}{change}, best {int(history['max_score'][i])}, "
-                f"K {int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; {history['decision'][i]}")
+        kind = "full" if history["full_eval"][i] else "fast"
+        say.say(f"Iteration {it}: mean score {mean:.1f} on the {kind} evaluation{change}, best "
+                f"{int(history['max_score'][i])}, K {int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; "
+                f"{history['decision'][i]}")
         writer.writerow([it, f"{mean:.3f}", f"{history['std_score'][i]:.3f}", int(history["max_score"][i]),
                          f"{history['mean_length'][i]:.1f}", bool(history["full_eval"][i]), int(history["mc_K"][i]),
                          int(history["mc_H"][i]), bool(history["rolled_back"][i]), bool(history["used_human_data"][i]),
@@ -231,6 +233,10 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         if state.next_iteration > cfg.num_iterations:
             say.say(f"All {cfg.num_iterations} iterations are already done. To train further, run again with "
                     f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.")
+            history = load_history(p.history)
+            done = history["iteration"] < state.next_iteration
+            write_summary(cfg, {k: (v[done] if v.ndim else v) for k, v in history.items()}, say)
+            save_plots(cfg, say)
             return 0
         last_model = p.models_dir / f"policy_iter_{state.next_iteration - 1}_mc.pt"
         if not p.mc_policy.exists() or file_sha256(p.mc_policy) != state.policy_sha256:
