@@ -144,7 +144,7 @@ class TrainConfig:
     mc_adapt_patience: int = knob(2, "Low-improvement iterations in a row before K and H grow.")
     mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
     mc_num_workers: int = knob(2, "Self-play worker processes.")
-    mc_temperature: float = knob(1.0, "Sampling temperature of the rollout policy (0 plays greedily).")
+    mc_temperature: float = knob(0.0, "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Training.
     train_epochs: int = knob(8, "Epochs of training on each iteration's data.")

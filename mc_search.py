@@ -2,10 +2,11 @@
 
 `monte_carlo_actions` searches G live games at once: each game is fanned out into 3 candidate actions x K rollouts
 by one array copy, every rollout gets its own food stream (so no rollout sees the real game's future food), and the
-rollouts are played H moves deep by the current network with one forward pass per move for all rollouts still
-alive. The dead ones are dropped from the batch every move: a forward pass on a dead rollout costs as much as on a
-live one, and dropping them (an array copy) costs far less. Measured on 64 games, K 5, H 20, the default network on
-one thread: 806 decisions per second dropping every move, 728 every second move, 725 every fourth, 611 never.
+rollouts are played H moves deep by the current network (greedily by default, measured stronger than sampling;
+see docs/experiments.md) with one forward pass per move for all rollouts still alive. The dead ones are dropped
+from the batch every move: a forward pass on a dead rollout costs as much as on a live one, and dropping them (an
+array copy) costs far less. Measured on 64 games, K 5, H 20, the default network on one thread: 806 decisions per
+second dropping every move, 728 every second move, 725 every fourth, 611 never.
 
 Self-play plays a worker's whole share of episodes in lockstep with that search. Workers are `spawn`ed processes
 (or Ray actors) that each load the checkpoint themselves and use one torch thread; the parent joins their data in
@@ -72,7 +73,7 @@ def monte_carlo_actions(
     K: int,
     H: int,
     *,
-    temperature: float = 1.0,
+    temperature: float = 0.0,
     discount: float = 1.0,
     bootstrap: bool = False,
     seed: int | np.random.Generator | None = None,
@@ -149,7 +150,7 @@ def _run_self_play(
     grid_size: int = 10,
     starve_steps: int | None = None,
     reward: str = "default",
-    temperature: float = 1.0,
+    temperature: float = 0.0,
     discount: float = 1.0,
     bootstrap: bool = False,
     device: str = "cpu",
@@ -288,7 +289,7 @@ def generate_self_play_data(
     grid_size: int = 10,
     starve_steps: int | None = None,
     reward: str = "default",
-    temperature: float = 1.0,
+    temperature: float = 0.0,
     discount: float = 1.0,
     bootstrap: bool = False,
     device: str = "cpu",

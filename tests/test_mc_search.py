@@ -34,16 +34,18 @@ def quiet() -> Narrator:
     return Narrator(progress="off", stream=io.StringIO())
 
 
+# These searches use random-weight networks, so their rollouts sample (temperature 1) rather than follow the
+# untrained network's argmax, which can walk every rollout of the surviving move into a wall.
 def test_search_avoids_moves_that_die_at_once():
     # Heading up in the top-left corner only a right turn survives; in the top-right corner only a left turn.
     left_corner = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))
     right_corner = SnakeEnv.from_state(G, [(0, 5), (1, 5), (2, 5)], "up", (4, 1))
-    found = monte_carlo_actions(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0)
+    found = monte_carlo_actions(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert found.actions.tolist() == [2, 0]
     assert found.values[0, 0] == found.values[0, 1] == -1.0
     assert found.deaths[0].tolist()[:2] == [4, 4] and found.deaths[1].tolist()[1:] == [4, 4]
     assert found.values[0, 2] > -1.0 and found.values[1, 0] > -1.0
-    assert monte_carlo_action(left_corner, tiny_policy(), 4, 5, seed=0) == 2
+    assert monte_carlo_action(left_corner, tiny_policy(), 4, 5, seed=0, temperature=1.0) == 2
 
 
 def test_search_avoids_a_dead_end_shorter_than_the_snake():
@@ -53,7 +55,7 @@ def test_search_avoids_a_dead_end_shorter_than_the_snake():
     env = SnakeEnv.from_state(8, body, "right", (7, 7))
     policy = tiny_policy(1, g=8, hidden=32)
     for seed in range(3):
-        found = monte_carlo_actions(env.game, policy, K=16, H=6, seed=seed)
+        found = monte_carlo_actions(env.game, policy, K=16, H=6, seed=seed, temperature=1.0)
         assert found.actions[0] == 2, (seed, found.values)
         assert found.values[0, 0] == found.values[0, 1] == -1.0
         assert found.deaths[0, 0] == found.deaths[0, 1] == 16
