@@ -2,8 +2,9 @@
 
 The network runs inside every Monte Carlo rollout step, so its cost is the search's cost. The default is an MLP on
 an egocentric view of the whole board (rotated so the snake heads up): three planes of g*g cells (body time-to-live,
-head, food) plus two scalars (length and hunger), 2 x 256 hidden units, a 3-way policy head and a value head:
-about 0.29 MFLOP per sample on 10x10, far below a CNN's 14.6 MFLOP.
+head, food), two scalars (length and hunger) and 11 per-move features, then 2 x 128 hidden units, a 3-way policy
+head and a value head: about 0.11 MFLOP per sample on 10x10, far below a CNN's 14.6 MFLOP. 128 units imitate as well
+as 256 (held-out accuracy 90.4 against 90.8 percent) and search 1.5 times faster (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror
 class SnakePolicy(nn.Module):
     """MLP policy (3 logits: left, straight, right) with a value head (expected return from this state)."""
 
-    def __init__(self, grid_size: int = 10, hidden: int = 256, layers: int = 2, value_head: bool = True) -> None:
+    def __init__(self, grid_size: int = 10, hidden: int = 128, layers: int = 2, value_head: bool = True) -> None:
         super().__init__()
         self.grid_size = int(grid_size)
         self.model_config = {

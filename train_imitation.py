@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=512, help="samples per gradient step (default: 512)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the cosine schedule (default: 0.003)")
     p.add_argument("--grid-size", type=int, default=None, help="board size the demos must have (default: the file's)")
-    p.add_argument("--hidden", type=int, default=256, help="hidden units per layer (default: 256)")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units per layer (default: 128)")
     p.add_argument("--layers", type=int, default=2, help="hidden layers (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="seed for the initial weights, split and shuffles (default: 0)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda or cuda:N (default: auto)")
