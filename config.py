@@ -152,6 +152,8 @@ class TrainConfig:
     include_human_data: bool = knob(True, "Mix the demonstrations into each iteration's training data.")
     imitation_demos: int = knob(200, "Scripted games to record when a fresh folder has no demonstrations.")
     imitation_epochs: int = knob(10, "Epochs of imitation training for the bootstrap policy.")
+    policy_hidden: int = knob(128, "Hidden units per layer of a newly built policy network.")
+    policy_layers: int = knob(2, "Hidden layers of a newly built policy network.")
     batch_size: int = knob(512, "Training batch size.")
     lr: float = knob(1e-3, "Learning rate.")
     # Evaluation and videos.
@@ -195,7 +197,8 @@ class TrainConfig:
         at_least = [
             ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
             ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("train_epochs", 0),
-            ("imitation_demos", 1), ("imitation_epochs", 0), ("batch_size", 1), ("eval_episodes", 1),
+            ("imitation_demos", 1), ("imitation_epochs", 0), ("policy_hidden", 1), ("policy_layers", 1),
+            ("batch_size", 1), ("eval_episodes", 1),
             ("fast_eval_episodes", 1), ("eval_full_every", 1), ("video_episodes", 1), ("grid_size", 4), ("seed", 0),
         ]  # fmt: skip
         for name, low in at_least:

@@ -117,7 +117,8 @@ def ensure_prerequisites(cfg: TrainConfig, say: narrate.Narrator) -> dict:
                 f"{demos['source']} demonstrations.")
         with say.phase("Imitation training", say_duration=False):  # train_imitation says its own time
             policy, report = train_imitation(demos, epochs=cfg.imitation_epochs, batch_size=cfg.batch_size,
-                                             seed=cfg.seed, device=cfg.device, narrator=say)
+                                             seed=cfg.seed, device=cfg.device, narrator=say,
+                                             model_config={"hidden": cfg.policy_hidden, "layers": cfg.policy_layers})
             save_policy(policy, p.imitation_policy, iteration=0, demo_source=str(demos["source"]),
                         val_accuracy=float(report.val_accuracy))
     return demos

@@ -15,7 +15,9 @@ EXPECTED_DEFAULTS = {
     "mc_weight": 1.0, "include_human_data": True, "eval_episodes": 100, "fast_eval_episodes": 20, "eval_full_every": 5,
     "record_videos": False, "video_episodes": 5, "grid_size": 10, "reward": "default", "seed": 0, "device": "auto",
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
-    "imitation_epochs": 10, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard", "config": None,
+    "imitation_epochs": 10,
+    "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
+    "config": None,
 }  # fmt: skip
 
 
