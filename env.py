@@ -254,6 +254,19 @@ class SnakeBatch:
         return rewards.astype(np.float32), died | won, starved, ate
 
     # ----- views -----------------------------------------------------------------------------------------------
+    def move_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each game and relative move (left, straight, right): the flat cell the head would enter (clipped to
+        the board), whether that cell is on the board, and whether the move is safe this step (on the board and
+        free, the tail's cell counting as free since it leaves). Each is (N, 3)."""
+        g = self.grid_size
+        dirs = (self.direction[:, None] + np.array([3, 0, 1])) & 3
+        r = self.head_r[:, None] + DR[dirs]
+        c = self.head_c[:, None] + DC[dirs]
+        inside = (r >= 0) & (r < g) & (c >= 0) & (c < g)
+        cell = np.clip(r, 0, g - 1) * g + np.clip(c, 0, g - 1)
+        safe = inside & (np.take_along_axis(self.ttl(), cell, axis=1) <= 1)
+        return cell, inside, safe
+
     def ttl(self) -> np.ndarray:
         """(N, g*g) moves until each body cell frees (head = length, tail = 1), 0 where empty."""
         return np.maximum(self.board - (self.t - self.length)[:, None], 0).astype(np.int32)

@@ -85,12 +85,9 @@ def move_features(batch: SnakeBatch) -> np.ndarray:
     rows = np.arange(n)
     tail_label = labels[rows, np.argmin(np.where(ttl > 0, ttl, g * g + 1), axis=1)]
     out = np.zeros((n, NUM_MOVE_FEATURES), dtype=np.float32)
+    cells, inside, _ = batch.move_targets()
     for a in range(3):
-        nd = (batch.direction + a + 3) & 3
-        r, c = batch.head_r + DR[nd], batch.head_c + DC[nd]
-        inside = (r >= 0) & (r < g) & (c >= 0) & (c < g)
-        cell = np.clip(r, 0, g - 1) * g + np.clip(c, 0, g - 1)
-        lab = np.where(inside, labels[rows, cell], 0)
+        lab = np.where(inside[:, a], labels[rows, cells[:, a]], 0)
         out[:, 3 * a] = lab == 0
         out[:, 3 * a + 1] = sizes[lab] / free_count
         out[:, 3 * a + 2] = (lab != 0) & (lab == tail_label)

@@ -495,3 +495,15 @@ def test_no_render_mode_renders_nothing() -> None:
     e = SnakeEnv(5)
     e.reset(seed=0)
     assert e.render() is None
+
+
+def test_move_targets_name_the_cell_each_relative_move_enters_and_whether_it_is_safe():
+    # Heading up in the top-left corner: left leaves the board, straight leaves the board, right is free.
+    game = SnakeEnv.from_state(6, [(0, 0), (1, 0), (2, 0)], "up", (4, 4)).game
+    cell, inside, safe = game.move_targets()
+    assert inside[0].tolist() == [False, False, True] and safe[0].tolist() == [False, False, True]
+    assert cell[0, 2] == 0 * 6 + 1
+    # The tail's cell counts as safe: it leaves on this move.
+    loop = SnakeEnv.from_state(6, [(2, 2), (2, 3), (3, 3), (3, 2)], "left", None).game
+    _, _, safe = loop.move_targets()
+    assert safe[0].tolist() == [True, True, True]  # left = down onto the tail (3, 2), straight (2, 1), right (1, 2)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from env import DC, DR, SnakeEnv
+from env import SnakeEnv
 from evaluate import compare_policies, evaluate_policy, main
 from policy import SnakePolicy, save_policy
 
@@ -38,15 +38,9 @@ class FoodSeeker:
 
     def act(self, batch, greedy: bool = True) -> np.ndarray:
         g = batch.grid_size
-        dirs = (batch.direction[:, None] + np.array([-1, 0, 1])[None, :]) & 3
-        r = batch.head_r[:, None] + DR[dirs]
-        c = batch.head_c[:, None] + DC[dirs]
-        inside = (r >= 0) & (r < g) & (c >= 0) & (c < g)
-        cell = np.clip(r, 0, g - 1) * g + np.clip(c, 0, g - 1)
-        ttl = np.take_along_axis(batch.ttl(), cell, axis=1)
-        safe = inside & (ttl <= 1)  # the tail cell frees this move
+        cell, _, safe = batch.move_targets()  # safe: on the board and free (the tail cell frees this move)
         food = np.maximum(batch.food, 0)
-        dist = np.abs(r - (food // g)[:, None]) + np.abs(c - (food % g)[:, None])
+        dist = np.abs(cell // g - (food // g)[:, None]) + np.abs(cell % g - (food % g)[:, None])
         cost = np.where(safe, dist, 10**6) + np.arange(3)[None, :] * 1e-3  # ties go to the lowest action
         return cost.argmin(axis=1)
 

@@ -8,7 +8,7 @@ import torch
 
 import datasets
 import train_imitation as cli
-from env import DC, DR, SnakeBatch
+from env import SnakeBatch
 from learning import TrainReport, split_by_episode, train_imitation, train_mc
 from narrate import Narrator
 from policy import SnakePolicy, load_policy
@@ -23,14 +23,9 @@ def move_scores(batch: SnakeBatch) -> np.ndarray:
     """(N, 3) a teacher's value for each relative move, on the scale of returns: 1 less a tenth of the distance to
     the food after the move, or -1 for a move that dies."""
     g = batch.grid_size
-    dirs = (batch.direction[:, None] + np.array([-1, 0, 1])[None, :]) & 3
-    r = batch.head_r[:, None] + DR[dirs]
-    c = batch.head_c[:, None] + DC[dirs]
-    inside = (r >= 0) & (r < g) & (c >= 0) & (c < g)
-    cell = np.clip(r, 0, g - 1) * g + np.clip(c, 0, g - 1)
-    safe = inside & (np.take_along_axis(batch.ttl(), cell, axis=1) <= 1)
+    cell, _, safe = batch.move_targets()
     food = np.maximum(batch.food, 0)
-    dist = np.abs(r - (food // g)[:, None]) + np.abs(c - (food % g)[:, None])
+    dist = np.abs(cell // g - (food // g)[:, None]) + np.abs(cell % g - (food % g)[:, None])
     return np.where(safe, 1 - 0.1 * dist, -1).astype(np.float32)
 
 
