@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
 from torch import nn
 
-from env import DC, DR, SnakeBatch
+from env import SnakeBatch
+
+# The encoder lives in observation.py; its names are re-exported here, where callers of the network look for them.
+from observation import ENCODER_NAME, MIRROR_ACTIONS, NUM_MOVE_FEATURES, encode, move_features, obs_size  # noqa: F401
 from storage import atomic_path
 
 CHECKPOINT_FORMAT = 1
-ENCODER_NAME = "ego-board-v2"
-_TABLES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 class CheckpointError(ValueError):
@@ -37,106 +37,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"Device {device!r} was asked for but no CUDA GPU is available; use --device cpu or auto.")
     return torch.device(device)
-
-
-# ----- observation ---------------------------------------------------------------------------------------------
-def _rotation_tables(g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For each heading d: view->board cell permutations (plain and mirrored) and their inverses (board->view).
-
-    The view is the board turned so the heading points up: np.rot90 by d quarter turns (d = 0 up, 1 right, ...).
-    """
-    if g not in _TABLES:
-        cells = np.arange(g * g).reshape(g, g)
-        rot = np.stack([np.rot90(cells, d).ravel() for d in range(4)])
-        rot_m = np.stack([np.fliplr(np.rot90(cells, d)).ravel() for d in range(4)])
-        inv = np.argsort(rot, axis=1)
-        inv_m = np.argsort(rot_m, axis=1)
-        _TABLES[g] = (rot, inv, rot_m, inv_m)
-    return _TABLES[g]
-
-
-NUM_MOVE_FEATURES = 11
-# Connectivity within each board only (the first axis is the batch): one labelling call covers every game.
-_FOUR_NEIGHBOURS = np.zeros((3, 3, 3), dtype=bool)
-_FOUR_NEIGHBOURS[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
-
-
-def obs_size(grid_size: int) -> int:
-    return 3 * grid_size * grid_size + 2 + NUM_MOVE_FEATURES
-
-
-def move_features(batch: SnakeBatch) -> np.ndarray:
-    """(N, 11) what each move leads to, which a small MLP cannot work out from the raw board by itself.
-
-    For each relative move (left, straight, right): whether it dies at once, the share of the free board reachable
-    from the cell it enters, and whether the tail is reachable from there (the snake can then follow its own body,
-    the heart of a safe Snake strategy); then the food's position ahead and to the right, in board widths. Free
-    cells are labelled into connected regions for every game in one scipy call.
-    """
-    g = batch.grid_size
-    n = batch.num_games
-    ttl = batch.ttl()
-    free = ttl <= 1  # the tail's cell frees on this move
-    labels, _ = ndimage.label(free.reshape(n, g, g), structure=_FOUR_NEIGHBOURS)
-    labels = labels.reshape(n, g * g)
-    sizes = np.bincount(labels.ravel(), minlength=1)
-    sizes[0] = 0  # label 0 is the occupied cells
-    free_count = np.maximum(free.sum(axis=1), 1)
-    rows = np.arange(n)
-    tail_label = labels[rows, np.argmin(np.where(ttl > 0, ttl, g * g + 1), axis=1)]
-    out = np.zeros((n, NUM_MOVE_FEATURES), dtype=np.float32)
-    cells, inside, _ = batch.move_targets()
-    for a in range(3):
-        lab = np.where(inside[:, a], labels[rows, cells[:, a]], 0)
-        out[:, 3 * a] = lab == 0
-        out[:, 3 * a + 1] = sizes[lab] / free_count
-        out[:, 3 * a + 2] = (lab != 0) & (lab == tail_label)
-    d = batch.direction
-    has_food = batch.food >= 0
-    dr, dc = batch.food // g - batch.head_r, batch.food % g - batch.head_c
-    out[:, 9] = np.where(has_food, dr * DR[d] + dc * DC[d], 0) / g
-    out[:, 10] = np.where(has_food, dr * DR[(d + 1) & 3] + dc * DC[(d + 1) & 3], 0) / g
-    return out
-
-
-_MIRROR_MOVE_FEATURES = np.array([6, 7, 8, 3, 4, 5, 0, 1, 2, 9, 10])
-
-
-def encode(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
-    """(N, 3*g*g + 2 + 11) float32 egocentric features for every game, with no Python loop over games.
-
-    With `mirror`, the view is flipped left-right: the same position seen in a mirror, where actions 0 and 2 swap.
-    """
-    g = batch.grid_size
-    gg = g * g
-    n = batch.num_games
-    rot, inv, rot_m, inv_m = _rotation_tables(g)
-    perm, back = (rot_m, inv_m) if mirror else (rot, inv)
-    d = batch.direction
-    length = batch.length.astype(np.float32)
-    out = np.zeros((n, obs_size(g)), dtype=np.float32)
-    base = (batch.t - batch.length)[:, None]
-    scale = (1.0 / np.maximum(length, 1.0))[:, None]
-    for k in range(4):  # one heading at a time: a plain column gather, no per-game index array
-        sel = np.flatnonzero(d == k)
-        view = batch.board[sel][:, perm[k]] - base[sel]
-        np.maximum(view, 0, out=view)
-        out[sel, :gg] = view * scale[sel]
-    rows = np.arange(n)
-    out[rows, gg + back[d, batch.head_r * g + batch.head_c]] = 1.0
-    has_food = batch.food >= 0
-    out[rows[has_food], 2 * gg + back[d[has_food], batch.food[has_food]]] = 1.0
-    out[:, 3 * gg] = length / gg
-    out[:, 3 * gg + 1] = batch.since_food / float(batch.starve_steps)
-    moves = move_features(batch)
-    if mirror:
-        moves = moves[:, _MIRROR_MOVE_FEATURES]
-        moves[:, 10] *= -1
-    out[:, 3 * gg + 2 :] = moves
-    return out
-
-
-MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror
 
 
 # ----- network -------------------------------------------------------------------------------------------------

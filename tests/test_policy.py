@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from env import DIRECTIONS, SnakeBatch, SnakeEnv
+from observation import FEATURES_PER_MOVE
 from policy import (
     MIRROR_ACTIONS,
     NUM_MOVE_FEATURES,
@@ -72,18 +73,53 @@ def test_encoding_has_three_planes_two_scalars_and_move_features_per_game() -> N
     assert (x[:, G * G : 2 * G * G].sum(axis=1) == 1).all(), "exactly one head cell per game"
 
 
-def test_move_features_flag_deadly_moves_reachable_area_and_tail():
+# Offsets inside one move's block of move_features (left block first, then straight, then right; food last).
+DIES, FOOD_MOVES, ON_FOOD_PATH, ESCAPES, MOVES_TO_BODY, AREA, SAFE_TO_EAT = range(FEATURES_PER_MOVE)
+LEFT, STRAIGHT, RIGHT = (FEATURES_PER_MOVE * a for a in range(3))
+AHEAD, TO_RIGHT = 3 * FEATURES_PER_MOVE, 3 * FEATURES_PER_MOVE + 1
+
+
+def test_move_features_flag_deadly_moves_food_distance_and_escape():
     # Head at (0, 1) heading left; turning left (down) hits the body, right (up) leaves the board, straight is open.
     game = SnakeEnv.from_state(G, [(0, 1), (0, 2), (1, 2), (1, 1), (1, 0)], "left", (G - 1, G - 1)).game
     f = move_features(game)[0]
-    assert f[0] == 1 and f[3] == 0 and f[6] == 1, "dies at once: left and right yes, straight no"
-    assert f[4] == 1.0 and f[5] == 1, "straight reaches the whole free board, tail included"
-    assert f[9] == pytest.approx(-(G - 2) / G) and f[10] == pytest.approx(-(G - 1) / G)  # food behind and to the left
-    # A pocket: turning left enters the corner, a region of one cell away from the tail; turning right is open.
+    assert f[LEFT + DIES] == 1 and f[STRAIGHT + DIES] == 0 and f[RIGHT + DIES] == 1
+    assert f[STRAIGHT + FOOD_MOVES] == pytest.approx(11 / G**2), "(0, 0) then ten moves to the far corner"
+    assert f[STRAIGHT + ON_FOOD_PATH] == 1 and f[LEFT + ON_FOOD_PATH] == 0 and f[LEFT + FOOD_MOVES] == 1
+    # The tail's cell (1, 0) frees at once but is no longer body; (1, 1), body after the move, frees in time for move 3.
+    assert f[STRAIGHT + ESCAPES] == 1 and f[STRAIGHT + MOVES_TO_BODY] == pytest.approx(3 / G**2)
+    assert f[STRAIGHT + AREA] == 1.0 and f[STRAIGHT + SAFE_TO_EAT] == 1 and f[LEFT + SAFE_TO_EAT] == 0
+    assert f[AHEAD] == pytest.approx(-(G - 2) / G) and f[TO_RIGHT] == pytest.approx(-(G - 1) / G)  # behind, to the left
+
+
+def test_move_features_see_a_dead_end_pocket():
+    # Turning left enters the corner: one cell, walled in by the body until long after the snake would need it.
     pocket = SnakeEnv.from_state(G, [(0, 1), (1, 1), (1, 0), (2, 0), (3, 0)], "up", None).game
     f = move_features(pocket)[0]
-    assert f[0] == 0 and f[2] == 0 and 0 < f[1] < 0.1, "left is alive but a dead end away from the tail"
-    assert f[3] == 1 and f[6] == 0 and f[8] == 1 and f[7] > 0.9
+    assert f[LEFT + DIES] == 0 and f[LEFT + ESCAPES] == 0 and f[LEFT + AREA] == pytest.approx(1 / (G * G - 4))
+    assert f[STRAIGHT + DIES] == 1
+    assert f[RIGHT + ESCAPES] == 1 and f[RIGHT + AREA] == 1 and f[RIGHT + MOVES_TO_BODY] > f[LEFT + MOVES_TO_BODY]
+    assert f[LEFT + FOOD_MOVES] == f[RIGHT + FOOD_MOVES] == 1 and f[AHEAD] == f[TO_RIGHT] == 0, "no food on the board"
+
+
+def test_food_in_a_corner_the_body_walls_in_is_not_safe_to_eat():
+    # Heading up at (0, 2), food two moves away in the corner (0, 0). Eating there leaves the head between its neck
+    # and body cells that free too late: trapped. Not eating (just turning left) still reaches the body in time.
+    game = SnakeEnv.from_state(G, [(0, 2), (1, 2), (1, 1), (1, 0), (2, 0), (3, 0)], "up", (0, 0)).game
+    f = move_features(game)[0]
+    assert f[LEFT + FOOD_MOVES] == pytest.approx(2 / G**2) and f[LEFT + ON_FOOD_PATH] == 1
+    assert f[LEFT + SAFE_TO_EAT] == 0 and f[LEFT + ESCAPES] == 1
+    assert f[RIGHT + ON_FOOD_PATH] == 0 and f[RIGHT + SAFE_TO_EAT] == 0, "right is a longer way to the food"
+
+
+def test_food_distance_counts_moves_around_the_body_and_marks_the_shortest_way():
+    # Head (3, 3) heading up, food three cells to its left: left is 3 moves, straight 5, right 7 (the head's own
+    # cell stays blocked for 3 moves, so the right turn must go round it).
+    game = SnakeEnv.from_state(G, [(3, 3), (4, 3), (5, 3)], "up", (3, 0)).game
+    f = move_features(game)[0]
+    moves = [f[block + FOOD_MOVES] * G**2 for block in (LEFT, STRAIGHT, RIGHT)]
+    assert moves == pytest.approx([3, 5, 7])
+    assert [f[block + ON_FOOD_PATH] for block in (LEFT, STRAIGHT, RIGHT)] == [1, 0, 0]
 
 
 def test_the_same_position_turned_to_each_heading_encodes_identically() -> None:
@@ -114,6 +150,49 @@ def test_rotated_random_positions_encode_identically() -> None:
         "since_food": states["since_food"],
     }
     np.testing.assert_array_equal(encode(SnakeBatch.from_states(turned)), encode(SnakeBatch.from_states(states)))
+
+
+def scripted_states(g: int = 8, games: int = 6) -> dict[str, np.ndarray]:
+    """Long snakes in tight spots, where shortest paths tie and the path walked to the food must not depend on which
+    way the board happens to be turned."""
+    from narrate import Narrator
+    from scripted import record_scripted
+
+    data = record_scripted(games, grid_size=g, seed=3, narrator=Narrator(quiet=True))
+    return {key: data[key][::7] for key in ("ttl", "head", "direction", "food", "since_food")}
+
+
+def turned(states: dict[str, np.ndarray], g: int) -> dict[str, np.ndarray]:
+    r, c = states["head"][:, 0].astype(int), states["head"][:, 1].astype(int)
+    fr, fc = states["food"] // g, states["food"] % g
+    return {
+        "ttl": np.rot90(states["ttl"], k=-1, axes=(1, 2)).copy(),  # clockwise: (r, c) -> (c, g-1-r)
+        "head": np.stack([c, g - 1 - r], axis=1),
+        "direction": (states["direction"] + 1) % 4,
+        "food": np.where(states["food"] >= 0, fc * g + (g - 1 - fr), -1),
+        "since_food": states["since_food"],
+    }
+
+
+def mirrored(states: dict[str, np.ndarray], g: int) -> dict[str, np.ndarray]:
+    r, c = states["head"][:, 0].astype(int), states["head"][:, 1].astype(int)
+    fr, fc = states["food"] // g, states["food"] % g
+    return {
+        "ttl": states["ttl"][:, :, ::-1].copy(),
+        "head": np.stack([r, g - 1 - c], axis=1),
+        "direction": np.array([0, 3, 2, 1])[states["direction"]],  # right <-> left
+        "food": np.where(states["food"] >= 0, fr * g + (g - 1 - fc), -1),
+        "since_food": states["since_food"],
+    }
+
+
+def test_long_snakes_encode_alike_turned_and_mirrored() -> None:
+    g = 8
+    states = scripted_states(g)
+    assert states["ttl"].max() > 20, "long snakes, so that the searches run into the body"
+    plain = encode(SnakeBatch.from_states(states))
+    np.testing.assert_array_equal(encode(SnakeBatch.from_states(turned(states, g))), plain)
+    np.testing.assert_array_equal(encode(SnakeBatch.from_states(mirrored(states, g)), mirror=True), plain)
 
 
 def test_mirror_image_positions_encode_to_each_others_mirror() -> None:
