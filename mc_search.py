@@ -19,11 +19,13 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
 import torch
@@ -156,12 +158,14 @@ def _run_self_play(
     device: str = "cpu",
     first_episode: int = 0,
     threads: int | None = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """One worker's share: episodes `first_episode` .. +episodes-1 of the run, played in lockstep.
 
     Episode j uses game seed `seed + first_episode + j`; the search draws from a generator seeded with
     (seed, first_episode). Returns (dataset in datasets.py format with source "mc", stats). `threads` sets torch's
-    thread count for the duration (None keeps the caller's).
+    thread count for the duration (None keeps the caller's). `progress(episodes_finished, moves)` hears of new work
+    at most once a second, and whenever an episode ends.
     """
     start = time.perf_counter()
     previous_threads = torch.get_num_threads()
@@ -174,6 +178,7 @@ def _run_self_play(
         rng = np.random.default_rng([int(seed) % 2**63, int(first_episode)])
         states, actions, values, episode = [], [], [], []
         rollout_moves = 0
+        told = _Teller(progress)
         while not games.done.all():
             live = np.flatnonzero(~games.done)
             now = games.take(live)
@@ -188,6 +193,8 @@ def _run_self_play(
             chosen = np.ones(episodes, dtype=np.int64)  # finished games ignore their action
             chosen[live] = found.actions
             games.step(chosen)
+            told.update(int(games.done.sum()), len(live))
+        told.flush()
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -210,13 +217,71 @@ def _run_self_play(
     return data, stats
 
 
+class _Teller:
+    """A worker's side of progress: batches its news so that telling costs nothing next to the search."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, every_s: float = 1.0) -> None:
+        self.progress, self.every_s = progress, every_s
+        self.finished = self.told_finished = self.moves = 0
+        self.last = time.perf_counter()
+
+    def update(self, finished: int, moves: int) -> None:
+        self.finished = finished
+        self.moves += moves
+        if self.progress is not None and (finished > self.told_finished or time.perf_counter() - self.last >= self.every_s):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.progress is not None and (self.moves or self.finished > self.told_finished):
+            self.progress(self.finished - self.told_finished, self.moves)
+            self.told_finished, self.moves, self.last = self.finished, 0, time.perf_counter()
+
+
+class _Listener:
+    """The parent's side of progress: episode milestones (a bar on a terminal), and every `every_s` seconds one
+    sentence of moves so far, so a long self-play phase is never silent."""
+
+    def __init__(self, narrator: Narrator, episodes: int, every_s: float) -> None:
+        self.narrator, self.episodes, self.every_s = narrator, episodes, every_s
+        self.bar = narrator.progress(episodes, "Self-play", "episodes")
+        self.finished = self.moves = 0
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, finished: int, moves: int) -> None:
+        self.finished += finished
+        self.moves += moves
+        self.bar.update(finished)
+        now = time.perf_counter()
+        if now - self.last >= self.every_s and self.finished < self.episodes and self.bar.bar is None:
+            self.last = now
+            self.narrator.say(
+                f"Self-play so far: {self.moves:,} moves in {format_seconds(now - self.start)}, "
+                f"{self.finished} of {self.episodes} episodes finished."
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+_PROGRESS_QUEUE = None  # in a worker process: where its _Teller sends news (set by _install_progress)
+
+
+def _install_progress(queue) -> None:  # noqa: ANN001 - a multiprocessing queue
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = queue
+
+
+def _send_progress(finished: int, moves: int) -> None:
+    _PROGRESS_QUEUE.put((finished, moves))
+
+
 def _worker(job: dict) -> tuple:
     """Run one share and report failure as a value: ("ok", data, stats) or ("error", reason).
 
     Returning the reason (rather than raising) gives one plain sentence from either backend, whose own exception
     wrappers differ."""
     try:
-        data, stats = _run_self_play(**job)
+        data, stats = _run_self_play(**job, progress=_send_progress if _PROGRESS_QUEUE is not None else None)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one SelfPlayError in the parent
         return ("error", _reason(exc))
     return ("ok", data, stats)
@@ -236,11 +301,22 @@ def _shares(num_episodes: int, workers: int) -> list[tuple[int, int]]:
     return [(int(s), int(n)) for s, n in zip(starts, sizes)]
 
 
-def _run_processes(jobs: list[dict]) -> list[tuple]:
+def _run_processes(jobs: list[dict], listener: Callable[[int, int], None]) -> list[tuple]:
     context = get_context("spawn")  # no forked copies of torch's threads or of the parent's state
+    queue = context.Queue()
+    pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
     try:
-        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
-            return list(pool.map(_worker, jobs))
+        with ProcessPoolExecutor(max_workers=len(jobs), **pool_options) as pool:
+            futures = [pool.submit(_worker, job) for job in jobs]
+            while True:
+                running = not all(f.done() for f in futures)
+                try:  # news until every worker is done, then whatever is still in the queue
+                    while True:
+                        listener(*queue.get(timeout=0.5) if running else queue.get_nowait())
+                except Empty:
+                    pass
+                if not running:
+                    return [f.result() for f in futures]
     except BrokenProcessPool:
         raise SelfPlayError(
             "A self-play worker process died without a word (killed or out of memory); no data was written."
@@ -277,6 +353,24 @@ def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
             ray.shutdown()
 
 
+def _play_shares(
+    jobs: list[dict],
+    backend: str,
+    ray_address: str | None,
+    listener: Callable[[int, int], None],
+    failure: Callable[[int, str], SelfPlayError],
+) -> list[tuple]:
+    """Every worker's ("ok", data, stats) or ("error", reason), in worker order. Ray workers report no progress."""
+    if backend == "ray":
+        return _run_ray(jobs, ray_address)
+    if len(jobs) > 1:
+        return _run_processes(jobs, listener)
+    try:  # in this process, also on one torch thread (restored afterwards); the cause stays chained
+        return [("ok", *_run_self_play(**jobs[0], progress=listener))]
+    except Exception as exc:
+        raise failure(0, _reason(exc)) from exc
+
+
 def generate_self_play_data(
     policy_path: str,
     num_episodes: int,
@@ -296,13 +390,15 @@ def generate_self_play_data(
     backend: str = "process",
     ray_address: str | None = None,
     narrator: Narrator | None = None,
+    progress_every_s: float = 30.0,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Play `num_episodes` self-play games with Monte Carlo search; return (dataset, stats) and optionally save.
 
     The episodes are split into contiguous ranges, one per worker; each worker loads the checkpoint itself and runs on
     one torch thread (with one worker and the process backend, here in this process). One thread per worker, because
     on a busy machine torch's threads wait on each other and a two-thread forward pass can run ten times slower.
-    Any worker failure raises one `SelfPlayError` and nothing is written.
+    Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
+    `progress_every_s` seconds a sentence of moves so far (local workers; Ray workers report when they finish).
     """
     _check_search(K, H, temperature, discount)
     if int(num_episodes) != num_episodes or num_episodes < 1:
@@ -324,6 +420,7 @@ def generate_self_play_data(
         f"Self-play starts: {num_episodes} episodes, {K} rollouts of {H} moves per candidate move, "
         f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend."
     )
+
     def failure(i: int, reason: str) -> SelfPlayError:
         first, count = shares[i]
         return SelfPlayError(
@@ -332,15 +429,11 @@ def generate_self_play_data(
         )
 
     start = time.perf_counter()
-    if backend == "ray":
-        results = _run_ray(jobs, ray_address)
-    elif workers == 1:
-        try:  # in this process, also on one torch thread (restored afterwards); the cause stays chained
-            results = [("ok", *_run_self_play(**jobs[0]))]
-        except Exception as exc:
-            raise failure(0, _reason(exc)) from exc
-    else:
-        results = _run_processes(jobs)
+    listener = _Listener(say, int(num_episodes), progress_every_s)
+    try:
+        results = _play_shares(jobs, backend, ray_address, listener, failure)
+    finally:
+        listener.close()
     for i, result in enumerate(results):
         if result[0] != "ok":
             raise failure(i, result[1])

@@ -32,6 +32,7 @@ MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror
 _DR = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DC = np.array([0, 1, 0, -1], dtype=np.int64)
 _TABLES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+_NEIGHBOURS: dict[int, np.ndarray] = {}
 
 
 def obs_size(grid_size: int) -> int:
@@ -51,8 +52,17 @@ def rotation_tables(g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return _TABLES[g]
 
 
+def neighbour_table(g: int) -> np.ndarray:
+    """(g*g, 4) the cell one step up, right, down and left of each cell, or -1 off the board."""
+    if g not in _NEIGHBOURS:
+        r, c = np.divmod(np.arange(g * g), g)
+        rr, cc = r[:, None] + _DR, c[:, None] + _DC
+        _NEIGHBOURS[g] = np.where((rr >= 0) & (rr < g) & (cc >= 0) & (cc < g), rr * g + cc, -1).astype(np.int64)
+    return _NEIGHBOURS[g]
+
+
 @numba.njit(cache=True, nogil=True)
-def _search(ttl, g, start, start_moves, food, target_ttl, seen, dist, stamp, queue):  # noqa: ANN001, ANN202
+def _search(ttl, nbr, start, start_moves, food, target_ttl, seen, dist, stamp, queue):  # noqa: ANN001, ANN202
     """Breadth-first search from `start` (reached after `start_moves` moves) on a time-aware board: a cell with
     time-to-live v is enterable from move v on. Stops once it has found the body (a cell with time-to-live at least
     `target_ttl`, other than `start`) and the food (if `food` >= 0). Marks each cell it reaches with `stamp` in
@@ -74,14 +84,9 @@ def _search(ttl, g, start, start_moves, food, target_ttl, seen, dist, stamp, que
             body_moves = moves
         if body_moves >= 0 and (food_moves >= 0 or food < 0):
             break  # both answers are in; the rest of the board does not change them
-        r = cur // g
-        c = cur - r * g
         for d in range(4):
-            rr, cc = r + _DR[d], c + _DC[d]
-            if rr < 0 or rr >= g or cc < 0 or cc >= g:
-                continue
-            nxt = rr * g + cc
-            if seen[nxt] == stamp or ttl[nxt] > moves + 1:
+            nxt = nbr[cur, d]
+            if nxt < 0 or seen[nxt] == stamp or ttl[nxt] > moves + 1:
                 continue
             seen[nxt] = stamp
             dist[nxt] = moves + 1
@@ -91,7 +96,7 @@ def _search(ttl, g, start, start_moves, food, target_ttl, seen, dist, stamp, que
 
 
 @numba.njit(cache=True, nogil=True)
-def _body_after_eating(ttl, g, length, food, food_moves, seen, dist, stamp, order, out):  # noqa: ANN001, ANN202
+def _body_after_eating(ttl, nbr, length, food, food_moves, seen, dist, stamp, order, out):  # noqa: ANN001, ANN202
     """Time-to-live of every cell once the snake has walked a shortest searched path to the food and grown by one.
 
     The path is walked back from the food, each step to the first neighbour one move nearer in `order` (directions
@@ -103,20 +108,15 @@ def _body_after_eating(ttl, g, length, food, food_moves, seen, dist, stamp, orde
         out[cell] = max(length + 1 - food_moves + m, 0)
         if m == 1:
             break
-        r = cell // g
-        c = cell - r * g
         for k in range(4):
-            rr, cc = r + _DR[order[k]], c + _DC[order[k]]
-            if rr < 0 or rr >= g or cc < 0 or cc >= g:
-                continue
-            nxt = rr * g + cc
-            if seen[nxt] == stamp and dist[nxt] == m - 1:
+            nxt = nbr[cell, order[k]]
+            if nxt >= 0 and seen[nxt] == stamp and dist[nxt] == m - 1:
                 cell = nxt
                 break
 
 
 @numba.njit(cache=True, nogil=True)
-def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, perm, back, mirror, g, out):  # noqa: ANN001, ANN202
+def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, perm, back, nbr, mirror, g, out):  # noqa: ANN001, ANN202
     n = board.shape[0]
     gg = g * g
     ttl = np.empty(gg, np.int64)
@@ -142,7 +142,8 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         view = perm[d]
         for j in range(gg):
             row[j] = ttl[view[j]] * scale
-        row[gg + back[d, head_r[i] * g + head_c[i]]] = 1.0
+        head = head_r[i] * g + head_c[i]
+        row[gg + back[d, head]] = 1.0
         f = food[i]
         if f >= 0:
             row[2 * gg + back[d, f]] = 1.0
@@ -152,15 +153,14 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         o += 2
         stamp += 1
         for a in range(3):
-            heading = (d + a + 3) & 3
-            r, c = head_r[i] + _DR[heading], head_c[i] + _DC[heading]
+            target = nbr[head, (d + a + 3) & 3]
             k = o + FEATURES_PER_MOVE * (2 - a if mirror else a)
             food_moves[a] = -1
-            if r < 0 or r >= g or c < 0 or c >= g or ttl[r * g + c] > 1:
+            if target < 0 or ttl[target] > 1:
                 row[k] = 1.0  # dies at once: no food this way, no escape, nothing reachable
                 row[k + 1] = 1.0
                 continue
-            fm, bm, reached = _search(ttl, g, r * g + c, 1, f, 2, seen[a], dist[a], stamp, queue)
+            fm, bm, reached = _search(ttl, nbr, target, 1, f, 2, seen[a], dist[a], stamp, queue)
             food_moves[a] = fm
             row[k + 1] = 1.0 if fm < 0 else fm / gg
             row[k + 3] = 1.0 if bm >= 0 else 0.0
@@ -181,9 +181,9 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
             if length[i] + 1 >= gg:
                 row[k + 6] = 1.0  # eating fills the board
                 continue
-            _body_after_eating(ttl, g, length[i], f, best, seen[a], dist[a], stamp, order, eaten)
+            _body_after_eating(ttl, nbr, length[i], f, best, seen[a], dist[a], stamp, order, eaten)
             eat_stamp += 1
-            _, bm, _ = _search(eaten, g, f, 0, -1, 1, seen[3], dist[3], eat_stamp, queue)
+            _, bm, _ = _search(eaten, nbr, f, 0, -1, 1, seen[3], dist[3], eat_stamp, queue)
             row[k + 6] = 1.0 if bm >= 0 else 0.0
         o += 3 * FEATURES_PER_MOVE
         if f >= 0:
@@ -209,7 +209,7 @@ def encode(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
     return _encode_games(
         as64(batch.board, np.int64), as64(batch.t, np.int64), as64(batch.length, np.int64), as64(batch.head_r, np.int64),
         as64(batch.head_c, np.int64), as64(batch.direction, np.int64), as64(batch.food, np.int64),
-        as64(batch.since_food, np.int64), float(batch.starve_steps), perm, back, bool(mirror), g, out,
+        as64(batch.since_food, np.int64), float(batch.starve_steps), perm, back, neighbour_table(g), bool(mirror), g, out,
     )  # fmt: skip
 
 

@@ -7,7 +7,8 @@ line) it measures, in one run:
   (b) the same for a plain reference: one game at a time, a `copy.deepcopy` of the env per rollout, one network call
       with a batch of one per rollout move (the way the seed project does it);
   (c) the network's raw forward throughput at the batch the search uses (64 x 3 x 5 = 960), and the search's
-      efficiency, rollout moves per second over (c) (only moves of live rollouts count);
+      efficiency, rollout moves per second over (c) (only moves of live rollouts count); then the same for the
+      encoder and the network together, which shows how much of the search's time is the policy itself;
   (d) self-play moves per second with one and with two workers.
 (a), (b) and (c) take turns in short slices so that load from other programs hits them alike. Run from the repository
 root: `python bench/mc_speed.py [checkpoint]`. The last line is `ratio: <(a)/(b)>`.
@@ -99,11 +100,12 @@ class Reference:
 
 
 class Forward:
-    """The network alone on 960 encoded positions, the search's largest batch."""
+    """The network alone on 960 encoded positions, the search's largest batch; with `encoding`, the encoder too
+    (what the policy costs per position in a rollout). The positions are the batched search's games, mid-play."""
 
-    def __init__(self, policy: SnakePolicy) -> None:
-        states = SnakeBatch(GAMES, GRID, seeds=np.arange(GAMES)).repeat(3 * K)
-        self.policy, self.x = policy, torch.from_numpy(encode(states))
+    def __init__(self, policy: SnakePolicy, games: SnakeBatch, encoding: bool = False) -> None:
+        self.states = games.repeat(3 * K)
+        self.policy, self.x, self.encoding = policy, torch.from_numpy(encode(self.states)), encoding
         self.samples, self.seconds = 0, 0.0
 
     def run(self, budget: float) -> None:
@@ -111,7 +113,7 @@ class Forward:
             self.policy(self.x)
             start = time.perf_counter()
             while time.perf_counter() - start < budget:
-                self.policy(self.x)
+                self.policy(torch.from_numpy(encode(self.states)) if self.encoding else self.x)
                 self.samples += len(self.x)
         self.seconds += time.perf_counter() - start
 
@@ -149,23 +151,29 @@ def main(argv: list[str] | None = None) -> int:
         "on a shared machine, where two threads that wait on each other can run ten times slower."
     )
 
-    batched, reference, forward = Batched(policy), Reference(policy), Forward(policy)
-    batched.run(0.5)  # warm-up, not counted
+    batched, reference = Batched(policy), Reference(policy)
+    batched.run(2.0)  # warm-up, not counted: the games get under way
     batched.decisions, batched.rollout_moves, batched.seconds = 0, 0, 0.0
+    forward, policy_cost = Forward(policy, batched.games), Forward(policy, batched.games, encoding=True)
     for _ in range(ROUNDS):
         batched.run(SLICE_S["batched"])
         reference.run(SLICE_S["reference"])
         forward.run(SLICE_S["forward"])
+        policy_cost.run(SLICE_S["forward"])
     fast = batched.decisions / batched.seconds
     slow = reference.decisions / reference.seconds
     moves_rate = batched.rollout_moves / batched.seconds
     net_rate = forward.samples / forward.seconds
+    policy_rate = policy_cost.samples / policy_cost.seconds
     print(f"Batched search over {GAMES} games: {fast:,.0f} decisions per second, "
           f"with {moves_rate:,.0f} live rollout moves per second.")  # fmt: skip
     print(f"Plain reference, one game at a time with deep copies and batch-of-one network calls: "
           f"{slow:,.1f} decisions per second.")  # fmt: skip
     print(f"The network alone runs {net_rate:,.0f} samples per second at a batch of {GAMES * 3 * K}; "
           f"the search's efficiency, rollout moves per second over that, is {moves_rate / net_rate:.2f}.")  # fmt: skip
+    print(f"The encoder and the network together run {policy_rate:,.0f} positions per second; the network is "
+          f"{policy_rate / net_rate:.0%} of the policy's cost, and the search runs at {moves_rate / policy_rate:.2f} "
+          "of the policy's own speed.")  # fmt: skip
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "policy.pt"

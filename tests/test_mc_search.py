@@ -148,7 +148,13 @@ BUDGET = {"K": 2, "H": 4, "grid_size": G, "starve_steps": 12}
 
 @pytest.fixture(scope="module")
 def two_workers(checkpoint):
-    return generate_self_play_data(str(checkpoint), 5, num_workers=2, seed=4, narrator=quiet(), **BUDGET)
+    """Two worker processes, narrated as on a non-interactive console with a progress sentence at every report."""
+    out = io.StringIO()
+    narrator = Narrator(progress="lines", stream=out)
+    data, stats = generate_self_play_data(
+        str(checkpoint), 5, num_workers=2, seed=4, narrator=narrator, progress_every_s=0, **BUDGET
+    )
+    return data, stats, out.getvalue()
 
 
 def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_path):
@@ -172,7 +178,7 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
 
 def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
     one, _ = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, narrator=quiet(), **BUDGET)
-    two, stats = two_workers
+    two, stats, _ = two_workers
     assert stats["workers"] == 2 and len(two["episode_scores"]) == len(one["episode_scores"]) == 5
     validate_dataset(two, "two workers")
     for data in (one, two):  # episode j starts from game seed 4 + j however the episodes are split
@@ -182,10 +188,18 @@ def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
 
 def test_same_seed_and_workers_give_the_same_data(checkpoint, two_workers):
     again, _ = generate_self_play_data(str(checkpoint), 5, num_workers=2, seed=4, narrator=quiet(), **BUDGET)
-    first, _ = two_workers
+    first, _, _ = two_workers
     assert first.keys() == again.keys()
     for key in first:
         np.testing.assert_array_equal(first[key], again[key], err_msg=key)
+
+
+def test_worker_processes_report_progress_while_they_play(two_workers):
+    _, stats, text = two_workers
+    news = [line for line in text.splitlines() if line.startswith("Self-play so far: ")]
+    assert news, text
+    assert all(line.endswith("episodes finished.") and " moves in " in line for line in news)
+    assert text.splitlines()[-1].startswith(f"Self-play finished {stats['moves']} moves")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
