@@ -145,6 +145,8 @@ class TrainConfig:
     mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
     mc_num_workers: int = knob(2, "Self-play worker processes.")
     mc_temperature: float = knob(0.0, "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
+    mc_margin: float = knob(1.0, "How much better (in apples) the search's best move must be to overrule the policy's own move.")
+    mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Training.
     train_epochs: int = knob(8, "Epochs of training on each iteration's data.")
@@ -205,7 +207,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value < low:
                 raise ConfigError(f"{flag_name(name)} must be at least {low}, not {value}.", name)
-        for name in ("mc_adapt_threshold", "mc_temperature", "mc_weight"):
+        for name in ("mc_adapt_threshold", "mc_temperature", "mc_margin", "mc_weight"):
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)

@@ -289,7 +289,8 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
             _, stats = generate_self_play_data(
                 str(p.mc_policy), cfg.mc_episodes, state.mc_K, state.mc_H, num_workers=cfg.mc_num_workers,
                 save_path=str(archive), seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION,
-                grid_size=cfg.grid_size, reward=cfg.reward, temperature=cfg.mc_temperature,
+                grid_size=cfg.grid_size, reward=cfg.reward, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
+                trap_check=cfg.mc_trap_check,
                 device="cuda" if device.type == "cuda" else "cpu", backend=cfg.backend,
                 ray_address=cfg.ray_address, narrator=say)
             ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})

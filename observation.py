@@ -61,83 +61,178 @@ def neighbour_table(g: int) -> np.ndarray:
     return _NEIGHBOURS[g]
 
 
+_ZERO, _ONE, _SIX, _63 = np.uint64(0), np.uint64(1), np.uint64(6), np.uint64(63)
+_M1, _M2, _M4, _H01 = (np.uint64(x) for x in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101))
+_MASKS: dict[int, np.ndarray] = {}
+
+
+def board_masks(g: int) -> np.ndarray:
+    """(3, words) bit sets of the board (bit c of word c // 64 is cell c): every cell, the cells a step right may
+    enter (not column 0), and the cells a step left may enter (not the last column)."""
+    if g not in _MASKS:
+        words = (g * g + 63) // 64
+        masks = np.zeros((3, words), dtype=np.uint64)
+        for cell in range(g * g):
+            bit = np.uint64(1) << np.uint64(cell % 64)
+            for row, allowed in enumerate((True, cell % g != 0, cell % g != g - 1)):
+                if allowed:
+                    masks[row, cell // 64] |= bit
+        _MASKS[g] = masks
+    return _MASKS[g]
+
+
 @numba.njit(cache=True, nogil=True)
-def _search(ttl, nbr, start, start_moves, food, target_ttl, seen, dist, stamp, queue):  # noqa: ANN001, ANN202
-    """Breadth-first search from `start` (reached after `start_moves` moves) on a time-aware board: a cell with
-    time-to-live v is enterable from move v on. Stops once it has found the body (a cell with time-to-live at least
-    `target_ttl`, other than `start`) and the food (if `food` >= 0). Marks each cell it reaches with `stamp` in
-    `seen` and its move number in `dist`.
+def _popcount(x):  # noqa: ANN001, ANN202
+    x = x - ((x >> _ONE) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True)
+def _step_layer(src, i, masks, shift, back_shift, allowed, j, visited, dst, k):  # noqa: ANN001, ANN202
+    """dst[k] = the cells one step from src[i] that are in allowed[j] and not `visited`; returns whether any are.
+
+    Rows are passed as (array, index) rather than as slices: a slice is a new array object on every layer."""
+    words = visited.shape[0]
+    found = _ZERO
+    for w in range(words):
+        here = src[i, w]
+        below = src[i, w - 1] if w > 0 else _ZERO
+        above = src[i, w + 1] if w < words - 1 else _ZERO
+        right = ((here << _ONE) | (below >> _63)) & masks[1, w]
+        left = ((here >> _ONE) | (above << _63)) & masks[2, w]
+        down = (here << shift) | (below >> back_shift)
+        up = (here >> shift) | (above << back_shift)
+        cells = (right | left | down | up) & masks[0, w] & allowed[j, w] & ~visited[w]
+        dst[k, w] = cells
+        found |= cells
+    return found != _ZERO
+
+
+@numba.njit(cache=True, nogil=True)
+def _search(free_by, top, masks, shift, back_shift, start, food, target, layers, visited):  # noqa: ANN001, ANN202
+    """Breadth-first search from `start`, entered on move 1, on a time-aware board: free_by[v] is the set of cells
+    free from move v on (free_by[top] = every cell). Layer k of `layers` gets the cells first reached on move k + 1.
+    Stops once it has found the body (`target`) and the food (if `food` >= 0).
 
     Returns (moves to the food or -1, moves to the body or -1, cells reached)."""
-    seen[start] = stamp
-    dist[start] = start_moves
-    queue[0] = start
-    head, tail = 0, 1
-    food_moves, body_moves = -1, -1
-    while head < tail:
-        cur = queue[head]
-        moves = dist[cur]
-        head += 1
-        if cur == food and food_moves < 0:
-            food_moves = moves
-        if body_moves < 0 and ttl[cur] >= target_ttl and cur != start:
-            body_moves = moves
-        if body_moves >= 0 and (food_moves >= 0 or food < 0):
-            break  # both answers are in; the rest of the board does not change them
-        for d in range(4):
-            nxt = nbr[cur, d]
-            if nxt < 0 or seen[nxt] == stamp or ttl[nxt] > moves + 1:
-                continue
-            seen[nxt] = stamp
-            dist[nxt] = moves + 1
-            queue[tail] = nxt
-            tail += 1
-    return food_moves, body_moves, tail
+    words = visited.shape[0]
+    for w in range(words):
+        layers[0, w] = _ZERO
+        visited[w] = _ZERO
+    layers[0, start >> 6] = _ONE << np.uint64(start & 63)
+    visited[start >> 6] = layers[0, start >> 6]
+    food_moves = 1 if start == food else -1
+    body_moves = -1
+    k = 0
+    while body_moves < 0 or (food_moves < 0 and food >= 0):
+        if not _step_layer(layers, k, masks, shift, back_shift, free_by, min(k + 2, top), visited, layers, k + 1):
+            break
+        k += 1
+        for w in range(words):
+            visited[w] |= layers[k, w]
+            if body_moves < 0 and layers[k, w] & target[w]:
+                body_moves = k + 1
+        if food_moves < 0 and food >= 0 and (layers[k, food >> 6] >> np.uint64(food & 63)) & _ONE:
+            food_moves = k + 1
+    reached = 0
+    for w in range(words):
+        reached += _popcount(visited[w])
+    return food_moves, body_moves, reached
 
 
 @numba.njit(cache=True, nogil=True)
-def _body_after_eating(ttl, nbr, length, food, food_moves, seen, dist, stamp, order, out):  # noqa: ANN001, ANN202
-    """Time-to-live of every cell once the snake has walked a shortest searched path to the food and grown by one.
+def _safe_to_eat(free_by, top, masks, shift, back_shift, nbr, order, length, food, food_moves, layers, path, scratch):  # noqa: ANN001, ANN202
+    """After walking a shortest searched path to the food (and growing by one), can the head still reach its body?
 
     The path is walked back from the food, each step to the first neighbour one move nearer in `order` (directions
-    relative to the heading), so that turned and mirrored positions pick turned and mirrored paths."""
-    for c in range(ttl.shape[0]):
-        out[c] = max(ttl[c] - food_moves + 1, 0)
-    cell = food
-    for m in range(food_moves, 0, -1):  # the cell entered on move m keeps length + 1 - (food_moves - m) moves
-        out[cell] = max(length + 1 - food_moves + m, 0)
-        if m == 1:
-            break
-        for k in range(4):
-            nxt = nbr[cell, order[k]]
-            if nxt >= 0 and seen[nxt] == stamp and dist[nxt] == m - 1:
-                cell = nxt
+    relative to the heading), so that turned and mirrored positions pick turned and mirrored paths. Once eaten, a
+    body cell the snake had before frees food_moves - 1 moves later than it would have, and the path's cell entered on
+    move m frees length + 1 - food_moves + m moves after the food."""
+    words = layers.shape[1]
+    path[food_moves] = food
+    for m in range(food_moves - 1, 0, -1):
+        cell = path[m + 1]
+        for j in range(4):
+            nxt = nbr[cell, order[j]]
+            if nxt >= 0 and (layers[m - 1, nxt >> 6] >> np.uint64(nxt & 63)) & _ONE:
+                path[m] = nxt
                 break
+    on_path, freed_path, target, visited = scratch[0], scratch[1], scratch[2], scratch[3]  # rows 4, 5: the layers
+    for w in range(words):
+        on_path[w] = _ZERO
+        freed_path[w] = _ZERO
+    for m in range(1, food_moves + 1):
+        on_path[path[m] >> 6] |= _ONE << np.uint64(path[m] & 63)
+    still_body = min(food_moves - 1, top)  # a body cell still taken after eating: not free by food_moves - 1
+    for w in range(words):
+        target[w] = ~free_by[still_body, w] & ~on_path[w] & masks[0, w]
+    for m in range(1, food_moves):
+        if length + 1 - food_moves + m >= 1:
+            target[path[m] >> 6] |= _ONE << np.uint64(path[m] & 63)
+    for w in range(words):
+        scratch[4, w] = _ZERO
+        visited[w] = _ZERO
+    scratch[4, food >> 6] = _ONE << np.uint64(food & 63)
+    visited[food >> 6] = scratch[4, food >> 6]
+    freed_upto = 0  # path cells 1 .. freed_upto are free already
+    t = 0
+    while True:
+        t += 1
+        while freed_upto < food_moves and freed_upto + 1 <= t + food_moves - length - 1:
+            freed_upto += 1
+            freed_path[path[freed_upto] >> 6] |= _ONE << np.uint64(path[freed_upto] & 63)
+        old = min(t + food_moves - 1, top)
+        for w in range(words):
+            scratch[5, w] = (free_by[old, w] & ~on_path[w]) | freed_path[w]  # what is free on move t
+        if not _step_layer(scratch, 4, masks, shift, back_shift, scratch, 5, visited, scratch, 5):
+            return False
+        for w in range(words):
+            if scratch[5, w] & target[w]:
+                return True
+            visited[w] |= scratch[5, w]
+            scratch[4, w] = scratch[5, w]
 
 
 @numba.njit(cache=True, nogil=True)
-def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, perm, back, nbr, mirror, g, out):  # noqa: ANN001, ANN202
+def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, perm, back, nbr, masks, mirror, g, out):  # noqa: ANN001, ANN202
     n = board.shape[0]
     gg = g * g
+    words = masks.shape[1]
+    shift, back_shift = np.uint64(g), np.uint64(64 - g)
     ttl = np.empty(gg, np.int64)
-    eaten = np.empty(gg, np.int64)
-    seen = np.zeros((4, gg), np.int64)  # one row per move's search, the last for the search after eating
-    dist = np.empty((4, gg), np.int64)
-    queue = np.empty(gg, np.int64)
+    free_by = np.zeros((gg + 2, words), np.uint64)  # free_by[v]: the cells free from move v on
+    layers = np.zeros((3, gg + 2, words), np.uint64)  # each move's search, layer by layer
+    visited = np.zeros(words, np.uint64)
+    target = np.zeros(words, np.uint64)
+    scratch = np.zeros((6, words), np.uint64)
+    path = np.zeros(gg + 1, np.int64)
     food_moves = np.empty(3, np.int64)
     order = np.empty(4, np.int64)
-    stamp, eat_stamp = 0, 0
     for i in range(n):
         row = out[i]
         row[:] = 0.0
         base = t[i] - length[i]
         scale = 1.0 / max(length[i], 1)
-        free_count = 0
+        top = 0
         for c in range(gg):
             v = max(board[i, c] - base, 0)
             ttl[c] = v
-            if v <= 1:
-                free_count += 1
+            top = max(top, v)
+        for v in range(top + 1):
+            for w in range(words):
+                free_by[v, w] = _ZERO
+        for c in range(gg):
+            free_by[ttl[c], c >> 6] |= _ONE << np.uint64(c & 63)
+        for v in range(1, top + 1):
+            for w in range(words):
+                free_by[v, w] |= free_by[v - 1, w]
+        for w in range(words):
+            target[w] = ~free_by[1, w] & masks[0, w]  # the body after this move: cells not free by move 1
+        free_count = 0
+        for w in range(words):
+            free_count += _popcount(free_by[1, w])
         d = direction[i]
         view = perm[d]
         for j in range(gg):
@@ -151,16 +246,15 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         row[o] = length[i] / gg
         row[o + 1] = since_food[i] / starve
         o += 2
-        stamp += 1
         for a in range(3):
-            target = nbr[head, (d + a + 3) & 3]
+            cell = nbr[head, (d + a + 3) & 3]
             k = o + FEATURES_PER_MOVE * (2 - a if mirror else a)
             food_moves[a] = -1
-            if target < 0 or ttl[target] > 1:
+            if cell < 0 or ttl[cell] > 1:
                 row[k] = 1.0  # dies at once: no food this way, no escape, nothing reachable
                 row[k + 1] = 1.0
                 continue
-            fm, bm, reached = _search(ttl, nbr, target, 1, f, 2, seen[a], dist[a], stamp, queue)
+            fm, bm, reached = _search(free_by, top, masks, shift, back_shift, cell, f, target, layers[a], visited)
             food_moves[a] = fm
             row[k + 1] = 1.0 if fm < 0 else fm / gg
             row[k + 3] = 1.0 if bm >= 0 else 0.0
@@ -171,8 +265,8 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
             if food_moves[a] >= 0 and (best < 0 or food_moves[a] < best):
                 best = food_moves[a]
         turn = 3 if mirror else 1  # the walk back tries ahead, right, back, left (mirrored: ahead, left, back, right)
-        for k in range(4):
-            order[k] = (d + k * turn) & 3
+        for j in range(4):
+            order[j] = (d + j * turn) & 3
         for a in range(3):
             if best < 0 or food_moves[a] != best:
                 continue
@@ -180,11 +274,8 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
             row[k + 2] = 1.0
             if length[i] + 1 >= gg:
                 row[k + 6] = 1.0  # eating fills the board
-                continue
-            _body_after_eating(ttl, nbr, length[i], f, best, seen[a], dist[a], stamp, order, eaten)
-            eat_stamp += 1
-            _, bm, _ = _search(eaten, nbr, f, 0, -1, 1, seen[3], dist[3], eat_stamp, queue)
-            row[k + 6] = 1.0 if bm >= 0 else 0.0
+            elif _safe_to_eat(free_by, top, masks, shift, back_shift, nbr, order, length[i], f, best, layers[a], path, scratch):
+                row[k + 6] = 1.0
         o += 3 * FEATURES_PER_MOVE
         if f >= 0:
             dr, dc = f // g - head_r[i], f % g - head_c[i]
@@ -209,10 +300,20 @@ def encode(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
     return _encode_games(
         as64(batch.board, np.int64), as64(batch.t, np.int64), as64(batch.length, np.int64), as64(batch.head_r, np.int64),
         as64(batch.head_c, np.int64), as64(batch.direction, np.int64), as64(batch.food, np.int64),
-        as64(batch.since_food, np.int64), float(batch.starve_steps), perm, back, neighbour_table(g), bool(mirror), g, out,
+        as64(batch.since_food, np.int64), float(batch.starve_steps), perm, back, neighbour_table(g), board_masks(g),
+        bool(mirror), g, out,
     )  # fmt: skip
 
 
 def move_features(batch: SnakeBatch) -> np.ndarray:
     """(N, NUM_MOVE_FEATURES): the per-move block of `encode`, laid out as its module docstring says."""
     return encode(batch)[:, -NUM_MOVE_FEATURES:]
+
+
+ESCAPES = 3  # offset, within each move's block, of "the head can still reach its body after this move"
+
+
+def trapped(batch: SnakeBatch) -> np.ndarray:
+    """(N,) bool: no move lets the head reach its own body in time, so the snake is walled in and will die."""
+    features = move_features(batch)
+    return features[:, [ESCAPES + FEATURES_PER_MOVE * a for a in range(3)]].max(axis=1) <= 0

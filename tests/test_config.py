@@ -17,6 +17,7 @@ EXPECTED_DEFAULTS = {
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
+    "mc_margin": 1.0, "mc_trap_check": True,
     "config": None,
 }  # fmt: skip
 

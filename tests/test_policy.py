@@ -102,6 +102,84 @@ def test_move_features_see_a_dead_end_pocket():
     assert f[LEFT + FOOD_MOVES] == f[RIGHT + FOOD_MOVES] == 1 and f[AHEAD] == f[TO_RIGHT] == 0, "no food on the board"
 
 
+def reference_move_features(game: SnakeBatch, i: int) -> np.ndarray:
+    """The per-move features of game i worked out the slow, plain way: a Python breadth-first search per question."""
+    g = game.grid_size
+    ttl = game.ttl()[i].reshape(g, g)
+    length, food = int(game.length[i]), int(game.food[i])
+    food_cell = divmod(food, g) if food >= 0 else None
+    steps = [(-1, 0), (0, 1), (1, 0), (0, -1)]  # up, right, down, left: the env's headings
+
+    def search(board, start, first_move, want_food, body_from):
+        """Moves to the food, moves to a cell of the body (time-to-live >= body_from), cells reached."""
+        dist = {start: first_move}
+        frontier, food_moves, body_moves = [start], None, None
+        if want_food and start == food_cell:
+            food_moves = first_move
+        while frontier and (body_moves is None or (want_food and food_moves is None)):
+            nxt = []
+            for r, c in frontier:
+                for dr, dc in steps:
+                    cell = (r + dr, c + dc)
+                    moves = dist[(r, c)] + 1
+                    if not (0 <= cell[0] < g and 0 <= cell[1] < g) or cell in dist or board[cell] > moves:
+                        continue
+                    dist[cell] = moves
+                    nxt.append(cell)
+                    if want_food and cell == food_cell and food_moves is None:
+                        food_moves = moves
+                    if board[cell] >= body_from and body_moves is None:
+                        body_moves = moves
+            frontier = nxt
+        return food_moves, body_moves, len(dist), dist
+
+    d = int(game.direction[i])
+    head = (int(game.head_r[i]), int(game.head_c[i]))
+    free_count = int((ttl <= 1).sum())
+    out = np.zeros(NUM_MOVE_FEATURES, dtype=np.float32)
+    found = {}
+    for a in range(3):
+        dr, dc = steps[(d + a + 3) % 4]
+        cell = (head[0] + dr, head[1] + dc)
+        k = FEATURES_PER_MOVE * a
+        if not (0 <= cell[0] < g and 0 <= cell[1] < g) or ttl[cell] > 1:
+            out[k] = out[k + 1] = 1.0
+            continue
+        food_moves, body_moves, reached, dist = search(ttl, cell, 1, food_cell is not None, 2)
+        found[a] = (food_moves, dist)
+        out[k + 1] = 1.0 if food_moves is None else food_moves / g**2
+        out[k + 3] = body_moves is not None
+        out[k + 4] = 0.0 if body_moves is None else body_moves / g**2
+        out[k + 5] = 1.0 if body_moves is not None else reached / free_count
+    lengths = [m for m, _ in found.values() if m is not None]
+    for a, (food_moves, dist) in found.items():
+        if not lengths or food_moves != min(lengths):
+            continue
+        k = FEATURES_PER_MOVE * a
+        out[k + 2] = 1.0
+        path = [food_cell]  # walked back: ahead, right, back, left of the heading, the first one a move nearer
+        for m in range(food_moves - 1, 0, -1):
+            r, c = path[-1]
+            path.append(next((r + steps[(d + j) % 4][0], c + steps[(d + j) % 4][1]) for j in range(4)
+                             if dist.get((r + steps[(d + j) % 4][0], c + steps[(d + j) % 4][1]), -1) == m))
+        eaten = np.maximum(ttl - food_moves + 1, 0)
+        for m, cell in enumerate(reversed(path), start=1):
+            eaten[cell] = max(length + 1 - food_moves + m, 0)
+        out[k + 6] = length + 1 >= g**2 or search(eaten, food_cell, 0, False, 1)[1] is not None
+    if food_cell is not None:
+        dr, dc = food_cell[0] - head[0], food_cell[1] - head[1]
+        out[-2] = (dr * steps[d][0] + dc * steps[d][1]) / g
+        out[-1] = (dr * steps[(d + 1) % 4][0] + dc * steps[(d + 1) % 4][1]) / g
+    return out
+
+
+def test_move_features_agree_with_a_plain_reference_on_long_snakes_and_random_play() -> None:
+    for batch in (SnakeBatch.from_states(scripted_states(8)), random_positions(40, g=7, seed=3)):
+        got = move_features(batch)
+        for i in range(batch.num_games):
+            np.testing.assert_allclose(got[i], reference_move_features(batch, i), rtol=1e-6, err_msg=f"game {i}")
+
+
 def test_food_in_a_corner_the_body_walls_in_is_not_safe_to_eat():
     # Heading up at (0, 2), food two moves away in the corner (0, 0). Eating there leaves the head between its neck
     # and body cells that free too late: trapped. Not eating (just turning left) still reaches the body in time.
