@@ -19,6 +19,7 @@ from pathlib import Path
 
 from env import REWARD_PRESETS
 from narrate import PROGRESS_MODES
+from observation import MAX_GRID
 
 BACKENDS = ("process", "ray")
 MC_TARGETS = ("soft", "hard")
@@ -211,6 +212,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
+        if self.grid_size > MAX_GRID:
+            raise ConfigError(f"--grid-size must be at most {MAX_GRID}, not {self.grid_size}.", "grid_size")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be above zero, not {self.lr}.", "lr")
         if self.fast_eval_episodes > self.eval_episodes:

@@ -52,6 +52,7 @@ def evaluate_policy(
     mc_k: int = 0,
     mc_h: int = 0,
     mc_seed: int = 0,
+    mc_options: dict | None = None,
     narrator: Narrator | None = None,
 ) -> dict:
     """Play `num_episodes` games (episode i on seed `seed + i`) with greedy actions, or Monte Carlo search when
@@ -60,6 +61,7 @@ def evaluate_policy(
     `policy` is anything with `act(batch, greedy=True) -> actions` (a `SnakePolicy`, or a scripted stub).
     An episode ends by death, a full board, starvation (`starve_steps`), or the hard cap `max_steps` (default
     `default_max_steps`). Its length is the number of moves played, the fatal move included.
+    `mc_options` go to `monte_carlo_actions` (margin, trap_check, temperature, ...).
     Monte Carlo rollouts at move m draw on a seed made from (mc_seed, m): the same call gives the same games, but a
     fast evaluation matches the full one's first episodes only if mc_search seeds each game's rollouts by itself.
 
@@ -89,7 +91,7 @@ def evaluate_policy(
         for move in range(cap):
             if search is not None:
                 step_seed = int(np.random.SeedSequence([int(mc_seed), move]).generate_state(1)[0])
-                actions = search(games, policy, int(mc_k), int(mc_h), seed=step_seed).actions
+                actions = search(games, policy, int(mc_k), int(mc_h), seed=step_seed, **(mc_options or {})).actions
             else:
                 actions = policy.act(games, greedy=True)
             games.step(np.asarray(actions))
@@ -189,6 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=100, help="number of games; game i uses seed SEED + i")
     p.add_argument("--mc-k", type=int, default=0, help="Monte Carlo rollouts per action (0: plain greedy play)")
     p.add_argument("--mc-h", type=int, default=0, help="Monte Carlo rollout horizon in moves (needed with --mc-k)")
+    p.add_argument("--mc-margin", type=float, default=None,
+                   help="how much better (in apples) a move must be to overrule the policy's own (default: the search's, 1)")
+    p.add_argument("--no-trap-check", action="store_true",
+                   help="do not count a rollout walled off from its own body at the horizon as dead")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first game")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -208,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the --mc-k flag needs --mc-h as well, the rollout horizon in moves")
     if args.mc_h > 0 and args.mc_k == 0:
         parser.error("the --mc-h flag needs --mc-k as well, the number of rollouts per action")
+    if args.mc_margin is not None and not args.mc_margin >= 0:
+        parser.error(f"the --mc-margin flag must be 0 or more, not {args.mc_margin}")
+    options = {} if args.mc_margin is None else {"margin": args.mc_margin}
+    if args.no_trap_check:
+        options["trap_check"] = False
 
     from policy import CheckpointError, load_policy  # torch loads only once the flags are known to be good
 
@@ -224,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Evaluating {args.checkpoint} on {args.episodes} games of a {grid} by {grid} board, "
         f"seeds {args.seed} to {last}, with {how}."
     )
-    result = evaluate_policy(policy, args.episodes, grid, args.seed, mc_k=args.mc_k, mc_h=args.mc_h, narrator=narrator)
+    result = evaluate_policy(
+        policy, args.episodes, grid, args.seed, mc_k=args.mc_k, mc_h=args.mc_h, mc_options=options, narrator=narrator
+    )
     moves = int(result["lengths"].sum())
     speed = moves / max(result["seconds"], 1e-9)
     narrator.say(f"The evaluation took {format_seconds(result['seconds'])}, {speed:,.0f} moves per second.")

@@ -5,8 +5,12 @@ by one array copy, every rollout gets its own food stream (so no rollout sees th
 rollouts are played H moves deep by the current network (greedily by default, measured stronger than sampling;
 see docs/experiments.md) with one forward pass per move for all rollouts still alive. The dead ones are dropped
 from the batch every move: a forward pass on a dead rollout costs as much as on a live one, and dropping them (an
-array copy) costs far less. Measured on 64 games, K 5, H 20, the default network on one thread: 806 decisions per
-second dropping every move, 728 every second move, 725 every fourth, 611 never.
+array copy) costs far less (measured with encoder v2, 64 games, K 5, H 20, one thread: 806 decisions per second
+dropping every move, 728 every second move, 725 every fourth, 611 never).
+
+The choice respects the policy: its own move stands unless another is clearly better (by `margin`) or certain to
+survive where it is certain to die, and a rollout alive at the horizon but walled off from its own body counts as
+dead. Without those rules the search made the strong v3 imitation policy worse (docs/experiments.md).
 
 Self-play plays a worker's whole share of episodes in lockstep with that search. Workers are `spawn`ed processes
 (or Ray actors) that each load the checkpoint themselves and use one torch thread; the parent joins their data in

@@ -139,6 +139,7 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N"),
         (["--mc-target", "medium"], "--mc-target must be one of soft, hard"),
         (["--grid-size", "3"], "--grid-size must be at least 4, not 3."),
+        (["--grid-size", "64"], "--grid-size must be at most 63, not 64."),
         (["--mc-workers", "0"], "--mc-num-workers must be at least 1"),
         (["--mc-reuse-iters", "0"], "--mc-reuse-iters must be at least 1"),
         (["--mc-adapt-patience", "0"], "--mc-adapt-patience must be at least 1"),

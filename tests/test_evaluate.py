@@ -203,6 +203,12 @@ def test_monte_carlo_evaluation_is_seeded_and_survives_longer():
     assert first["mean_length"] > greedy["mean_length"]
 
 
+def test_search_options_reach_the_search():
+    policy = random_policy(0)
+    with pytest.raises(ValueError, match="margin"):
+        evaluate_policy(policy, 2, G, seed=0, starve_steps=20, mc_k=2, mc_h=2, mc_options={"margin": -1.0})
+
+
 # ----- command line --------------------------------------------------------------------------------------------
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
@@ -247,6 +253,7 @@ def test_cli_refuses_a_wrong_grid(checkpoint: Path, capsys):
         (["--mc-k", "4"], "--mc-h"),
         (["--mc-h", "4"], "--mc-k"),
         (["--episodes", "many"], "--episodes"),
+        (["--mc-k", "2", "--mc-h", "3", "--mc-margin", "-1"], "--mc-margin"),
     ],
 )
 def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: list[str], named: str):
