@@ -198,6 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first game")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: on a busy machine, threads that wait on each other run far slower)")
     p.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "off"), help="progress reporting")
     return p
 
@@ -214,13 +216,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the --mc-k flag needs --mc-h as well, the rollout horizon in moves")
     if args.mc_h > 0 and args.mc_k == 0:
         parser.error("the --mc-h flag needs --mc-k as well, the number of rollouts per action")
+    if args.threads < 1:
+        parser.error(f"the --threads flag must be at least 1, not {args.threads}")
     if args.mc_margin is not None and not args.mc_margin >= 0:
         parser.error(f"the --mc-margin flag must be 0 or more, not {args.mc_margin}")
     options = {} if args.mc_margin is None else {"margin": args.mc_margin}
     if args.no_trap_check:
         options["trap_check"] = False
 
+    import torch
+
     from policy import CheckpointError, load_policy  # torch loads only once the flags are known to be good
+
+    torch.set_num_threads(args.threads)
 
     try:
         policy = load_policy(args.checkpoint, device=args.device, grid_size=args.grid_size)

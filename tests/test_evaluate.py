@@ -254,6 +254,7 @@ def test_cli_refuses_a_wrong_grid(checkpoint: Path, capsys):
         (["--mc-h", "4"], "--mc-k"),
         (["--episodes", "many"], "--episodes"),
         (["--mc-k", "2", "--mc-h", "3", "--mc-margin", "-1"], "--mc-margin"),
+        (["--threads", "0"], "--threads"),
     ],
 )
 def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: list[str], named: str):
