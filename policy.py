@@ -144,7 +144,10 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu", gri
             f"but this run uses a {grid_size} by {grid_size} grid."
         )
     if cfg.get("encoder", ENCODER_NAME) != ENCODER_NAME:
-        raise CheckpointError(f"Checkpoint {path} uses encoder {cfg.get('encoder')!r}, but this code uses {ENCODER_NAME!r}.")
+        raise CheckpointError(
+            f"Checkpoint {path} was trained on observations of encoder {cfg.get('encoder')}, but this code encodes "
+            f"{ENCODER_NAME}; train it again (delete it and rerun), or use the version of this code that made it."
+        )
     try:
         policy = build_policy(cfg)
         policy.load_state_dict(checkpoint["state_dict"])

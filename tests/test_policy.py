@@ -13,6 +13,7 @@ import torch
 from env import DIRECTIONS, SnakeBatch, SnakeEnv
 from observation import FEATURES_PER_MOVE
 from policy import (
+    ENCODER_NAME,
     MIRROR_ACTIONS,
     NUM_MOVE_FEATURES,
     CheckpointError,
@@ -377,6 +378,15 @@ def test_saved_plain_list_is_refused(tmp_path: Path) -> None:
 def test_checkpoint_for_another_grid_is_refused(checkpoint: Path) -> None:
     message = str(assert_refused(checkpoint, grid_size=G + 2))
     assert f"{G} by {G}" in message and f"{G + 2} by {G + 2}" in message
+
+
+def test_checkpoint_of_an_older_encoder_is_refused_with_the_fix(checkpoint: Path, tmp_path: Path) -> None:
+    old = torch.load(checkpoint, weights_only=True)
+    old["model_config"]["encoder"] = "ego-board-v2"
+    path = tmp_path / "old.pt"
+    torch.save(old, path)
+    message = str(assert_refused(path))
+    assert "ego-board-v2" in message and ENCODER_NAME in message and "train it again" in message
 
 
 def test_weights_that_do_not_fit_their_architecture_are_refused(tmp_path: Path) -> None:
