@@ -62,8 +62,8 @@ def evaluate_policy(
     An episode ends by death, a full board, starvation (`starve_steps`), or the hard cap `max_steps` (default
     `default_max_steps`). Its length is the number of moves played, the fatal move included.
     `mc_options` go to `monte_carlo_actions` (margin, trap_check, temperature, ...).
-    Monte Carlo rollouts at move m draw on a seed made from (mc_seed, m): the same call gives the same games, but a
-    fast evaluation matches the full one's first episodes only if mc_search seeds each game's rollouts by itself.
+    Monte Carlo rollouts at move m draw on a seed made from (mc_seed, m) and on each game's own food stream, so the
+    same call gives the same games and a fast evaluation's games are the full evaluation's first games.
 
     Returns mean_score, std_score (population standard deviation), max_score, mean_length, win_rate (fraction of
     boards filled), moves_per_apple (all moves over all apples; nan when none was eaten), scores and lengths (int

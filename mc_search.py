@@ -38,7 +38,7 @@ from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch, SnakeEnv, mix64
 from narrate import Narrator, format_seconds, get_narrator
 from observation import trapped
-from policy import SnakePolicy, load_policy, select_actions
+from policy import SnakePolicy, load_policy
 
 BACKENDS = ("process", "ray")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
@@ -80,6 +80,14 @@ def _check_search(K: int, H: int, temperature: float, discount: float, margin: f
         raise ValueError(f"The search's margin over the policy's own move must be 0 or more, not {margin}.")
 
 
+def _gumbel(keys: np.ndarray, step: int) -> np.ndarray:
+    """(N, 3) standard Gumbel noise, a pure function of each rollout's key and the move number."""
+    with np.errstate(over="ignore"):
+        bits = mix64(keys[:, None] ^ mix64(np.uint64(step) * np.uint64(3) + np.arange(3, dtype=np.uint64)))
+    uniform = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+    return -np.log(-np.log(uniform))
+
+
 def monte_carlo_actions(
     games: SnakeBatch,
     policy: SnakePolicy,
@@ -111,9 +119,13 @@ def monte_carlo_actions(
     root_logits, _ = policy.evaluate_batch(games)  # the policy's own preference, for breaking ties
 
     rollouts = games.repeat(per_game)  # game i owns rollouts i*3K .. i*3K+3K-1: action 0 K times, then 1, then 2
+    # Each game's rollouts get keys made from this call's draw and the game's own food stream (its key and how far
+    # it has read), never from its place in the batch: a game searched alone or among others sees the same rollouts,
+    # so a fast evaluation's games are the full evaluation's first games, searched alike.
     base = rng.integers(0, 2**64, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # mix64 is a bijection, so base + 0..n-1 gives n distinct keys
-        rollouts.reseed(mix64(base + np.arange(n_roll, dtype=np.uint64)))
+    with np.errstate(over="ignore"):  # mix64 is a bijection, so a game key + 0..3K-1 gives 3K distinct keys
+        game_keys = mix64(games.rng_key ^ mix64(games.rng_ctr ^ base))
+        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
 
     moves = int(np.count_nonzero(~rollouts.done))
     rewards, terminated, _, _ = rollouts.step(np.tile(np.repeat(np.arange(3), int(K)), n_games))
@@ -121,14 +133,19 @@ def monte_carlo_actions(
     died = terminated & ~rollouts.won
     ids = np.flatnonzero(~rollouts.done)  # rollout index of each game still in `live`
     live = rollouts if len(ids) == n_roll else rollouts.take(ids)
+    keys = rollouts.rng_key.copy()  # each rollout's own key, for its sampling noise
     weight = 1.0
-    for _ in range(1, int(H)):
+    for step in range(1, int(H)):
         if len(ids) == 0:
             break
         weight *= discount
         logits, _ = policy.evaluate_batch(live)
         moves += len(ids)
-        rewards, terminated, _, _ = live.step(select_actions(logits, temperature <= 0, temperature, rng))
+        if temperature > 0:  # Gumbel-max sampling, the noise hashed from (rollout, move): no batch-order dependence
+            chosen = (logits / temperature + _gumbel(keys[ids], step)).argmax(axis=1)
+        else:
+            chosen = logits.argmax(axis=1)
+        rewards, terminated, _, _ = live.step(chosen)
         returns[ids] += weight * rewards
         died[ids] |= terminated & ~live.won
         keep = ~live.done

@@ -84,6 +84,17 @@ def test_fast_eval_is_the_first_episodes_of_the_full_eval():
         assert fast["scores"].dtype.kind == "i" and fast["lengths"].dtype.kind == "i"
 
 
+def test_a_fast_search_evaluation_is_the_first_episodes_of_the_full_one():
+    # Each game's rollouts are keyed by the game itself, not by its place in the batch.
+    policy = random_policy(2)
+    budget = {"starve_steps": 30, "mc_k": 3, "mc_h": 4, "mc_seed": 9, "mc_options": {"temperature": 1.0}}
+    full = evaluate_policy(policy, 8, G, seed=5, **budget)
+    fast = evaluate_policy(policy, 3, G, seed=5, **budget)
+    np.testing.assert_array_equal(fast["scores"], full["scores"][:3])
+    np.testing.assert_array_equal(fast["lengths"], full["lengths"][:3])
+    assert full["lengths"].max() > 6, "the games run long enough for the search to matter"
+
+
 def test_batched_episodes_match_games_played_one_by_one():
     seeker = FoodSeeker()
     result = evaluate_policy(seeker, 6, G, seed=11)
