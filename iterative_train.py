@@ -163,19 +163,18 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
     writer = csv.writer(buffer)
     writer.writerow(["iteration", "mean_score", "std_score", "max_score", "mean_length", "full_eval", "mc_K", "mc_H",
                      "rolled_back", "used_human_data", "elapsed_minutes", "decision"])
-    prev = None
     for i in range(len(history["iteration"])):
+        # No change against the row before: fast and full scores come from different games. The decision says the
+        # change that counted, measured on the same games.
         it, mean = int(history["iteration"][i]), float(history["mean_score"][i])
-        change = "" if prev is None else f", {'up' if mean >= prev else 'down'} {abs(mean - prev):.1f}"
         kind = "full" if history["full_eval"][i] else "fast"
-        say.say(f"Iteration {it}: mean score {mean:.1f} on the {kind} evaluation{change}, best "
+        say.say(f"Iteration {it}: mean score {mean:.1f} on the {kind} evaluation, best "
                 f"{int(history['max_score'][i])}, K {int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; "
                 f"{history['decision'][i]}")
         writer.writerow([it, f"{mean:.3f}", f"{history['std_score'][i]:.3f}", int(history["max_score"][i]),
                          f"{history['mean_length'][i]:.1f}", bool(history["full_eval"][i]), int(history["mc_K"][i]),
                          int(history["mc_H"][i]), bool(history["rolled_back"][i]), bool(history["used_human_data"][i]),
                          f"{history['elapsed_minutes'][i]:.2f}", str(history["decision"][i])])
-        prev = mean
     write_text_atomic(cfg.paths.summary_csv, buffer.getvalue())
     say.say(f"The summary was also written to {cfg.paths.summary_csv}.")
 

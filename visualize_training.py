@@ -172,26 +172,33 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
     first = "the imitation bootstrap" if it[0] == 0 else "the first recorded iteration"
     lines.append(f"The history holds {_plural(n, 'iteration')}, from iteration {it[0]} to iteration {it[-1]}.")
     lines.append(f"It started with {first} scoring a mean of {_num(mean[0])} apples.")
-    b = int(np.argmax(mean))
+    # A rolled-back iteration's score belongs to a policy that was thrown away (and a fast score comes from other
+    # games than a full one), so the best and the trend speak of the kept policies only.
+    kept = np.flatnonzero(~history["rolled_back"].astype(bool))
+    kept = kept if len(kept) else np.arange(n)
+    b = int(kept[np.argmax(mean[kept])])
     kind = "full" if history["full_eval"][b] else "fast"
     lines.append(
-        f"The best mean score was {_num(mean[b])}, at iteration {it[b]}, in a {kind} evaluation; "
+        f"The best kept policy scored a mean of {_num(mean[b])}, at iteration {it[b]}, in a {kind} evaluation; "
         f"the best single game scored {_num(best_game.max())}, at iteration {it[int(np.argmax(best_game))]}."
     )
     if n > 1:
-        lines.append(
-            f"The latest iteration, {it[-1]}, scored a mean of {_num(mean[-1])} "
-            f"with a standard deviation of {_num(history['std_score'][-1])}."
-        )
-        window = min(n, 5)
-        change = float(mean[-1] - mean[-window])
-        span = f"Over the last {window} iterations" if window < n else f"Over all {n} iterations"
-        if abs(change) < 0.05:
-            lines.append(f"{span} the mean score held steady at about {_num(mean[-1])}.")
+        last = int(kept[-1])
+        if history["rolled_back"][-1]:
+            lines.append(f"The latest iteration, {it[-1]}, was rolled back, so training ends with the policy of "
+                         f"iteration {it[last]}.")  # fmt: skip
+        else:
+            lines.append(f"The latest iteration, {it[-1]}, scored a mean of {_num(mean[-1])} "
+                         f"with a standard deviation of {_num(history['std_score'][-1])}.")  # fmt: skip
+        change = float(mean[last] - mean[0])
+        steps = int(it[last] - it[0])
+        if steps == 0 or abs(change) < 0.05:
+            lines.append(f"From the start to the policy training ends with, the mean score held steady at about "
+                         f"{_num(mean[last])}.")  # fmt: skip
         else:
             verb = "rose" if change > 0 else "fell"
-            per = abs(change) / (window - 1)
-            lines.append(f"{span} the mean score {verb} by {_num(abs(change))}, about {_num(per)} per iteration.")
+            lines.append(f"From the start to the policy training ends with, of iteration {it[last]}, the mean score "
+                         f"{verb} by {_num(abs(change))}, about {_num(abs(change) / steps)} per iteration.")  # fmt: skip
     rolled = [int(it[i]) for i in np.flatnonzero(history["rolled_back"])]
     if not rolled:
         lines.append("There were no rollbacks.")
@@ -221,7 +228,7 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
     if not math.isfinite(baseline):
         lines.append("No human baseline was recorded, so there is nothing to compare against.")
     elif mean[b] > baseline:
-        beat = int(it[int(np.argmax(mean > baseline))])
+        beat = int(it[int(kept[np.argmax(mean[kept] > baseline)])])
         lines.append(f"The human baseline of {_num(baseline)} was beaten: the best mean score is "
                      f"{_num(mean[b] - baseline)} above it, and iteration {beat} was the first to beat it.")  # fmt: skip
     else:
@@ -233,6 +240,7 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
     for i in range(n):
         scope = "full" if history["full_eval"][i] else "fast"
         decision = str(history["decision"][i]).strip()
+        decision = decision[:1].upper() + decision[1:]  # the driver's decisions are clauses
         head = f"Iteration {it[i]}: mean score {_num(mean[i])} in a {scope} evaluation, K {k[i]}, H {h[i]}."
         lines.append(f"{head} {decision}".rstrip())
     return "\n".join(lines) + "\n"

@@ -80,13 +80,14 @@ def test_save_refuses_wrong_types_and_rows_missing_fields(tmp_path: Path) -> Non
 
 def test_summary_tells_the_story() -> None:
     text = vt.summary_text(make_history())
-    assert "The best mean score was 11.4, at iteration 4" in text
+    assert "The best kept policy scored a mean of 11.4, at iteration 4" in text
     assert "the best single game scored 23, at iteration 5" in text
     assert "There were 2 rollbacks, at iterations 2 and 5." in text
     assert "to K 7 and H 30 at iteration 3 and to K 9 and H 40 at iteration 5" in text
     assert "The human baseline of 9.5 was beaten" in text and "iteration 4 was the first to beat it" in text
     assert "started with the imitation bootstrap scoring a mean of 4.2" in text
-    assert "Over the last 5 iterations the mean score rose by 4.8" in text
+    assert "The latest iteration, 5, was rolled back, so training ends with the policy of iteration 4." in text
+    assert "of iteration 4, the mean score rose by 7.2, about 1.8 per iteration" in text
     assert "dropped from the training data from iteration 3" in text
     assert "1 hour 1 minute" in text
     for row in ROWS:  # one line per iteration carrying the driver's decision
@@ -106,6 +107,19 @@ def test_summary_variants() -> None:
     assert vt.summary_text(vt.empty_history()) == "No iterations have been recorded yet.\n"
 
 
+def test_summary_never_counts_a_rolled_back_score_as_progress() -> None:
+    # Iteration 2's fast score is the highest, but its policy was thrown away: the story is iteration 1's.
+    rows = [
+        (0, 84.1, 19.0, 97, 1400, True, 5, 20, False, True, 0.0, "the starting policy, chosen by bootstrapping."),
+        (1, 85.8, 17.6, 97, 1372, True, 5, 20, False, True, 1.5, "the new policy was kept, up 1.7."),
+        (2, 86.8, 13.7, 97, 1374, False, 5, 20, True, True, 3.0, "the score dropped by 1.5, so the last policy was restored."),
+    ]
+    text = vt.summary_text(make_history(rows, baseline=92.8))
+    assert "The best kept policy scored a mean of 85.8, at iteration 1" in text
+    assert "training ends with the policy of iteration 1" in text and "rose by 1.7" in text
+    assert "Iteration 1: mean score 85.8 in a full evaluation, K 5, H 20. The new policy was kept, up 1.7." in text
+
+
 def test_summary_is_plain_ascii_sentences() -> None:
     text = vt.summary_text(make_history())
     assert text.isascii() and "\x1b" not in text  # no emoji, box drawing or ANSI colour
@@ -120,7 +134,7 @@ def test_plot_history_writes_png_and_summary(tmp_path: Path) -> None:
     assert paths.progress_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths.progress_png.stat().st_size > 10_000
     summary = paths.summary_txt.read_text(encoding="utf-8")
-    assert "best mean score was 11.4" in summary and "2 rollbacks" in summary
+    assert "best kept policy scored a mean of 11.4" in summary and "2 rollbacks" in summary
     assert not list(paths.logs_dir.glob(".*tmp"))
 
 
