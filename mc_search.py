@@ -14,7 +14,8 @@ dead. Without those rules the search made the strong v3 imitation policy worse (
 
 Self-play plays a worker's whole share of episodes in lockstep with that search. Workers are `spawn`ed processes
 (or Ray actors) that each load the checkpoint themselves and use one torch thread; the parent joins their data in
-worker order, so the same seed and worker count always give the same file.
+worker order. Every rollout is keyed by its game and move, so the same seed gives the same file however many workers
+share the episodes (tested with one and two).
 """
 
 from __future__ import annotations
@@ -208,10 +209,11 @@ def _run_self_play(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """One worker's share: episodes `first_episode` .. +episodes-1 of the run, played in lockstep.
 
-    Episode j uses game seed `seed + first_episode + j`; the search draws from a generator seeded with
-    (seed, first_episode). Returns (dataset in datasets.py format with source "mc", stats). `threads` sets torch's
-    thread count for the duration (None keeps the caller's). `progress(episodes_finished, moves)` hears of new work
-    at most once a second, and whenever an episode ends.
+    Episode j uses game seed `seed + first_episode + j`; the search at lockstep move m draws on a seed made from
+    (seed, m), and each game's rollouts are keyed by the game itself, so how the episodes are split between workers
+    changes nothing: one worker and two give the same data. Returns (dataset in datasets.py format with source
+    "mc", stats). `threads` sets torch's thread count for the duration (None keeps the caller's).
+    `progress(episodes_finished, moves)` hears of new work at most once a second, and whenever an episode ends.
     """
     start = time.perf_counter()
     previous_threads = torch.get_num_threads()
@@ -221,17 +223,19 @@ def _run_self_play(
         policy = load_policy(policy_path, device=device, grid_size=grid_size)
         first = int(seed) + int(first_episode)
         games = SnakeBatch(episodes, grid_size, seeds=first + np.arange(episodes), starve_steps=starve_steps, reward=reward)
-        rng = np.random.default_rng([int(seed) % 2**63, int(first_episode)])
         states, actions, values, episode = [], [], [], []
         rollout_moves = 0
         told = _Teller(progress)
+        move = 0
         while not games.done.all():
             live = np.flatnonzero(~games.done)
             now = games.take(live)
+            move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
             found = monte_carlo_actions(
                 now, policy, K, H, temperature=temperature, discount=discount, bootstrap=bootstrap, margin=margin,
-                trap_check=trap_check, seed=rng,
+                trap_check=trap_check, seed=move_seed,
             )
+            move += 1
             states.append(now.export_states())
             actions.append(found.actions)
             values.append(found.values)

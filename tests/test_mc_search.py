@@ -213,6 +213,9 @@ def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
     for data in (one, two):  # episode j starts from game seed 4 + j however the episodes are split
         starts = np.flatnonzero(np.diff(data["episode"], prepend=-1))
         np.testing.assert_array_equal(data["food"][starts], SnakeBatch(5, G, seeds=4 + np.arange(5)).food)
+    assert one.keys() == two.keys()
+    for key in one:  # and the searches too: every rollout is keyed by its game and move, not by its worker
+        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
 
 
 def test_same_seed_and_workers_give_the_same_data(checkpoint, two_workers):
