@@ -63,7 +63,7 @@ def neighbour_table(g: int) -> np.ndarray:
     return _NEIGHBOURS[g]
 
 
-_ZERO, _ONE, _SIX, _63 = np.uint64(0), np.uint64(1), np.uint64(6), np.uint64(63)
+_ZERO, _ONE, _63 = np.uint64(0), np.uint64(1), np.uint64(63)
 _M1, _M2, _M4, _H01 = (np.uint64(x) for x in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101))
 _MASKS: dict[int, np.ndarray] = {}
 
@@ -85,6 +85,7 @@ def board_masks(g: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _popcount(x):  # noqa: ANN001, ANN202
+    """Bits set in a 64-bit word, by halving sums (numba offers no popcount of its own)."""
     x = x - ((x >> _ONE) & _M1)
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
     x = (x + (x >> np.uint64(4))) & _M4
