@@ -271,6 +271,9 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
             f"games with {state.mc_K} rollouts of {state.mc_H} moves per candidate move, growing by "
             f"{cfg.mc_K_step} and {cfg.mc_H_step} after {cfg.mc_adapt_patience} iterations in a row that improve by "
             f"less than {cfg.mc_adapt_threshold:g}.")
+    trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
+    say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
+            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.")
     say.say(f"Self-play runs on {plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
             f"{cfg.backend} backend; training reuses the self-play data of the latest "
             f"{plural(cfg.mc_reuse_iters, 'iteration')} for {plural(cfg.train_epochs, 'epoch')}.")

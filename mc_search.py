@@ -39,7 +39,7 @@ from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch, SnakeEnv, mix64
 from narrate import Narrator, format_seconds, get_narrator
 from observation import trapped
-from policy import SnakePolicy, load_policy
+from policy import SnakePolicy, load_policy, select_actions
 
 BACKENDS = ("process", "ray")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
@@ -142,11 +142,9 @@ def monte_carlo_actions(
         weight *= discount
         logits, _ = policy.evaluate_batch(live)
         moves += len(ids)
-        if temperature > 0:  # Gumbel-max sampling, the noise hashed from (rollout, move): no batch-order dependence
-            chosen = (logits / temperature + _gumbel(keys[ids], step)).argmax(axis=1)
-        else:
-            chosen = logits.argmax(axis=1)
-        rewards, terminated, _, _ = live.step(chosen)
+        # Sampling noise hashed from (rollout, move), so no rollout depends on which others share its batch.
+        noise = _gumbel(keys[ids], step) if temperature > 0 else None
+        rewards, terminated, _, _ = live.step(select_actions(logits, temperature <= 0, temperature, noise=noise))
         returns[ids] += weight * rewards
         died[ids] |= terminated & ~live.won
         keep = ~live.done

@@ -88,12 +88,19 @@ class SnakePolicy(nn.Module):
 
 
 def select_actions(
-    logits: np.ndarray, greedy: bool = True, temperature: float = 1.0, rng: np.random.Generator | None = None
+    logits: np.ndarray,
+    greedy: bool = True,
+    temperature: float = 1.0,
+    rng: np.random.Generator | None = None,
+    noise: np.ndarray | None = None,
 ) -> np.ndarray:
+    """The argmax, or a sample at `temperature` by Gumbel-max: `noise` (standard Gumbel, shaped like `logits`) when
+    the caller owns its randomness, else draws from `rng`."""
     if greedy or temperature <= 0:
         return logits.argmax(axis=1)
-    rng = rng if rng is not None else np.random.default_rng()
-    return (logits / temperature + rng.gumbel(size=logits.shape)).argmax(axis=1)
+    if noise is None:
+        noise = (rng if rng is not None else np.random.default_rng()).gumbel(size=logits.shape)
+    return (logits / temperature + noise).argmax(axis=1)
 
 
 def build_policy(model_config: dict | None = None, grid_size: int = 10) -> SnakePolicy:

@@ -193,12 +193,13 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
         change = float(mean[last] - mean[0])
         steps = int(it[last] - it[0])
         if steps == 0 or abs(change) < 0.05:
-            lines.append(f"From the start to the policy training ends with, the mean score held steady at about "
-                         f"{_num(mean[last])}.")  # fmt: skip
+            lines.append(f"From the starting policy to the one training ends with, the mean score held steady at "
+                         f"about {_num(mean[last])}.")  # fmt: skip
         else:
             verb = "rose" if change > 0 else "fell"
-            lines.append(f"From the start to the policy training ends with, of iteration {it[last]}, the mean score "
-                         f"{verb} by {_num(abs(change))}, about {_num(abs(change) / steps)} per iteration.")  # fmt: skip
+            per = _num(abs(change) / steps)
+            lines.append(f"From the starting policy to the one of iteration {it[last]}, which training ends with, the "
+                         f"mean score {verb} by {_num(abs(change))}, about {per} per iteration.")  # fmt: skip
     rolled = [int(it[i]) for i in np.flatnonzero(history["rolled_back"])]
     if not rolled:
         lines.append("There were no rollbacks.")

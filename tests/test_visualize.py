@@ -87,7 +87,8 @@ def test_summary_tells_the_story() -> None:
     assert "The human baseline of 9.5 was beaten" in text and "iteration 4 was the first to beat it" in text
     assert "started with the imitation bootstrap scoring a mean of 4.2" in text
     assert "The latest iteration, 5, was rolled back, so training ends with the policy of iteration 4." in text
-    assert "of iteration 4, the mean score rose by 7.2, about 1.8 per iteration" in text
+    assert ("From the starting policy to the one of iteration 4, which training ends with, the mean score rose by 7.2, "
+            "about 1.8 per iteration.") in text
     assert "dropped from the training data from iteration 3" in text
     assert "1 hour 1 minute" in text
     for row in ROWS:  # one line per iteration carrying the driver's decision
