@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gymnasium as gym
+import numba
 import numpy as np
 
 # Absolute directions, clockwise: 0 up, 1 right, 2 down, 3 left. Relative actions: 0 left, 1 straight, 2 right.
@@ -29,6 +30,7 @@ _U64 = np.uint64
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
 _MIX2 = _U64(0x94D049BB133111EB)
+_DR_C, _DC_C = DR.copy(), DC.copy()  # globals numba freezes into the step
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -172,16 +174,6 @@ class SnakeBatch:
         self.rng_ctr[idx] += _U64(1)
         return (bits >> _U64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
-    def _place_food(self, idx: np.ndarray) -> None:
-        """Food on a uniformly drawn free cell of each listed game; a game with no free cell gets none."""
-        if len(idx) == 0:
-            return
-        free = self.board[idx] <= (self.t[idx] - self.length[idx])[:, None]
-        counts = free.sum(axis=1)
-        pick = np.floor(self._uniform(idx) * counts).astype(np.int64)
-        cell = np.argmax(np.cumsum(free, axis=1) > pick[:, None], axis=1)
-        self.food[idx] = np.where(counts > 0, cell, -1)
-
     # ----- reset and step --------------------------------------------------------------------------------------
     def reset_games(self, idx: np.ndarray, seeds: np.ndarray) -> None:
         """Start fresh games at `idx` with the given integer seeds: length 3 in the middle, heading right."""
@@ -209,7 +201,8 @@ class SnakeBatch:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Apply one relative action per game. Finished games do not move and earn nothing.
 
-        Returns (rewards, terminated, truncated, ate): each an array over games, for this move only.
+        Returns (rewards, terminated, truncated, ate): each an array over games, for this move only. The game arrays
+        are updated in place, by one compiled pass (`_step_games`), so a step costs no numpy call per rule.
         """
         a = np.asarray(actions)
         if a.shape != (self.num_games,):
@@ -219,39 +212,17 @@ class SnakeBatch:
         if a.size and (a.min() < 0 or a.max() > 2):
             bad = a[(a < 0) | (a > 2)][0]
             raise ValueError(f"Action {bad} is not valid; actions are 0 (left), 1 (straight) and 2 (right).")
-        g = self.grid_size
-        live = ~(self.terminated | self.truncated)
-        new_dir = (self.direction + a.astype(np.int64) + 3) & 3
-        r = self.head_r + DR[new_dir]
-        c = self.head_c + DC[new_dir]
-        hit_wall = (r < 0) | (r >= g) | (c < 0) | (c >= g)
-        flat = np.clip(r, 0, g - 1) * g + np.clip(c, 0, g - 1)
-        rows = np.arange(self.num_games)
-        before = self.board[rows, flat]
-        t_next = self.t + 1
-        hit_body = before > t_next - self.length  # the cell the tail leaves this move is already free
-        died = live & (hit_wall | hit_body)
-        moved = live & ~died
-        self.board[rows, flat] = np.where(moved, t_next, before)
-        ate = moved & (flat == self.food)
-        self.t = np.where(moved, t_next, self.t)
-        self.length = self.length + ate
-        self.score = self.score + ate
-        self.since_food = np.where(ate, 0, self.since_food + moved)
-        self.head_r = np.where(moved, r, self.head_r)
-        self.head_c = np.where(moved, c, self.head_c)
-        self.direction = np.where(moved, new_dir, self.direction)
-        won = ate & (self.length >= g * g)
-        if ate.any():
-            self.food[ate] = -1
-            self._place_food(np.flatnonzero(ate & ~won))
-        starved = moved & ~won & (self.since_food >= self.starve_steps)
+        n = self.num_games
+        rewards = np.empty(n, dtype=np.float32)
+        ended, starved, ate = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         rw = self.rewards
-        rewards = ate * rw.apple + died * rw.death + won * rw.win + moved * rw.step
-        self.won |= won
-        self.terminated |= died | won
-        self.truncated |= starved
-        return rewards.astype(np.float32), died | won, starved, ate
+        _step_games(
+            self.board, self.head_r, self.head_c, self.direction, self.food, self.length, self.t, self.since_food,
+            self.score, self.terminated, self.truncated, self.won, self.rng_key, self.rng_ctr,
+            a.astype(np.int64, copy=False), self.grid_size, self.starve_steps,
+            float(rw.apple), float(rw.death), float(rw.win), float(rw.step), rewards, ended, starved, ate,
+        )  # fmt: skip
+        return rewards, ended, starved, ate
 
     # ----- views -----------------------------------------------------------------------------------------------
     def move_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -320,6 +291,70 @@ class SnakeBatch:
         if self.food[i] >= 0:
             out[self.food[i]] = 3
         return out.reshape(g, g)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix64_one(x):  # noqa: ANN001, ANN202
+    """`mix64` of one uint64, for compiled code."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _U64(30))) * _MIX1
+    z = (z ^ (z >> _U64(27))) * _MIX2
+    return z ^ (z >> _U64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _step_games(board, head_r, head_c, direction, food, length, t, since_food, score, terminated, truncated, won,  # noqa: ANN001, ANN202, PLR0913
+                rng_key, rng_ctr, actions, g, starve, apple, death, win, step_reward, rewards, ended, starved, ate):  # fmt: skip
+    """The rules of one move for every game, in place: the one implementation `SnakeBatch.step` runs.
+
+    A finished game does not move. A move into a wall or a body cell that is not freed this move dies; onto the food
+    it grows, scores, and draws new food uniformly among the free cells from the game's own stream (none once the
+    board is full, which wins); `starve` moves without food truncate the game. Rewards are summed in float64 in the
+    order apple, death, win, step, then rounded to float32."""
+    for i in range(board.shape[0]):
+        rewards[i], ended[i], starved[i], ate[i] = 0.0, False, False, False
+        if terminated[i] or truncated[i]:
+            continue
+        d = (direction[i] + actions[i] + 3) & 3
+        r, c = head_r[i] + _DR_C[d], head_c[i] + _DC_C[d]
+        t_next = t[i] + 1
+        if r < 0 or r >= g or c < 0 or c >= g or board[i, r * g + c] > t_next - length[i]:
+            terminated[i], ended[i], rewards[i] = True, True, death  # the tail's cell frees as the head enters
+            continue
+        cell = r * g + c
+        board[i, cell] = t_next
+        t[i], head_r[i], head_c[i], direction[i] = t_next, r, c, d
+        gained = 0.0
+        if cell == food[i]:
+            ate[i] = True
+            length[i] += 1
+            score[i] += 1
+            since_food[i] = 0
+            food[i] = -1
+            gained = apple
+            if length[i] >= g * g:
+                won[i] = terminated[i] = ended[i] = True
+                rewards[i] = np.float32(gained + win + step_reward)
+                continue
+            base = t[i] - length[i]
+            counts = 0
+            for k in range(g * g):
+                counts += board[i, k] <= base
+            bits = _mix64_one(rng_key[i] ^ (rng_ctr[i] * _GOLDEN + _U64(1)))
+            rng_ctr[i] += _U64(1)
+            pick = np.int64(np.floor((bits >> _U64(11)) * (1.0 / 9007199254740992.0) * counts))
+            if counts > 0:
+                for k in range(g * g):
+                    if board[i, k] <= base:
+                        if pick == 0:
+                            food[i] = k
+                            break
+                        pick -= 1
+        else:
+            since_food[i] += 1
+        if since_food[i] >= starve:
+            truncated[i] = starved[i] = True
+        rewards[i] = np.float32(gained + step_reward)
 
 
 _TEXT = {0: ".", 1: "o", 2: "@", 3: "*"}
