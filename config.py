@@ -145,6 +145,7 @@ class TrainConfig:
     mc_adapt_patience: int = knob(2, "Low-improvement iterations in a row before K and H grow.")
     mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
     mc_num_workers: int = knob(2, "Self-play worker processes.")
+    mc_search_threads: int = knob(0, "Threads each self-play worker searches on; 0 shares out this machine's cores.")
     mc_temperature: float = knob(0.0, "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
     mc_margin: float = knob(1.0, "How much better (in apples) the search's best move must be to overrule the policy's own move.")
     mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
@@ -199,7 +200,8 @@ class TrainConfig:
         """Raise `ConfigError` for the first bad setting; return self so calls can chain."""
         at_least = [
             ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
-            ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("train_epochs", 0),
+            ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("mc_search_threads", 0),
+            ("train_epochs", 0),
             ("imitation_demos", 1), ("imitation_epochs", 0), ("policy_hidden", 1), ("policy_layers", 1),
             ("batch_size", 1), ("eval_episodes", 1),
             ("fast_eval_episodes", 1), ("eval_full_every", 1), ("video_episodes", 1), ("grid_size", 4), ("seed", 0),

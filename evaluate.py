@@ -200,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: on a busy machine, threads that wait on each other run far slower)")
+    p.add_argument("--search-threads", type=int, default=None,
+                   help="threads the Monte Carlo search runs on, each with one torch thread (default: this machine's "
+                        "cores); the games are the same for any number")
     p.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "off"), help="progress reporting")
     return p
 
@@ -216,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the --mc-k flag needs --mc-h as well, the rollout horizon in moves")
     if args.mc_h > 0 and args.mc_k == 0:
         parser.error("the --mc-h flag needs --mc-k as well, the number of rollouts per action")
-    if args.threads < 1:
-        parser.error(f"the --threads flag must be at least 1, not {args.threads}")
+    for flag, value in (("--threads", args.threads), ("--search-threads", args.search_threads)):
+        if value is not None and value < 1:
+            parser.error(f"the {flag} flag must be at least 1, not {value}")
     if args.mc_margin is not None and not args.mc_margin >= 0:
         parser.error(f"the --mc-margin flag must be 0 or more, not {args.mc_margin}")
     options = {} if args.mc_margin is None else {"margin": args.mc_margin}
@@ -229,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     from policy import CheckpointError, load_policy  # torch loads only once the flags are known to be good
 
     torch.set_num_threads(args.threads)
+    if args.mc_k:
+        from mc_search import usable_cores
+
+        options["threads"] = args.search_threads or usable_cores()
 
     try:
         policy = load_policy(args.checkpoint, device=args.device, grid_size=args.grid_size)
@@ -237,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     grid = policy.grid_size
     narrator = Narrator(progress=args.progress)
-    how = f"Monte Carlo search with {args.mc_k} rollouts of {args.mc_h} moves per action" if args.mc_k else "greedy moves"
+    how = "greedy moves"
+    if args.mc_k:
+        threads = options["threads"]
+        how = (f"Monte Carlo search with {args.mc_k} rollouts of {args.mc_h} moves per action, "
+               f"on {threads} thread{'s' if threads != 1 else ''}")  # fmt: skip
     last = args.seed + args.episodes - 1
     narrator.say(
         f"Evaluating {args.checkpoint} on {args.episodes} games of a {grid} by {grid} board, "

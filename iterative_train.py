@@ -294,7 +294,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
                 grid_size=cfg.grid_size, reward=cfg.reward, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
                 trap_check=cfg.mc_trap_check,
                 device="cuda" if device.type == "cuda" else "cpu", backend=cfg.backend,
-                ray_address=cfg.ray_address, narrator=say)
+                ray_address=cfg.ray_address, search_threads=cfg.mc_search_threads or None, narrator=say)
             ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
         name = str(archive.relative_to(p.workdir))
         archived = [f for f in state.archived_mc_files if f != name] + [name]

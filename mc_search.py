@@ -25,7 +25,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -101,6 +101,7 @@ def monte_carlo_actions(
     margin: float = DEFAULT_MARGIN,
     trap_check: bool = True,
     seed: int | np.random.Generator | None = None,
+    threads: int = 1,
 ) -> MCResult:
     """Choose a move for each of the G games by K rollouts of H moves per candidate action; `games` is not touched.
 
@@ -112,9 +113,66 @@ def monte_carlo_actions(
     move's value beats it by more than `margin`, or all its rollouts die while another move's do not; then the
     best-valued move is chosen, ties going to the move the policy prefers. A strong policy knows things a short
     rollout cannot see, so it is overruled only for a clear gain or a certain death.
+
+    `threads` Python threads search disjoint groups of the games at once (the game's rules, the encoder and torch
+    all release the GIL), which puts a second core to work where torch alone cannot use it on so small a network.
+    Every game's rollouts are keyed by the game, so the answer is the same for any number of threads (tested; a
+    bootstrapped value can differ in its last bit, as the network's float32 sums round with the batch's size).
     """
     _check_search(K, H, temperature, discount, margin)
-    rng = _generator(seed)
+    if int(threads) != threads or threads < 1:
+        raise ValueError(f"The number of search threads must be a whole number of at least 1, not {threads}.")
+    base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
+    options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
+               "trap_check": trap_check}  # fmt: skip
+    groups = np.array_split(np.arange(games.num_games), min(int(threads), games.num_games))
+    if len(groups) <= 1:
+        return _search_games(games, policy, int(K), int(H), base, **options)
+
+    def search(idx: np.ndarray) -> MCResult:
+        return _search_games(games.take(idx), policy, int(K), int(H), base, **options)
+
+    found = list(_thread_pool(len(groups)).map(search, groups))
+    return MCResult(
+        actions=np.concatenate([f.actions for f in found]),
+        values=np.concatenate([f.values for f in found]),
+        deaths=np.concatenate([f.deaths for f in found]),
+        rollout_moves=sum(f.rollout_moves for f in found),
+    )
+
+
+_THREAD_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool(size: int) -> ThreadPoolExecutor:
+    """One lasting pool per size: starting threads for every search would cost more than a small search."""
+    if size not in _THREAD_POOLS:
+        _THREAD_POOLS[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mc-search")
+    return _THREAD_POOLS[size]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system reports one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _search_games(
+    games: SnakeBatch,
+    policy: SnakePolicy,
+    K: int,
+    H: int,
+    base: np.uint64,
+    *,
+    temperature: float,
+    discount: float,
+    bootstrap: bool,
+    margin: float,
+    trap_check: bool,
+) -> MCResult:
+    """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
     n_games, per_game = games.num_games, 3 * int(K)
     n_roll = n_games * per_game
     root_logits, _ = policy.evaluate_batch(games)  # the policy's own preference, for breaking ties
@@ -123,7 +181,6 @@ def monte_carlo_actions(
     # Each game's rollouts get keys made from this call's draw and the game's own food stream (its key and how far
     # it has read), never from its place in the batch: a game searched alone or among others sees the same rollouts,
     # so a fast evaluation's games are the full evaluation's first games, searched alike.
-    base = rng.integers(0, 2**64, dtype=np.uint64)
     with np.errstate(over="ignore"):  # mix64 is a bijection, so a game key + 0..3K-1 gives 3K distinct keys
         game_keys = mix64(games.rng_key ^ mix64(games.rng_ctr ^ base))
         rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
@@ -203,6 +260,7 @@ def _run_self_play(
     device: str = "cpu",
     first_episode: int = 0,
     threads: int | None = 1,
+    search_threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """One worker's share: episodes `first_episode` .. +episodes-1 of the run, played in lockstep.
@@ -210,7 +268,8 @@ def _run_self_play(
     Episode j uses game seed `seed + first_episode + j`; the search at lockstep move m draws on a seed made from
     (seed, m), and each game's rollouts are keyed by the game itself, so how the episodes are split between workers
     changes nothing: one worker and two give the same data. Returns (dataset in datasets.py format with source
-    "mc", stats). `threads` sets torch's thread count for the duration (None keeps the caller's).
+    "mc", stats). `threads` sets torch's thread count for the duration (None keeps the caller's); `search_threads`
+    is `monte_carlo_actions`'s `threads`, which changes the speed and never the data.
     `progress(episodes_finished, moves)` hears of new work at most once a second, and whenever an episode ends.
     """
     start = time.perf_counter()
@@ -231,7 +290,7 @@ def _run_self_play(
             move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
             found = monte_carlo_actions(
                 now, policy, K, H, temperature=temperature, discount=discount, bootstrap=bootstrap, margin=margin,
-                trap_check=trap_check, seed=move_seed,
+                trap_check=trap_check, seed=move_seed, threads=search_threads,
             )
             move += 1
             states.append(now.export_states())
@@ -440,14 +499,17 @@ def generate_self_play_data(
     device: str = "cpu",
     backend: str = "process",
     ray_address: str | None = None,
+    search_threads: int | None = None,
     narrator: Narrator | None = None,
     progress_every_s: float = 30.0,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Play `num_episodes` self-play games with Monte Carlo search; return (dataset, stats) and optionally save.
 
     The episodes are split into contiguous ranges, one per worker; each worker loads the checkpoint itself and runs on
-    one torch thread (with one worker and the process backend, here in this process). One thread per worker, because
-    on a busy machine torch's threads wait on each other and a two-thread forward pass can run ten times slower.
+    one torch thread (with one worker and the process backend, here in this process). One torch thread per worker,
+    because on a busy machine torch's threads wait on each other and a two-thread forward pass can run ten times
+    slower; a worker puts more cores to work by searching on `search_threads` threads instead (None: this machine's
+    cores shared out among the local workers, and one on Ray, whose workers each hold one CPU of the cluster).
     Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
     `progress_every_s` seconds a sentence of moves so far (local workers; Ray workers report when they finish).
     """
@@ -458,19 +520,24 @@ def generate_self_play_data(
         raise ValueError(f"The number of self-play workers must be a whole number of at least 1, not {num_workers}.")
     if backend not in BACKENDS:
         raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
+    if search_threads is not None and (int(search_threads) != search_threads or search_threads < 1):
+        raise ValueError(f"The number of search threads must be a whole number of at least 1, not {search_threads}.")
     say = narrator if narrator is not None else get_narrator()
     workers = min(int(num_workers), int(num_episodes))
+    if search_threads is None:
+        search_threads = 1 if backend == "ray" else max(1, usable_cores() // workers)
     shares = _shares(int(num_episodes), workers)
     common = {
         "policy_path": str(policy_path), "K": int(K), "H": int(H), "seed": int(seed), "grid_size": int(grid_size),
         "starve_steps": starve_steps, "reward": reward, "temperature": float(temperature),
         "discount": float(discount), "bootstrap": bool(bootstrap), "margin": float(margin),
-        "trap_check": bool(trap_check), "device": device, "threads": 1,
+        "trap_check": bool(trap_check), "device": device, "threads": 1, "search_threads": int(search_threads),
     }  # fmt: skip
     jobs = [{**common, "first_episode": first, "episodes": count} for first, count in shares]
     say.say(
         f"Self-play starts: {num_episodes} episodes, {K} rollouts of {H} moves per candidate move, "
-        f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend."
+        f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
+        f"{search_threads} thread{'s' if search_threads != 1 else ''}."
     )
 
     def failure(i: int, reason: str) -> SelfPlayError:
@@ -495,6 +562,7 @@ def generate_self_play_data(
     stats = {
         "episodes": int(num_episodes),
         "workers": workers,
+        "search_threads": int(search_threads),
         "moves": moves,
         "rollout_moves": sum(r[2]["rollout_moves"] for r in results),
         "seconds": seconds,

@@ -17,7 +17,7 @@ EXPECTED_DEFAULTS = {
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
-    "mc_margin": 1.0, "mc_trap_check": True,
+    "mc_margin": 1.0, "mc_trap_check": True, "mc_search_threads": 0,
     "config": None,
 }  # fmt: skip
 
@@ -61,6 +61,7 @@ def test_defaults_match_the_seed_document() -> None:
         (["--mc-reuse-iters", "1"], "mc_reuse_iters", 1),
         (["--mc-num-workers", "3"], "mc_num_workers", 3),
         (["--mc-workers", "5"], "mc_num_workers", 5),
+        (["--mc-search-threads", "2"], "mc_search_threads", 2),
         (["--mc-temperature", "0.5"], "mc_temperature", 0.5),
         (["--mc-target", "hard"], "mc_target", "hard"),
         (["--train-epochs", "0"], "train_epochs", 0),
@@ -141,6 +142,7 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--grid-size", "3"], "--grid-size must be at least 4, not 3."),
         (["--grid-size", "64"], "--grid-size must be at most 63, not 64."),
         (["--mc-workers", "0"], "--mc-num-workers must be at least 1"),
+        (["--mc-search-threads", "-1"], "--mc-search-threads must be at least 0"),
         (["--mc-reuse-iters", "0"], "--mc-reuse-iters must be at least 1"),
         (["--mc-adapt-patience", "0"], "--mc-adapt-patience must be at least 1"),
         (["--mc-adapt-threshold", "-0.1"], "--mc-adapt-threshold must be zero or more"),

@@ -266,6 +266,7 @@ def test_cli_refuses_a_wrong_grid(checkpoint: Path, capsys):
         (["--episodes", "many"], "--episodes"),
         (["--mc-k", "2", "--mc-h", "3", "--mc-margin", "-1"], "--mc-margin"),
         (["--threads", "0"], "--threads"),
+        (["--mc-k", "2", "--mc-h", "3", "--search-threads", "0"], "--search-threads"),
     ],
 )
 def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: list[str], named: str):

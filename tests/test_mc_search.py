@@ -4,6 +4,7 @@ breaks ties by the policy; self-play is seeded, splits across workers, fails lou
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,44 @@ def test_search_is_seeded():
     assert a.rollout_moves == b.rollout_moves <= 4 * 3 * 3 * 8
 
 
+class ThreadSpy:
+    """A policy that notes which thread asks it for moves."""
+
+    def __init__(self, inner: SnakePolicy) -> None:
+        self.inner, self.threads = inner, set()
+
+    def evaluate_batch(self, batch: SnakeBatch):
+        self.threads.add(threading.current_thread().name)
+        return self.inner.evaluate_batch(batch)
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 1.0}, {"bootstrap": True, "discount": 0.9}])
+def test_search_threads_change_the_speed_never_the_answer(options):
+    games = SnakeBatch(7, G, seeds=np.arange(7))  # an odd count, so the threads get unequal groups
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        games.step(rng.integers(0, 3, 7))
+    games = games.take(np.flatnonzero(~games.done))
+    one = monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=5, **options)
+    for threads in (2, 3, 50):  # 50 threads for a handful of games: one game each
+        spy = ThreadSpy(tiny_policy())
+        many = monte_carlo_actions(games, spy, K=3, H=6, seed=5, threads=threads, **options)
+        assert any(name.startswith("mc-search") for name in spy.threads), spy.threads  # the threads did the work
+        np.testing.assert_array_equal(many.actions, one.actions)
+        if options.get("bootstrap"):  # the value head's float32 sums round alike only to the last bit across batch sizes
+            np.testing.assert_allclose(many.values, one.values, rtol=1e-6, atol=1e-7)
+        else:
+            np.testing.assert_array_equal(many.values, one.values)
+        np.testing.assert_array_equal(many.deaths, one.deaths)
+        assert many.rollout_moves == one.rollout_moves
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5])
+def test_a_bad_thread_count_is_refused_in_a_sentence(threads):
+    with pytest.raises(ValueError, match="search threads must be a whole number of at least 1"):
+        monte_carlo_actions(SnakeBatch(2, G), tiny_policy(), K=2, H=3, threads=threads)
+
+
 # ----- self-play -----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
@@ -206,8 +245,9 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
 
 
 def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
-    one, _ = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, narrator=quiet(), **BUDGET)
+    one, solo = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, search_threads=3, narrator=quiet(), **BUDGET)
     two, stats, _ = two_workers
+    assert solo["search_threads"] == 3
     assert stats["workers"] == 2 and len(two["episode_scores"]) == len(one["episode_scores"]) == 5
     validate_dataset(two, "two workers")
     for data in (one, two):  # episode j starts from game seed 4 + j however the episodes are split
