@@ -3,15 +3,18 @@ network's own speed.
 
 At K 5 and H 20 on the 10 by 10 board with the default network (random weights, or a checkpoint given on the command
 line) it measures, in one run:
-  (a) decisions per second of `monte_carlo_actions` over 64 games searched together;
+  (a) decisions per second of `monte_carlo_actions` over 64 games searched together, on as many search threads as
+      this machine has cores (each with one torch thread), and on one thread;
   (b) the same for a plain reference: one game at a time, a `copy.deepcopy` of the env per rollout, one network call
       with a batch of one per rollout move (the way the seed project does it);
-  (c) the network's raw forward throughput at the batch the search uses (64 x 3 x 5 = 960), and the search's
-      efficiency, rollout moves per second over (c) (only moves of live rollouts count); then the same for the
-      encoder and the network together, which shows how much of the search's time is the policy itself;
-  (d) self-play moves per second with one and with two workers.
+  (c) the network's raw forward throughput at the batch the search uses (64 x 3 x 5 = 960): on one torch thread, on
+      as many torch threads as the search has, and split over that many Python threads as the search splits it. The
+      best of the three is the most the network alone can do here, and the search's efficiency is rollout moves per
+      second over it (only moves of live rollouts count). Then the encoder and the network together, which shows
+      how much of the search's time is the policy itself;
+  (d) self-play moves per second with one and with two workers (the cores shared out among them).
 (a), (b) and (c) take turns in short slices so that load from other programs hits them alike. Run from the repository
-root: `python bench/mc_speed.py [checkpoint]`. The last line is `ratio: <(a)/(b)>`.
+root: `python bench/mc_speed.py [checkpoint]`. The last line is `ratio: <(a)/(b)>`, (a) on all search threads.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import copy
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +35,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from env import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
-from mc_search import generate_self_play_data, monte_carlo_actions  # noqa: E402
+from mc_search import generate_self_play_data, monte_carlo_actions, usable_cores  # noqa: E402
 from narrate import Narrator  # noqa: E402
 from policy import CheckpointError, SnakePolicy, encode, load_policy, save_policy, select_actions  # noqa: E402
 
 GRID, K, H, GAMES = 10, 5, 20, 64
 ROUNDS = 3  # (a), (b) and (c) each get this many slices, in turn
 SLICE_S = {"batched": 3.0, "reference": 2.0, "forward": 1.0}
+_POOL: list[ThreadPoolExecutor] = []
 
 
 def reference_action(env: SnakeEnv, policy: SnakePolicy, rng: np.random.Generator) -> int:
@@ -60,16 +65,18 @@ def reference_action(env: SnakeEnv, policy: SnakePolicy, rng: np.random.Generato
 
 
 class Batched:
-    """64 games searched together; a finished game is replaced at once, so every search covers 64 live games."""
+    """64 games searched together on `threads` threads; a finished game is replaced at once, so every search covers
+    64 live games."""
 
-    def __init__(self, policy: SnakePolicy) -> None:
+    def __init__(self, policy: SnakePolicy, threads: int = 1) -> None:
         self.policy, self.games, self.rng = policy, SnakeBatch(GAMES, GRID, seeds=np.arange(GAMES)), np.random.default_rng(0)
+        self.threads = threads
         self.next_seed, self.decisions, self.rollout_moves, self.seconds = GAMES, 0, 0, 0.0
 
     def run(self, budget: float) -> None:
         start = time.perf_counter()
         while time.perf_counter() - start < budget:
-            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng)
+            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng, threads=self.threads)
             self.games.step(found.actions)
             self.decisions += GAMES
             self.rollout_moves += found.rollout_moves
@@ -101,31 +108,58 @@ class Reference:
 
 class Forward:
     """The network alone on 960 encoded positions, the search's largest batch; with `encoding`, the encoder too
-    (what the policy costs per position in a rollout). The positions are the batched search's games, mid-play."""
+    (what the policy costs per position in a rollout). The positions are the batched search's games, mid-play.
+    `torch_threads` is torch's thread count for the pass; `split` runs the batch in that many equal parts on as many
+    Python threads at once, one torch thread each, as the threaded search runs it."""
 
-    def __init__(self, policy: SnakePolicy, games: SnakeBatch, encoding: bool = False) -> None:
+    def __init__(self, policy: SnakePolicy, games: SnakeBatch, encoding: bool = False, torch_threads: int = 1,
+                 split: int = 1) -> None:  # fmt: skip
         self.states = games.repeat(3 * K)
         self.policy, self.x, self.encoding = policy, torch.from_numpy(encode(self.states)), encoding
+        self.torch_threads, self.parts = torch_threads, torch.tensor_split(self.x, split)
         self.samples, self.seconds = 0, 0.0
 
+    @torch.inference_mode()
+    def _forward(self, x: torch.Tensor) -> None:
+        self.policy(x)
+
+    def _once(self) -> None:
+        if len(self.parts) > 1:
+            list(_pool(len(self.parts)).map(self._forward, self.parts))
+        else:
+            self._forward(torch.from_numpy(encode(self.states)) if self.encoding else self.x)
+
     def run(self, budget: float) -> None:
-        with torch.inference_mode():
-            self.policy(self.x)
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.torch_threads)
+        try:
+            self._once()
             start = time.perf_counter()
             while time.perf_counter() - start < budget:
-                self.policy(torch.from_numpy(encode(self.states)) if self.encoding else self.x)
+                self._once()
                 self.samples += len(self.x)
-        self.seconds += time.perf_counter() - start
+            self.seconds += time.perf_counter() - start
+        finally:
+            torch.set_num_threads(before)
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=size))
+    return _POOL[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Monte Carlo search speed against a plain one-game reference.")
     parser.add_argument("checkpoint", nargs="?", help="a 10 by 10 policy checkpoint; default: the default network, random")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a), (b) and (c) (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a) and (b) (default 1)")
+    parser.add_argument("--search-threads", type=int, default=None,
+                        help=f"search threads for (a) (default: this machine's cores, {usable_cores()})")
     parser.add_argument("--episodes", type=int, default=16, help="self-play episodes for (d) (default 16)")
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.episodes < 1:
-        print("The flags --threads and --episodes each need a whole number of at least 1.")
+    search_threads = usable_cores() if args.search_threads is None else args.search_threads
+    if args.threads < 1 or args.episodes < 1 or search_threads < 1:
+        print("The flags --threads, --search-threads and --episodes each need a whole number of at least 1.")
         return 2
     if args.checkpoint:
         if not Path(args.checkpoint).exists():
@@ -151,29 +185,48 @@ def main(argv: list[str] | None = None) -> int:
         "on a shared machine, where two threads that wait on each other can run ten times slower."
     )
 
-    batched, reference = Batched(policy), Reference(policy)
-    batched.run(2.0)  # warm-up, not counted: the games get under way
-    batched.decisions, batched.rollout_moves, batched.seconds = 0, 0, 0.0
-    forward, policy_cost = Forward(policy, batched.games), Forward(policy, batched.games, encoding=True)
+    batched, serial, reference = Batched(policy, search_threads), Batched(policy), Reference(policy)
+    for search in (batched, serial):
+        search.run(2.0)  # warm-up, not counted: the games get under way
+        search.decisions, search.rollout_moves, search.seconds = 0, 0, 0.0
+    networks = {"one torch thread": Forward(policy, batched.games)}
+    if search_threads > 1:
+        networks[f"{search_threads} torch threads"] = Forward(policy, batched.games, torch_threads=search_threads)
+        networks[f"{search_threads} Python threads, a part each"] = Forward(policy, batched.games, split=search_threads)
+    policy_cost = Forward(policy, batched.games, encoding=True)
     for _ in range(ROUNDS):
-        batched.run(SLICE_S["batched"])
+        for search in (batched, serial) if search_threads > 1 else (batched,):
+            search.run(SLICE_S["batched"])
         reference.run(SLICE_S["reference"])
-        forward.run(SLICE_S["forward"])
-        policy_cost.run(SLICE_S["forward"])
+        for forward in (*networks.values(), policy_cost):
+            forward.run(SLICE_S["forward"])
+    if search_threads == 1:
+        serial = batched
     fast = batched.decisions / batched.seconds
     slow = reference.decisions / reference.seconds
     moves_rate = batched.rollout_moves / batched.seconds
-    net_rate = forward.samples / forward.seconds
+    rates = {how: forward.samples / forward.seconds for how, forward in networks.items()}
+    one_thread = rates["one torch thread"]
+    best_how, net_rate = max(rates.items(), key=lambda item: item[1])
     policy_rate = policy_cost.samples / policy_cost.seconds
-    print(f"Batched search over {GAMES} games: {fast:,.0f} decisions per second, "
+    on = f"{search_threads} thread{'s' if search_threads != 1 else ''}"
+    print(f"Batched search over {GAMES} games on {on}: {fast:,.0f} decisions per second, "
           f"with {moves_rate:,.0f} live rollout moves per second.")  # fmt: skip
+    if search_threads > 1:
+        print(f"The same search on one thread: {serial.decisions / serial.seconds:,.0f} decisions per second, "
+              f"with {serial.rollout_moves / serial.seconds:,.0f} live rollout moves per second.")  # fmt: skip
     print(f"Plain reference, one game at a time with deep copies and batch-of-one network calls: "
           f"{slow:,.1f} decisions per second.")  # fmt: skip
-    print(f"The network alone runs {net_rate:,.0f} samples per second at a batch of {GAMES * 3 * K}; "
-          f"the search's efficiency, rollout moves per second over that, is {moves_rate / net_rate:.2f}.")  # fmt: skip
-    print(f"The encoder and the network together run {policy_rate:,.0f} positions per second; the network is "
-          f"{policy_rate / net_rate:.0%} of the policy's cost, and the search runs at {moves_rate / policy_rate:.2f} "
-          "of the policy's own speed.")  # fmt: skip
+    print("The network alone at a batch of " + str(GAMES * 3 * K) + ": "
+          + ", ".join(f"{rate:,.0f} samples per second on {how}" for how, rate in rates.items()) + ".")  # fmt: skip
+    print(f"Against the best of these, {net_rate:,.0f} on {best_how}, the search's efficiency, rollout moves per second "
+          f"over the network's, is {moves_rate / net_rate:.2f}.")  # fmt: skip
+    if search_threads > 1:
+        print(f"On one thread the search's efficiency against the network on one torch thread is "
+              f"{serial.rollout_moves / serial.seconds / one_thread:.2f}.")  # fmt: skip
+    print(f"On one thread the encoder and the network together run {policy_rate:,.0f} positions per second; the network "
+          f"is {policy_rate / one_thread:.0%} of the policy's cost.")  # fmt: skip
+    print(f"efficiency: {moves_rate / net_rate:.2f}")
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "policy.pt"
@@ -183,10 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             _, stats = generate_self_play_data(
                 str(path), args.episodes, K, H, num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
             )
-            print(f"Self-play with {workers} worker{'s' if workers != 1 else ''}: {stats['moves_per_second']:,.0f} moves "
-                  f"per second, {stats['moves']:,} moves of {args.episodes} episodes in {stats['seconds']:.1f} seconds; "
+            threads = stats["search_threads"]
+            print(f"Self-play with {workers} worker{'s' if workers != 1 else ''}, each searching on {threads} "
+                  f"thread{'s' if threads != 1 else ''}: {stats['moves_per_second']:,.0f} moves per second, "
+                  f"{stats['moves']:,} moves of {args.episodes} episodes in {stats['seconds']:.1f} seconds; "
                   f"the slowest worker played for {stats['worker_seconds']:.1f} of them, the rest is start-up.")  # fmt: skip
-    print("Self-play runs one torch thread per worker; one worker runs in this process, two are spawned processes.")
+    print("Self-play runs one torch thread per worker and shares this machine's cores out as search threads; one worker "
+          "runs in this process, two are spawned processes.")
     print(f"ratio: {fast / slow:.2f}")
     return 0
 
