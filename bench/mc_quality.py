@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from env import SnakeBatch  # noqa: E402 - the path above must be set first
-from mc_search import monte_carlo_actions  # noqa: E402
+from mc_search import monte_carlo_actions, usable_cores  # noqa: E402
 from policy import CheckpointError, load_policy  # noqa: E402
 
 DEFAULT_CHECKPOINT = "data/policy_imitation.pt"
@@ -48,12 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=5, help="rollouts per candidate move (default 5)")
     parser.add_argument("--horizon", type=int, default=20, help="moves per rollout (default 20)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest on a busy 2-core machine)")
+    parser.add_argument("--search-threads", type=int, default=None,
+                        help="threads the search runs on, which changes its speed and never its moves (default: the cores)")
     args = parser.parse_args(argv)
+    search_threads = usable_cores() if args.search_threads is None else args.search_threads
     if not Path(args.checkpoint).exists():
         print(f"Checkpoint {args.checkpoint} does not exist; make it with {MAKE_IT}.")
         return 2
-    if args.games < 1 or args.k < 1 or args.horizon < 1 or args.threads < 1:
-        print("The flags --games, -k, --horizon and --threads each need a whole number of at least 1.")
+    if min(args.games, args.k, args.horizon, args.threads, search_threads) < 1:
+        print("The flags --games, -k, --horizon, --threads and --search-threads each need a whole number of at least 1.")
         return 2
     torch.set_num_threads(args.threads)
     try:
@@ -74,13 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
 
     def search(batch: SnakeBatch) -> np.ndarray:
-        return monte_carlo_actions(batch, policy, args.k, args.horizon, seed=rng).actions
+        return monte_carlo_actions(batch, policy, args.k, args.horizon, seed=rng, threads=search_threads).actions
 
     searched = play(g, args.games, args.seed, search)
     gain = searched.mean() - alone.mean()
     diff = searched - alone
     print(f"With Monte Carlo search, K {args.k} and H {args.horizon}: mean score {searched.mean():.1f}, best {searched.max()}, "
-          f"in {time.perf_counter() - start:.0f} seconds.")  # fmt: skip
+          f"in {time.perf_counter() - start:.0f} seconds on {search_threads} search "
+          f"thread{'s' if search_threads != 1 else ''}.")  # fmt: skip
     change = f"Search {'raises' if gain >= 0 else 'lowers'} the mean score by {abs(gain):.1f}"
     if len(diff) > 1:
         change += f", with a standard error of {diff.std(ddof=1) / np.sqrt(len(diff)):.1f} on these paired games"
