@@ -15,8 +15,9 @@ straight, right) what it leads to, which a small MLP cannot work out from the ra
 They come from breadth-first searches on a time-aware board: a body cell counts as free from the
 move its tail leaves it, exactly as the game frees it. Last come the food's position ahead of and to the right of
 the head, in board widths. The searches advance a whole layer at a time on bit sets of the board (`words` 64-bit
-integers a set). Measured on 960 positions of 65-cell snakes: 2.0 microseconds a game, against 1.65 for the default
-network's forward pass (docs/experiments.md).
+integers a set); boards of at most two words (up to 11 by 11) have a version that holds every set in registers.
+Measured on a 2-core AMD EPYC, 10 by 10: 0.6 microseconds a rollout position and 0.7 a long scripted snake (compiled
+pass alone; was 1.36 and 1.38), against 1.65 for the default network's forward pass (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -199,14 +200,131 @@ def _safe_to_eat(free_by, top, masks, shift, back_shift, nbr, order, length, foo
 
 
 @numba.njit(cache=True, nogil=True)
+def _bits2(c):  # noqa: ANN001, ANN202
+    """Cell c (below 128) as a two-word bit set, without a branch."""
+    bit = _ONE << np.uint64(c & 63)
+    low = np.uint64(c >> 6) - _ONE  # every bit when c is in word 0, none when in word 1
+    return bit & low, bit & ~low
+
+
+@numba.njit(cache=True, nogil=True)
+def _step2(h0, h1, g, r0, r1, l0, l1, a0, a1):  # noqa: ANN001, ANN202
+    """`_step_layer` for a board of at most two words, in registers: the cells one step from (h0, h1) in (a0, a1).
+
+    No mask of the whole board: every allowed set is a subset of it already."""
+    right0 = (h0 << _ONE) & r0
+    right1 = ((h1 << _ONE) | (h0 >> _63)) & r1
+    left0 = ((h0 >> _ONE) | (h1 << _63)) & l0
+    left1 = (h1 >> _ONE) & l1
+    down0 = h0 << g
+    down1 = (h1 << g) | (h0 >> (np.uint64(64) - g))
+    up0 = (h0 >> g) | (h1 << (np.uint64(64) - g))
+    up1 = h1 >> g
+    return (right0 | left0 | down0 | up0) & a0, (right1 | left1 | down1 | up1) & a1
+
+
+@numba.njit(cache=True, nogil=True)
+def _search2(free_by, top, m, g, start, food, t0, t1, layers):  # noqa: ANN001, ANN202
+    """`_search` for a board of at most two words (grids up to 11 by 11), every set held in registers: on the
+    small boards the search runs on, loads and stores of the general version's rows cost more than the search."""
+    r0, r1, l0, l1 = m[1, 0], m[1, 1], m[2, 0], m[2, 1]
+    f0, f1 = _bits2(food) if food >= 0 else (_ZERO, _ZERO)
+    c0, c1 = _bits2(start)
+    layers[0, 0] = c0
+    layers[0, 1] = c1
+    v0, v1 = c0, c1
+    food_moves = 1 if start == food else -1
+    body_moves = -1
+    k = 0
+    while body_moves < 0 or (food_moves < 0 and food >= 0):
+        j = min(k + 2, top)
+        n0, n1 = _step2(c0, c1, g, r0, r1, l0, l1, free_by[j, 0] & ~v0, free_by[j, 1] & ~v1)
+        if (n0 | n1) == _ZERO:
+            break
+        k += 1
+        layers[k, 0] = n0
+        layers[k, 1] = n1
+        v0 |= n0
+        v1 |= n1
+        if body_moves < 0 and ((n0 & t0) | (n1 & t1)) != _ZERO:
+            body_moves = k + 1
+        if food_moves < 0 and ((n0 & f0) | (n1 & f1)) != _ZERO:
+            food_moves = k + 1
+        c0, c1 = n0, n1
+    reached = 0
+    if body_moves < 0:
+        reached = _popcount(v0) + _popcount(v1)
+    return food_moves, body_moves, reached
+
+
+@numba.njit(cache=True, nogil=True)
+def _safe_to_eat2(free_by, top, m, g, nbr, order, length, food, food_moves, layers, path):  # noqa: ANN001, ANN202
+    """`_safe_to_eat` for a board of at most two words, every set held in registers, the path walked without a
+    data-dependent branch."""
+    path[food_moves] = food
+    on0, on1 = _bits2(food)
+    t0 = t1 = _ZERO
+    cell = food
+    for mv in range(food_moves - 1, 0, -1):
+        nxt = cell
+        for j in range(3, -1, -1):  # the first neighbour in `order` on layer mv - 1: the last one kept, backwards
+            c = nbr[cell, order[j]]
+            cc = max(c, 0)
+            if c >= 0 and (layers[mv - 1, cc >> 6] >> np.uint64(cc & 63)) & _ONE:
+                nxt = c
+        cell = nxt
+        path[mv] = cell
+        b0, b1 = _bits2(cell)
+        on0 |= b0
+        on1 |= b1
+        if length + 1 - food_moves + mv >= 1:
+            t0 |= b0
+            t1 |= b1
+    r0, r1, l0, l1 = m[1, 0], m[1, 1], m[2, 0], m[2, 1]
+    still_body = min(food_moves - 1, top)
+    t0 |= ~free_by[still_body, 0] & ~on0 & m[0, 0]
+    t1 |= ~free_by[still_body, 1] & ~on1 & m[0, 1]
+    c0, c1 = _bits2(food)
+    v0, v1 = c0, c1
+    p0 = p1 = _ZERO  # path cells freed so far
+    freed_upto = 0
+    t = 0
+    while True:
+        t += 1
+        while freed_upto < food_moves and freed_upto + 1 <= t + food_moves - length - 1:
+            freed_upto += 1
+            b0, b1 = _bits2(path[freed_upto])
+            p0 |= b0
+            p1 |= b1
+        old = min(t + food_moves - 1, top)
+        a0 = ((free_by[old, 0] & ~on0) | p0) & ~v0
+        a1 = ((free_by[old, 1] & ~on1) | p1) & ~v1
+        n0, n1 = _step2(c0, c1, g, r0, r1, l0, l1, a0, a1)
+        if (n0 | n1) == _ZERO:
+            return False
+        if ((n0 & t0) | (n1 & t1)) != _ZERO:
+            return True
+        v0 |= n0
+        v1 |= n1
+        c0, c1 = n0, n1
+
+
+@numba.njit(cache=True, nogil=True)
 def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, perm, back, nbr, masks, mirror, g, out):  # noqa: ANN001, ANN202
     n = board.shape[0]
     gg = g * g
     words = masks.shape[1]
     shift, back_shift = np.uint64(g), np.uint64(64 - g)
     ttl = np.empty(gg, np.int64)
-    free_by = np.zeros((gg + 2, words), np.uint64)  # free_by[v]: the cells free from move v on
-    layers = np.zeros((3, gg + 2, words), np.uint64)  # each move's search, layer by layer
+    cell_at = np.full(gg + 1, -1, np.int64)  # cell_at[v]: a cell whose ttl is v, or -1
+    small = words <= 2  # boards up to 11 by 11 search in registers
+    cols = max(words, 2)  # the two-word searches read a second word, empty on boards of one
+    free_by = np.zeros((gg + 2, cols), np.uint64)  # free_by[v]: the cells free from move v on
+    layers = np.zeros((3, gg + 2, cols), np.uint64)  # each move's search, layer by layer
+    m2 = np.zeros((3, 2), np.uint64)
+    if small:
+        m2[:, :words] = masks
+    g64 = np.uint64(g)
     visited = np.zeros(words, np.uint64)
     target = np.zeros(words, np.uint64)
     scratch = np.zeros((6, words), np.uint64)
@@ -219,20 +337,59 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         base = t[i] - length[i]
         scale = 1.0 / max(length[i], 1)
         top = 0
+        body = 0
+        # free_by from one cell per ttl (cell_at), not by scattering every cell into its row: the empty cells all
+        # land in row 0, a chain of read-modify-writes of one word. Two cells that share a ttl fall back to that.
+        for w in range(words):  # ttl and the empty cells (free_by[0])
+            empty = _ZERO
+            for c in range(w * 64, min(gg, w * 64 + 64)):
+                v = max(board[i, c] - base, 0)
+                ttl[c] = v
+                top = max(top, v)
+                empty |= np.uint64(v == 0) << np.uint64(c & 63)
+            free_by[0, w] = empty
+            body += 64 - _popcount(empty) if w * 64 + 64 <= gg else gg - w * 64 - _popcount(empty)
+        if words == 1:
+            free_by[0, 1] = _ZERO
         for c in range(gg):
-            v = max(board[i, c] - base, 0)
-            ttl[c] = v
-            top = max(top, v)
-        for v in range(top + 1):
-            for w in range(words):
-                free_by[v, w] = _ZERO
-        for c in range(gg):
-            free_by[ttl[c], c >> 6] |= _ONE << np.uint64(c & 63)
-        for v in range(1, top + 1):
-            for w in range(words):
-                free_by[v, w] |= free_by[v - 1, w]
+            cell_at[ttl[c]] = c
+        cell_at[0] = -1
+        seen = 0  # the ttls that some cell has: as many as the body has cells unless two cells share one
+        if small:
+            acc0, acc1 = free_by[0, 0], free_by[0, 1]
+            for v in range(1, top + 1):
+                c = cell_at[v]
+                if c >= 0:
+                    cell_at[v] = -1
+                    seen += 1
+                    bit = _ONE << np.uint64(c & 63)
+                    if c < 64:
+                        acc0 |= bit
+                    else:
+                        acc1 |= bit
+                free_by[v, 0] = acc0
+                free_by[v, 1] = acc1
+        else:
+            for v in range(1, top + 1):
+                for w in range(words):
+                    free_by[v, w] = free_by[v - 1, w]
+                c = cell_at[v]
+                if c >= 0:
+                    cell_at[v] = -1
+                    seen += 1
+                    free_by[v, c >> 6] |= _ONE << np.uint64(c & 63)
+        if seen != body:
+            for v in range(top + 1):
+                for w in range(cols):
+                    free_by[v, w] = _ZERO
+            for c in range(gg):
+                free_by[ttl[c], c >> 6] |= _ONE << np.uint64(c & 63)
+            for v in range(1, top + 1):
+                for w in range(cols):
+                    free_by[v, w] |= free_by[v - 1, w]
         for w in range(words):
             target[w] = ~free_by[1, w] & masks[0, w]  # the body after this move: cells not free by move 1
+        target1 = target[1] if words > 1 else _ZERO
         free_count = 0
         for w in range(words):
             free_count += _popcount(free_by[1, w])
@@ -257,7 +414,10 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
                 row[k] = 1.0  # dies at once: no food this way, no escape, nothing reachable
                 row[k + 1] = 1.0
                 continue
-            fm, bm, reached = _search(free_by, top, masks, shift, back_shift, cell, f, target, layers[a], visited)
+            if small:
+                fm, bm, reached = _search2(free_by, top, m2, g64, cell, f, target[0], target1, layers[a])
+            else:
+                fm, bm, reached = _search(free_by, top, masks, shift, back_shift, cell, f, target, layers[a], visited)
             food_moves[a] = fm
             row[k + 1] = 1.0 if fm < 0 else fm / gg
             row[k + 3] = 1.0 if bm >= 0 else 0.0
@@ -277,6 +437,9 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
             row[k + 2] = 1.0
             if length[i] + 1 >= gg:
                 row[k + 6] = 1.0  # eating fills the board
+            elif small:
+                if _safe_to_eat2(free_by, top, m2, g64, nbr, order, length[i], f, best, layers[a], path):
+                    row[k + 6] = 1.0
             elif _safe_to_eat(free_by, top, masks, shift, back_shift, nbr, order, length[i], f, best, layers[a], path, scratch):
                 row[k + 6] = 1.0
         o += 3 * FEATURES_PER_MOVE

@@ -174,11 +174,32 @@ def reference_move_features(game: SnakeBatch, i: int) -> np.ndarray:
     return out
 
 
+def shared_ttl(states: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same positions with one body cell given its neighbour's time-to-live: never seen in play, but the encoder
+    builds its free-by-move sets a faster way that assumes distinct ones, and must notice when they are not."""
+    ttl = states["ttl"].copy()
+    for board in ttl:
+        mid = np.flatnonzero(board.ravel() == 3)
+        board.ravel()[mid] = 2
+    return {**states, "ttl": ttl}
+
+
 def test_move_features_agree_with_a_plain_reference_on_long_snakes_and_random_play() -> None:
-    for batch in (SnakeBatch.from_states(scripted_states(8)), random_positions(40, g=7, seed=3)):
+    long8 = scripted_states(8)
+    cases = {
+        "8 by 8 (one 64-bit word a set)": SnakeBatch.from_states(long8),
+        "7 by 7 random play": random_positions(40, g=7, seed=3),
+        "11 by 11 (two words)": SnakeBatch.from_states(scripted_states(11, games=2)),
+        "12 by 12 (three words, the general searches)": SnakeBatch.from_states(scripted_states(12, games=2)),
+        "8 by 8 with a shared time-to-live": SnakeBatch.from_states(shared_ttl(long8)),
+        "12 by 12 random play, shared time-to-live": SnakeBatch.from_states(
+            shared_ttl(random_positions(30, g=12, seed=5).export_states())
+        ),
+    }
+    for name, batch in cases.items():
         got = move_features(batch)
         for i in range(batch.num_games):
-            np.testing.assert_allclose(got[i], reference_move_features(batch, i), rtol=1e-6, err_msg=f"game {i}")
+            np.testing.assert_allclose(got[i], reference_move_features(batch, i), rtol=1e-6, err_msg=f"{name}, game {i}")
 
 
 def test_food_in_a_corner_the_body_walls_in_is_not_safe_to_eat():
