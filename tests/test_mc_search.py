@@ -13,7 +13,14 @@ import torch
 
 from datasets import STATE_KEYS, validate_dataset
 from env import SnakeBatch, SnakeEnv
-from mc_search import DEFAULT_MARGIN, SelfPlayError, generate_self_play_data, monte_carlo_action, monte_carlo_actions
+from mc_search import (
+    DEFAULT_MARGIN,
+    MIN_GAMES_PER_THREAD,
+    SelfPlayError,
+    generate_self_play_data,
+    monte_carlo_action,
+    monte_carlo_actions,
+)
 from narrate import Narrator
 from policy import SnakePolicy, save_policy
 
@@ -176,18 +183,24 @@ class ThreadSpy:
         return self.inner.evaluate_batch(batch)
 
 
-@pytest.mark.parametrize("options", [{}, {"temperature": 1.0}, {"bootstrap": True, "discount": 0.9}])
-def test_search_threads_change_the_speed_never_the_answer(options):
-    games = SnakeBatch(7, G, seeds=np.arange(7))  # an odd count, so the threads get unequal groups
+def mid_play(n: int) -> SnakeBatch:
+    games = SnakeBatch(n, G, seeds=np.arange(n))
     rng = np.random.default_rng(3)
     for _ in range(5):
-        games.step(rng.integers(0, 3, 7))
-    games = games.take(np.flatnonzero(~games.done))
+        games.step(rng.integers(0, 3, n))
+    return games.take(np.flatnonzero(~games.done))
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 1.0}, {"bootstrap": True, "discount": 0.9}])
+def test_search_threads_change_the_speed_never_the_answer(options):
+    games = mid_play(6 * MIN_GAMES_PER_THREAD)
+    assert games.num_games >= 3 * MIN_GAMES_PER_THREAD + 1  # enough for three unequal groups
     one = monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=5, **options)
-    for threads in (2, 3, 50):  # 50 threads for a handful of games: one game each
+    for threads in (2, 3, 50):  # 50 asked for: as many as the games allow
         spy = ThreadSpy(tiny_policy())
         many = monte_carlo_actions(games, spy, K=3, H=6, seed=5, threads=threads, **options)
-        assert any(name.startswith("mc-search") for name in spy.threads), spy.threads  # the threads did the work
+        helpers = {name for name in spy.threads if name.startswith("mc-search")}
+        assert len(helpers) >= 2 and len(helpers) <= min(threads, games.num_games // MIN_GAMES_PER_THREAD), spy.threads
         np.testing.assert_array_equal(many.actions, one.actions)
         if options.get("bootstrap"):  # the value head's float32 sums round alike only to the last bit across batch sizes
             np.testing.assert_allclose(many.values, one.values, rtol=1e-6, atol=1e-7)
@@ -195,6 +208,12 @@ def test_search_threads_change_the_speed_never_the_answer(options):
             np.testing.assert_array_equal(many.values, one.values)
         np.testing.assert_array_equal(many.deaths, one.deaths)
         assert many.rollout_moves == one.rollout_moves
+
+
+def test_a_batch_too_small_to_share_is_searched_on_the_calling_thread():
+    spy = ThreadSpy(tiny_policy())
+    monte_carlo_actions(mid_play(MIN_GAMES_PER_THREAD), spy, K=2, H=3, seed=0, threads=4)
+    assert spy.threads == {threading.current_thread().name}
 
 
 @pytest.mark.parametrize("threads", [0, -2, 1.5])
