@@ -207,21 +207,20 @@ class SnakeBatch:
         a = np.asarray(actions)
         if a.shape != (self.num_games,):
             raise ValueError(f"Expected {self.num_games} actions, got an array of shape {a.shape}.")
-        if a.size and not np.issubdtype(a.dtype, np.integer) and (a != np.floor(a)).any():
+        if a.dtype.kind not in "iu" and a.size and (a != np.floor(a)).any():
             raise ValueError(f"Action {a[a != np.floor(a)][0]} is not valid; actions are whole numbers 0, 1 and 2.")
-        if a.size and (a.min() < 0 or a.max() > 2):
-            bad = a[(a < 0) | (a > 2)][0]
-            raise ValueError(f"Action {bad} is not valid; actions are 0 (left), 1 (straight) and 2 (right).")
         n = self.num_games
         rewards = np.empty(n, dtype=np.float32)
         ended, starved, ate = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         rw = self.rewards
-        _step_games(
+        bad = _step_games(
             self.board, self.head_r, self.head_c, self.direction, self.food, self.length, self.t, self.since_food,
             self.score, self.terminated, self.truncated, self.won, self.rng_key, self.rng_ctr,
             a.astype(np.int64, copy=False), self.grid_size, self.starve_steps,
             float(rw.apple), float(rw.death), float(rw.win), float(rw.step), rewards, ended, starved, ate,
         )  # fmt: skip
+        if bad >= 0:
+            raise ValueError(f"Action {a[bad]} is not valid; actions are 0 (left), 1 (straight) and 2 (right).")
         return rewards, ended, starved, ate
 
     # ----- views -----------------------------------------------------------------------------------------------
@@ -310,7 +309,11 @@ def _step_games(board, head_r, head_c, direction, food, length, t, since_food, s
     A finished game does not move. A move into a wall or a body cell that is not freed this move dies; onto the food
     it grows, scores, and draws new food uniformly among the free cells from the game's own stream (none once the
     board is full, which wins); `starve` moves without food truncate the game. Rewards are summed in float64 in the
-    order apple, death, win, step, then rounded to float32."""
+    order apple, death, win, step, then rounded to float32. Returns the index of the first action outside 0..2,
+    before touching any game, or -1 once every game has moved."""
+    for i in range(board.shape[0]):
+        if actions[i] < 0 or actions[i] > 2:
+            return i
     for i in range(board.shape[0]):
         rewards[i], ended[i], starved[i], ate[i] = 0.0, False, False, False
         if terminated[i] or truncated[i]:
@@ -355,6 +358,7 @@ def _step_games(board, head_r, head_c, direction, food, length, t, since_food, s
         if since_food[i] >= starve:
             truncated[i] = starved[i] = True
         rewards[i] = np.float32(gained + step_reward)
+    return -1
 
 
 _TEXT = {0: ".", 1: "o", 2: "@", 3: "*"}

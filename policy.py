@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F  # noqa: N812 - the name torch's own documentation uses
 
 from env import SnakeBatch
 
@@ -58,22 +59,32 @@ class SnakePolicy(nn.Module):
         self.policy_head = nn.Linear(dims[-1], 3)
         self.value_head = nn.Linear(dims[-1], 1) if value_head else None
         self.meta: dict = {}
+        self._hidden = [m for m in body if isinstance(m, nn.Linear)]  # a plain list: not registered a second time
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        return self.policy_head.weight.device
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        h = self.body(x)
-        value = self.value_head(h).squeeze(-1) if self.value_head is not None else None
-        return self.policy_head(h), value
+        """The same arithmetic as calling the layers, with the functions called directly: at the search's shrinking
+        batches the modules' own call machinery cost more than the arithmetic (146 against 79 microseconds for a
+        batch of 4 on one thread), and it holds the GIL that the search's threads share."""
+        h = x
+        for layer in self._hidden:
+            h = torch.relu(F.linear(h, layer.weight, layer.bias))
+        head = self.value_head
+        value = F.linear(h, head.weight, head.bias).squeeze(-1) if head is not None else None
+        return F.linear(h, self.policy_head.weight, self.policy_head.bias), value
 
     @torch.inference_mode()
     def evaluate_batch(self, batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits (N, 3) and values (N,) for every game, in one forward pass."""
-        x = torch.from_numpy(encode(batch)).to(self.device)
-        logits, value = self(x)
-        return logits.float().cpu().numpy(), None if value is None else value.float().cpu().numpy()
+        x = torch.from_numpy(encode(batch))
+        device = self.device
+        logits, value = self(x if device.type == "cpu" else x.to(device))
+        if device.type != "cpu":
+            logits, value = logits.float().cpu(), None if value is None else value.float().cpu()
+        return logits.numpy(), None if value is None else value.numpy()
 
     def act(
         self,
