@@ -12,6 +12,9 @@ The choice respects the policy: its own move stands unless another is clearly be
 survive where it is certain to die, and a rollout alive at the horizon but walled off from its own body counts as
 dead. Without those rules the search made the strong v3 imitation policy worse (docs/experiments.md).
 
+With `threads`, groups of games are searched by Python threads at once: the rules, the encoder and torch release
+the GIL, so a second core works where torch alone cannot use it on so small a network (docs/experiments.md).
+
 Self-play plays a worker's whole share of episodes in lockstep with that search. Workers are `spawn`ed processes
 (or Ray actors) that each load the checkpoint themselves and use one torch thread; the parent joins their data in
 worker order. Every rollout is keyed by its game and move, so the same seed gives the same file however many workers
