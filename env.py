@@ -158,6 +158,18 @@ class SnakeBatch:
             setattr(other, name, np.repeat(getattr(self, name), k, axis=0))
         return other
 
+    def drop_finished(self) -> np.ndarray:
+        """Keep only the unfinished games, in order, moved to the front in place by one compiled pass; returns their
+        former indices. The search does this after every rollout move, where `take` would copy every array."""
+        kept = np.empty(self.num_games, dtype=np.int64)
+        m = _compact_games(
+            self.board, self.head_r, self.head_c, self.direction, self.food, self.length, self.t, self.since_food,
+            self.score, self.terminated, self.truncated, self.won, self.rng_key, self.rng_ctr, kept,
+        )  # fmt: skip
+        for name in self._ARRAYS:
+            setattr(self, name, getattr(self, name)[:m])
+        return kept[:m]
+
     def copy(self) -> SnakeBatch:
         return self.take(np.arange(self.num_games))
 
@@ -359,6 +371,25 @@ def _step_games(board, head_r, head_c, direction, food, length, t, since_food, s
             truncated[i] = starved[i] = True
         rewards[i] = np.float32(gained + step_reward)
     return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact_games(board, head_r, head_c, direction, food, length, t, since_food, score, terminated, truncated, won,  # noqa: ANN001, ANN202, PLR0913
+                   rng_key, rng_ctr, kept):  # fmt: skip
+    """Move every unfinished game's row to the front, in order; `kept` gets their former indices. Returns how many."""
+    m = 0
+    for i in range(board.shape[0]):
+        if terminated[i] or truncated[i]:
+            continue
+        if m != i:
+            board[m, :] = board[i, :]
+            head_r[m], head_c[m], direction[m], food[m] = head_r[i], head_c[i], direction[i], food[i]
+            length[m], t[m], since_food[m], score[m] = length[i], t[i], since_food[i], score[i]
+            terminated[m], truncated[m], won[m] = False, False, won[i]
+            rng_key[m], rng_ctr[m] = rng_key[i], rng_ctr[i]
+        kept[m] = i
+        m += 1
+    return m
 
 
 _TEXT = {0: ".", 1: "o", 2: "@", 3: "*"}

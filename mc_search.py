@@ -35,6 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from queue import Empty
 
+import numba
 import numpy as np
 import torch
 
@@ -86,6 +87,17 @@ def _check_search(K: int, H: int, temperature: float, discount: float, margin: f
         raise ValueError(f"The discount must lie above 0 and at most 1, not {discount}.")
     if not margin >= 0:
         raise ValueError(f"The search's margin over the policy's own move must be 0 or more, not {margin}.")
+
+
+@numba.njit(cache=True, nogil=True)
+def _tally(returns, died, ids, rewards, ended, won, weight):  # noqa: ANN001, ANN202
+    """Add one move's rewards to each live rollout's return (in float32 times `weight`, as numpy would) and mark the
+    rollouts that died: one compiled pass rather than a handful of numpy calls holding the GIL."""
+    w = np.float32(weight)
+    for i in range(ids.shape[0]):
+        returns[ids[i]] += w * rewards[i]
+        if ended[i] and not won[i]:
+            died[ids[i]] = True
 
 
 def _gumbel(keys: np.ndarray, step: int) -> np.ndarray:
@@ -209,12 +221,10 @@ def _search_games(
         moves += len(ids)
         # Sampling noise hashed from (rollout, move), so no rollout depends on which others share its batch.
         noise = _gumbel(keys[ids], step) if temperature > 0 else None
-        rewards, terminated, _, _ = live.step(select_actions(logits, temperature <= 0, temperature, noise=noise))
-        returns[ids] += weight * rewards
-        died[ids] |= terminated & ~live.won
-        keep = ~live.done
-        if not keep.all():
-            ids, live = ids[keep], live.take(keep)
+        rewards, ended, starved, _ = live.step(select_actions(logits, temperature <= 0, temperature, noise=noise))
+        _tally(returns, died, ids, rewards, ended, live.won, weight)
+        if ended.any() or starved.any():
+            ids = ids[live.drop_finished()]  # `live` is this search's own copy, compacted in place
     if trap_check and len(ids):
         doomed_later = trapped(live)
         returns[ids] += weight * discount * live.rewards.death * doomed_later

@@ -307,6 +307,25 @@ def test_take_and_repeat_copy_the_right_games() -> None:
     np.testing.assert_array_equal(t.grid(1), b.grid(0))
 
 
+def test_drop_finished_keeps_the_running_games_in_order_and_they_play_on_alike() -> None:
+    b = SnakeBatch(40, 6, seeds=np.arange(40), starve_steps=9)
+    rng = np.random.default_rng(2)
+    for _ in range(12):  # walls, bodies and starvation end some games
+        b.step(rng.integers(0, 3, 40))
+    running = np.flatnonzero(~b.done)
+    assert 0 < len(running) < 40
+    expected = b.take(running)
+    kept = b.drop_finished()
+    np.testing.assert_array_equal(kept, running)
+    for name in SnakeBatch._ARRAYS:
+        np.testing.assert_array_equal(getattr(b, name), getattr(expected, name), err_msg=name)
+    actions = rng.integers(0, 3, len(running))
+    for out_b, out_e in zip(b.step(actions), expected.step(actions)):
+        np.testing.assert_array_equal(out_b, out_e)
+    for name in SnakeBatch._ARRAYS:
+        np.testing.assert_array_equal(getattr(b, name), getattr(expected, name), err_msg=name)
+
+
 def test_env_clone_is_independent() -> None:
     e = SnakeEnv(8)
     e.reset(seed=3)
