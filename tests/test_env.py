@@ -308,9 +308,9 @@ def test_take_and_repeat_copy_the_right_games() -> None:
 
 
 def test_drop_finished_keeps_the_running_games_in_order_and_they_play_on_alike() -> None:
-    b = SnakeBatch(40, 6, seeds=np.arange(40), starve_steps=9)
+    b = SnakeBatch(40, 6, seeds=np.arange(40), starve_steps=5)
     rng = np.random.default_rng(2)
-    for _ in range(12):  # walls, bodies and starvation end some games
+    for _ in range(5):  # walls, bodies and starvation end some games
         b.step(rng.integers(0, 3, 40))
     running = np.flatnonzero(~b.done)
     assert 0 < len(running) < 40
