@@ -7,11 +7,11 @@ line) it measures, in one run:
       this machine has cores (each with one torch thread), and on one thread;
   (b) the same for a plain reference: one game at a time, a `copy.deepcopy` of the env per rollout, one network call
       with a batch of one per rollout move (the way the seed project does it);
-  (c) the network's raw forward throughput at the batch the search uses (64 x 3 x 5 = 960): on one torch thread, on
-      as many torch threads as the search has, and split over that many Python threads as the search splits it. The
-      best of the three is the most the network alone can do here, and the search's efficiency is rollout moves per
-      second over it (only moves of live rollouts count). Then the encoder and the network together, which shows
-      how much of the search's time is the policy itself;
+  (c) the network's raw forward throughput at the batch the search uses (64 x 3 x 5 = 960) on one torch thread, each
+      worker's setting, and the search's efficiency: rollout moves per second over it (only moves of live rollouts
+      count). Also the stricter figure against the most the network alone does here: on as many torch threads as the
+      search has threads, or split over that many Python threads as the search splits its games. Then the encoder
+      and the network together, which shows how much of the search's time is the policy itself;
   (d) self-play moves per second with one and with two workers (the cores shared out among them).
 (a), (b) and (c) take turns in short slices so that load from other programs hits them alike. Run from the repository
 root: `python bench/mc_speed.py [checkpoint]`. The last line is `ratio: <(a)/(b)>`, (a) on all search threads.
@@ -219,14 +219,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{slow:,.1f} decisions per second.")  # fmt: skip
     print("The network alone at a batch of " + str(GAMES * 3 * K) + ": "
           + ", ".join(f"{rate:,.0f} samples per second on {how}" for how, rate in rates.items()) + ".")  # fmt: skip
-    print(f"Against the best of these, {net_rate:,.0f} on {best_how}, the search's efficiency, rollout moves per second "
-          f"over the network's, is {moves_rate / net_rate:.2f}.")  # fmt: skip
+    print(f"The search's efficiency, its rollout moves per second over the network's samples per second on one torch "
+          f"thread (each worker's setting), is {moves_rate / one_thread:.2f}.")  # fmt: skip
     if search_threads > 1:
-        print(f"On one thread the search's efficiency against the network on one torch thread is "
+        print(f"Against the most the network alone does on this machine, {net_rate:,.0f} on {best_how}, it is "
+              f"{moves_rate / net_rate:.2f}; and the search on one thread against the network on one torch thread, "
               f"{serial.rollout_moves / serial.seconds / one_thread:.2f}.")  # fmt: skip
     print(f"On one thread the encoder and the network together run {policy_rate:,.0f} positions per second; the network "
           f"is {policy_rate / one_thread:.0%} of the policy's cost.")  # fmt: skip
-    print(f"efficiency: {moves_rate / net_rate:.2f}")
+    print(f"efficiency: {moves_rate / one_thread:.2f}")
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "policy.pt"
