@@ -135,9 +135,9 @@ def monte_carlo_actions(
 
     Up to `threads` Python threads search disjoint groups of at least `MIN_GAMES_PER_THREAD` games at once (the
     game's rules, the encoder and torch all release the GIL), which puts a second core to work where torch alone
-    cannot use it on so small a network.
-    Every game's rollouts are keyed by the game, so the answer is the same for any number of threads (tested; a
-    bootstrapped value can differ in its last bit, as the network's float32 sums round with the batch's size).
+    cannot use it on so small a network. Every game's rollouts are keyed by the game, so the answer is the same for
+    any number of threads (tested; a bootstrapped value can differ in its last bit, as the network's float32 sums
+    round with the batch's size).
     """
     _check_search(K, H, temperature, discount, margin)
     if int(threads) != threads or threads < 1:
