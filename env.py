@@ -30,16 +30,30 @@ _U64 = np.uint64
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
 _MIX2 = _U64(0x94D049BB133111EB)
-_DR_C, _DC_C = DR.copy(), DC.copy()  # globals numba freezes into the step
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix64_one(x):  # noqa: ANN001, ANN202
+    """splitmix64 finaliser of one uint64 (wrapping arithmetic): the one copy of the hash, for compiled code."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _U64(30))) * _MIX1
+    z = (z ^ (z >> _U64(27))) * _MIX2
+    return z ^ (z >> _U64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _stream_uniform(key, ctr):  # noqa: ANN001, ANN202
+    """Draw number `ctr` of the food stream `key`, uniform in [0, 1): the one definition of the stream."""
+    return (_mix64_one(key ^ (ctr * _GOLDEN + _U64(1))) >> _U64(11)) * (1.0 / 9007199254740992.0)
+
+
+_mix64_each = numba.vectorize(["uint64(uint64)"], cache=True)(_mix64_one.py_func)
+_stream_uniform_each = numba.vectorize(["float64(uint64, uint64)"], cache=True)(_stream_uniform.py_func)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a well-spread 64-bit hash of each element (wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(x, dtype=_U64) + _GOLDEN
-        z = (z ^ (z >> _U64(30))) * _MIX1
-        z = (z ^ (z >> _U64(27))) * _MIX2
-        return z ^ (z >> _U64(31))
+    """splitmix64 finaliser: a well-spread 64-bit hash of each element."""
+    return _mix64_each(np.asarray(x, dtype=_U64))
 
 
 def seed_keys(seeds: np.ndarray | list[int] | int) -> np.ndarray:
@@ -181,10 +195,9 @@ class SnakeBatch:
     # ----- randomness ------------------------------------------------------------------------------------------
     def _uniform(self, idx: np.ndarray) -> np.ndarray:
         """One uniform [0, 1) draw from each listed game's stream, advancing it."""
-        with np.errstate(over="ignore"):
-            bits = mix64(self.rng_key[idx] ^ (self.rng_ctr[idx] * _GOLDEN + _U64(1)))
+        uniform = _stream_uniform_each(self.rng_key[idx], self.rng_ctr[idx])
         self.rng_ctr[idx] += _U64(1)
-        return (bits >> _U64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+        return uniform
 
     # ----- reset and step --------------------------------------------------------------------------------------
     def reset_games(self, idx: np.ndarray, seeds: np.ndarray) -> None:
@@ -305,15 +318,6 @@ class SnakeBatch:
 
 
 @numba.njit(cache=True, nogil=True)
-def _mix64_one(x):  # noqa: ANN001, ANN202
-    """`mix64` of one uint64, for compiled code."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> _U64(30))) * _MIX1
-    z = (z ^ (z >> _U64(27))) * _MIX2
-    return z ^ (z >> _U64(31))
-
-
-@numba.njit(cache=True, nogil=True)
 def _step_games(board, head_r, head_c, direction, food, length, t, since_food, score, terminated, truncated, won,  # noqa: ANN001, ANN202, PLR0913
                 rng_key, rng_ctr, actions, g, starve, apple, death, win, step_reward, rewards, ended, starved, ate):  # fmt: skip
     """The rules of one move for every game, in place: the one implementation `SnakeBatch.step` runs.
@@ -331,7 +335,7 @@ def _step_games(board, head_r, head_c, direction, food, length, t, since_food, s
         if terminated[i] or truncated[i]:
             continue
         d = (direction[i] + actions[i] + 3) & 3
-        r, c = head_r[i] + _DR_C[d], head_c[i] + _DC_C[d]
+        r, c = head_r[i] + DR[d], head_c[i] + DC[d]
         t_next = t[i] + 1
         if r < 0 or r >= g or c < 0 or c >= g or board[i, r * g + c] > t_next - length[i]:
             terminated[i], ended[i], rewards[i] = True, True, death  # the tail's cell frees as the head enters
@@ -355,9 +359,8 @@ def _step_games(board, head_r, head_c, direction, food, length, t, since_food, s
             counts = 0
             for k in range(g * g):
                 counts += board[i, k] <= base
-            bits = _mix64_one(rng_key[i] ^ (rng_ctr[i] * _GOLDEN + _U64(1)))
+            pick = np.int64(np.floor(_stream_uniform(rng_key[i], rng_ctr[i]) * counts))
             rng_ctr[i] += _U64(1)
-            pick = np.int64(np.floor((bits >> _U64(11)) * (1.0 / 9007199254740992.0) * counts))
             if counts > 0:
                 for k in range(g * g):
                     if board[i, k] <= base:
