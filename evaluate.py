@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from env import SnakeBatch
-from narrate import Narrator, format_seconds
+from narrate import Narrator, format_seconds, plural
 
 
 def default_max_steps(grid_size: int, starve_steps: int) -> int:
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     if args.mc_k:
-        from mc_search import usable_cores
+        from mc_search import threads_phrase, usable_cores
 
         options["threads"] = args.search_threads or usable_cores()
 
@@ -248,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     how = "greedy moves"
     if args.mc_k:
         threads = options["threads"]
-        how = (f"Monte Carlo search with {args.mc_k} rollouts of {args.mc_h} moves per action, "
-               f"on {threads} thread{'s' if threads != 1 else ''}")  # fmt: skip
+        how = (f"Monte Carlo search, {plural(args.mc_k, 'rollout')} of {plural(args.mc_h, 'move')} per action, "
+               f"on {threads_phrase(threads)}")  # fmt: skip
     last = args.seed + args.episodes - 1
     narrator.say(
         f"Evaluating {args.checkpoint} on {args.episodes} games of a {grid} by {grid} board, "

@@ -90,10 +90,6 @@ def evaluate(policy, cfg: TrainConfig, episodes: int, narrator: narrate.Narrator
                            reward=cfg.reward, narrator=narrator)
 
 
-def plural(count: int, word: str, words: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (words or word + 's')}"
-
-
 def speak_score(ev: dict) -> str:
     return (f"mean score {ev['mean_score']:.1f}, standard deviation {ev['std_score']:.1f}, best {int(ev['max_score'])}, "
             f"mean length {ev['mean_length']:.0f} moves")
@@ -130,7 +126,7 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
     paths = [p.mc_policy, *sorted(p.models_dir.glob("*.pt")), p.imitation_policy]
     paths = [path for i, path in enumerate(paths) if path.exists() and path not in paths[:i]]
     candidates: list[Candidate] = []
-    say.say(f"Bootstrapping: evaluating {plural(len(paths), 'candidate checkpoint')} on the same "
+    say.say(f"Bootstrapping: evaluating {narrate.plural(len(paths), 'candidate checkpoint')} on the same "
             f"{cfg.fast_eval_episodes} seeded games.")
     for path in paths:
         try:
@@ -200,8 +196,8 @@ def join_recent_mc_data(cfg: TrainConfig, archived: list[str], say: narrate.Narr
     parts = [datasets.load_dataset(cfg.paths.workdir / name, grid_size=cfg.grid_size) for name in recent]
     mc = datasets.concat_datasets(parts, source="mc")
     datasets.save_dataset(cfg.paths.mc_demos, mc)
-    say.say(f"Training data from self-play: the latest {plural(len(parts), 'iteration')}, {datasets.num_samples(mc)} moves, "
-            f"joined into {cfg.paths.mc_demos}.")
+    say.say(f"Training data from self-play: the latest {narrate.plural(len(parts), 'iteration')}, "
+            f"{datasets.num_samples(mc)} moves, joined into {cfg.paths.mc_demos}.")
     return mc
 
 
@@ -274,9 +270,9 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
     say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
             f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.")
-    say.say(f"Self-play runs on {plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
+    say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
             f"{cfg.backend} backend; training reuses the self-play data of the latest "
-            f"{plural(cfg.mc_reuse_iters, 'iteration')} for {plural(cfg.train_epochs, 'epoch')}.")
+            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
     say.say(f"Every iteration gets a fast evaluation on {cfg.fast_eval_episodes} games; a full one on "
             f"{cfg.eval_episodes} games comes every {cfg.eval_full_every} iterations or after a fast gain of "
             f"{cfg.mc_adapt_threshold:g} or more.")
@@ -303,7 +299,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         copy_atomic(p.mc_policy, p.mc_backup)
         use_human = state.use_human_data and cfg.include_human_data
         sources = "human demonstrations plus self-play data" if use_human else "self-play data alone"
-        announce = f"Training on {sources} for {plural(cfg.train_epochs, 'epoch')}."
+        announce = f"Training on {sources} for {narrate.plural(cfg.train_epochs, 'epoch')}."
         with say.phase("Training", announce, say_duration=False) as ev:  # train_mc says its own time
             current = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
             trained, report = train_mc(current, demos if use_human else None, mc, mc_weight=cfg.mc_weight,

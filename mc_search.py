@@ -76,7 +76,7 @@ def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _check_search(K: int, H: int, temperature: float, discount: float, margin: float = 0.0) -> None:
+def _check_search(K: int, H: int, temperature: float, discount: float, margin: float = 0.0, threads: int | None = 1) -> None:
     if int(K) != K or K < 1:
         raise ValueError(f"K, the number of rollouts per action, must be a whole number of at least 1, not {K}.")
     if int(H) != H or H < 1:
@@ -87,6 +87,8 @@ def _check_search(K: int, H: int, temperature: float, discount: float, margin: f
         raise ValueError(f"The discount must lie above 0 and at most 1, not {discount}.")
     if not margin >= 0:
         raise ValueError(f"The search's margin over the policy's own move must be 0 or more, not {margin}.")
+    if threads is not None and (int(threads) != threads or threads < 1):
+        raise ValueError(f"The number of search threads must be a whole number of at least 1, not {threads}.")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -139,9 +141,7 @@ def monte_carlo_actions(
     any number of threads (tested; a bootstrapped value can differ in its last bit, as the network's float32 sums
     round with the batch's size).
     """
-    _check_search(K, H, temperature, discount, margin)
-    if int(threads) != threads or threads < 1:
-        raise ValueError(f"The number of search threads must be a whole number of at least 1, not {threads}.")
+    _check_search(K, H, temperature, discount, margin, threads)
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
                "trap_check": trap_check}  # fmt: skip
@@ -169,6 +169,11 @@ def _thread_pool(size: int) -> ThreadPoolExecutor:
     if size not in _THREAD_POOLS:
         _THREAD_POOLS[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mc-search")
     return _THREAD_POOLS[size]
+
+
+def threads_phrase(threads: int) -> str:
+    """How many threads a search may use, said aloud: with fewer games than it takes to fill them, it uses fewer."""
+    return "1 thread" if threads == 1 else f"up to {threads} threads, at least {MIN_GAMES_PER_THREAD} games each"
 
 
 def usable_cores() -> int:
@@ -531,15 +536,13 @@ def generate_self_play_data(
     Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
     `progress_every_s` seconds a sentence of moves so far (local workers; Ray workers report when they finish).
     """
-    _check_search(K, H, temperature, discount, margin)
+    _check_search(K, H, temperature, discount, margin, search_threads)
     if int(num_episodes) != num_episodes or num_episodes < 1:
         raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
     if int(num_workers) != num_workers or num_workers < 1:
         raise ValueError(f"The number of self-play workers must be a whole number of at least 1, not {num_workers}.")
     if backend not in BACKENDS:
         raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
-    if search_threads is not None and (int(search_threads) != search_threads or search_threads < 1):
-        raise ValueError(f"The number of search threads must be a whole number of at least 1, not {search_threads}.")
     say = narrator if narrator is not None else get_narrator()
     workers = min(int(num_workers), int(num_episodes))
     if search_threads is None:
@@ -555,7 +558,7 @@ def generate_self_play_data(
     say.say(
         f"Self-play starts: {num_episodes} episodes, {K} rollouts of {H} moves per candidate move, "
         f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
-        f"{search_threads} thread{'s' if search_threads != 1 else ''}."
+        f"{threads_phrase(search_threads)}."
     )
 
     def failure(i: int, reason: str) -> SelfPlayError:

@@ -19,6 +19,11 @@ from typing import TextIO
 PROGRESS_MODES = ("auto", "bar", "lines", "off")
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """'1 rollout', '5 rollouts': a count with its noun agreeing, as it is read aloud."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
 def format_seconds(seconds: float) -> str:
     """Durations as a listener would say them: '0.4 seconds', '12 seconds', '3 minutes 5 seconds', '1 hour 2 minutes'."""
     seconds = max(0.0, float(seconds))

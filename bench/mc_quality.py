@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from env import SnakeBatch  # noqa: E402 - the path above must be set first
-from mc_search import monte_carlo_actions, usable_cores  # noqa: E402
+from mc_search import monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
 from policy import CheckpointError, load_policy  # noqa: E402
 
 DEFAULT_CHECKPOINT = "data/policy_imitation.pt"
@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     gain = searched.mean() - alone.mean()
     diff = searched - alone
     print(f"With Monte Carlo search, K {args.k} and H {args.horizon}: mean score {searched.mean():.1f}, best {searched.max()}, "
-          f"in {time.perf_counter() - start:.0f} seconds on {search_threads} search "
-          f"thread{'s' if search_threads != 1 else ''}.")  # fmt: skip
+          f"in {time.perf_counter() - start:.0f} seconds, searching on {threads_phrase(search_threads)}.")  # fmt: skip
     change = f"Search {'raises' if gain >= 0 else 'lowers'} the mean score by {abs(gain):.1f}"
     if len(diff) > 1:
         change += f", with a standard error of {diff.std(ddof=1) / np.sqrt(len(diff)):.1f} on these paired games"

@@ -35,7 +35,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from env import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
-from mc_search import generate_self_play_data, monte_carlo_actions, usable_cores  # noqa: E402
+from mc_search import (  # noqa: E402
+    MIN_GAMES_PER_THREAD,
+    generate_self_play_data,
+    monte_carlo_actions,
+    threads_phrase,
+    usable_cores,
+)
 from narrate import Narrator  # noqa: E402
 from policy import CheckpointError, SnakePolicy, encode, load_policy, save_policy, select_actions  # noqa: E402
 
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1 or args.episodes < 1 or search_threads < 1:
         print("The flags --threads, --search-threads and --episodes each need a whole number of at least 1.")
         return 2
+    search_threads = min(search_threads, GAMES // MIN_GAMES_PER_THREAD)  # the most 64 games fill
     if args.checkpoint:
         if not Path(args.checkpoint).exists():
             print(f"Checkpoint {args.checkpoint} does not exist; pass a 10 by 10 checkpoint or none for random weights.")
@@ -189,10 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     for search in (batched, serial):
         search.run(2.0)  # warm-up, not counted: the games get under way
         search.decisions, search.rollout_moves, search.seconds = 0, 0, 0.0
-    networks = {"one torch thread": Forward(policy, batched.games)}
+    networks = {"on one torch thread": Forward(policy, batched.games)}
     if search_threads > 1:
-        networks[f"{search_threads} torch threads"] = Forward(policy, batched.games, torch_threads=search_threads)
-        networks[f"{search_threads} Python threads, a part each"] = Forward(policy, batched.games, split=search_threads)
+        networks[f"on {search_threads} torch threads"] = Forward(policy, batched.games, torch_threads=search_threads)
+        split = f"with the batch split over {search_threads} Python threads"
+        networks[split] = Forward(policy, batched.games, split=search_threads)
     policy_cost = Forward(policy, batched.games, encoding=True)
     for _ in range(ROUNDS):
         for search in (batched, serial) if search_threads > 1 else (batched,):
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     slow = reference.decisions / reference.seconds
     moves_rate = batched.rollout_moves / batched.seconds
     rates = {how: forward.samples / forward.seconds for how, forward in networks.items()}
-    one_thread = rates["one torch thread"]
+    one_thread = rates["on one torch thread"]
     best_how, net_rate = max(rates.items(), key=lambda item: item[1])
     policy_rate = policy_cost.samples / policy_cost.seconds
     on = f"{search_threads} thread{'s' if search_threads != 1 else ''}"
@@ -215,18 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     if search_threads > 1:
         print(f"The same search on one thread: {serial.decisions / serial.seconds:,.0f} decisions per second, "
               f"with {serial.rollout_moves / serial.seconds:,.0f} live rollout moves per second.")  # fmt: skip
-    print(f"Plain reference, one game at a time with deep copies and batch-of-one network calls: "
+    print(f"The plain reference, one game at a time with deep copies and batch-of-one network calls, makes "
           f"{slow:,.1f} decisions per second.")  # fmt: skip
-    print("The network alone at a batch of " + str(GAMES * 3 * K) + ": "
-          + ", ".join(f"{rate:,.0f} samples per second on {how}" for how, rate in rates.items()) + ".")  # fmt: skip
+    print(f"The network alone, at a batch of {GAMES * 3 * K}, runs "
+          + "; ".join(f"{rate:,.0f} samples per second {how}" for how, rate in rates.items()) + ".")  # fmt: skip
     print(f"The search's efficiency, its rollout moves per second over the network's samples per second on one torch "
           f"thread (each worker's setting), is {moves_rate / one_thread:.2f}.")  # fmt: skip
     if search_threads > 1:
-        print(f"Against the most the network alone does on this machine, {net_rate:,.0f} on {best_how}, it is "
+        print(f"Against the most the network alone does on this machine, {net_rate:,.0f} samples per second {best_how}, it is "
               f"{moves_rate / net_rate:.2f}; and the search on one thread against the network on one torch thread, "
               f"{serial.rollout_moves / serial.seconds / one_thread:.2f}.")  # fmt: skip
     print(f"On one thread the encoder and the network together run {policy_rate:,.0f} positions per second; the network "
-          f"is {policy_rate / one_thread:.0%} of the policy's cost.")  # fmt: skip
+          f"is {100 * policy_rate / one_thread:.0f} percent of the policy's cost.")  # fmt: skip
     print(f"efficiency: {moves_rate / one_thread:.2f}")
 
     with tempfile.TemporaryDirectory() as folder:
@@ -237,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             _, stats = generate_self_play_data(
                 str(path), args.episodes, K, H, num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
             )
-            threads = stats["search_threads"]
-            print(f"Self-play with {workers} worker{'s' if workers != 1 else ''}, each searching on {threads} "
-                  f"thread{'s' if threads != 1 else ''}: {stats['moves_per_second']:,.0f} moves per second, "
+            who = "1 worker searching" if workers == 1 else f"{workers} workers, each searching"
+            print(f"Self-play with {who} on {threads_phrase(stats['search_threads'])}: "
+                  f"{stats['moves_per_second']:,.0f} moves per second, "
                   f"{stats['moves']:,} moves of {args.episodes} episodes in {stats['seconds']:.1f} seconds; "
                   f"the slowest worker played for {stats['worker_seconds']:.1f} of them, the rest is start-up.")  # fmt: skip
     print("Self-play runs one torch thread per worker and shares this machine's cores out as search threads; one worker "
