@@ -310,6 +310,78 @@ def _safe_to_eat2(free_by, top, m, g, nbr, order, length, food, food_moves, laye
         c0, c1 = n0, n1
 
 
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined: a call per game measured 5 percent slower
+def _read_board(cells, base, scale, masks, to_view, ttl, cell_at, free_by, row):  # noqa: ANN001, ANN202
+    """One game's board: every cell's time-to-live into `ttl`, the empty cells into free_by[0], the ttl plane of `row`
+    (written for the body's cells only, the rest being zero) and cell_at[v] = a body cell whose ttl is v.
+    Returns (the largest ttl, the number of body cells)."""
+    gg, words = ttl.shape[0], masks.shape[1]
+    top = 0
+    body = 0
+    for w in range(words):
+        empty = _ZERO
+        for c in range(w * 64, min(gg, w * 64 + 64)):
+            v = max(cells[c] - base, 0)
+            ttl[c] = v
+            top = max(top, v)
+            empty |= np.uint64(v == 0) << np.uint64(c & 63)
+        free_by[0, w] = empty
+        body += 64 - _popcount(empty) if w * 64 + 64 <= gg else gg - w * 64 - _popcount(empty)
+    if words == 1:
+        free_by[0, 1] = _ZERO  # the two-word searches read a second word
+    for w in range(words):  # the body's cells, one set bit at a time: a quarter of the board's cells or fewer
+        left = ~free_by[0, w] & masks[0, w]
+        while left != _ZERO:
+            c = w * 64 + _popcount(~left & (left - _ONE))  # the lowest set bit
+            left &= left - _ONE
+            v = ttl[c]
+            cell_at[v] = c
+            row[to_view[c]] = v * scale
+    return top, body
+
+
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined: a call per game measured 5 percent slower
+def _fill_free_by(free_by, cell_at, ttl, top, body, small):  # noqa: ANN001, ANN202
+    """free_by[v] for v = 1..top, the cells free from move v on: each row adds the one cell whose ttl is v to the row
+    before, rather than scattering every cell into its row (the empty cells all land in row 0, a chain of
+    read-modify-writes of one word). Two cells that share a ttl (never in play) fall back to scattering. Leaves
+    cell_at all -1 again."""
+    words = free_by.shape[1]
+    seen = 0  # the ttls that some cell has: as many as the body has cells unless two cells share one
+    if small:
+        acc0, acc1 = free_by[0, 0], free_by[0, 1]
+        for v in range(1, top + 1):
+            c = cell_at[v]
+            if c >= 0:
+                cell_at[v] = -1
+                seen += 1
+                bit = _ONE << np.uint64(c & 63)
+                if c < 64:
+                    acc0 |= bit
+                else:
+                    acc1 |= bit
+            free_by[v, 0] = acc0
+            free_by[v, 1] = acc1
+    else:
+        for v in range(1, top + 1):
+            for w in range(words):
+                free_by[v, w] = free_by[v - 1, w]
+            c = cell_at[v]
+            if c >= 0:
+                cell_at[v] = -1
+                seen += 1
+                free_by[v, c >> 6] |= _ONE << np.uint64(c & 63)
+    if seen != body:
+        for v in range(top + 1):
+            for w in range(words):
+                free_by[v, w] = _ZERO
+        for c in range(ttl.shape[0]):
+            free_by[ttl[c], c >> 6] |= _ONE << np.uint64(c & 63)
+        for v in range(1, top + 1):
+            for w in range(words):
+                free_by[v, w] |= free_by[v - 1, w]
+
+
 @numba.njit(cache=True, nogil=True)
 def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, back, nbr, masks, mirror, g, out):  # noqa: ANN001, ANN202
     n = board.shape[0]
@@ -337,64 +409,9 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         row[:] = 0.0
         base = t[i] - length[i]
         scale = 1.0 / max(length[i], 1)
-        top = 0
-        body = 0
-        # free_by from one cell per ttl (cell_at), not by scattering every cell into its row: the empty cells all
-        # land in row 0, a chain of read-modify-writes of one word. Two cells that share a ttl fall back to that.
-        for w in range(words):  # ttl and the empty cells (free_by[0])
-            empty = _ZERO
-            for c in range(w * 64, min(gg, w * 64 + 64)):
-                v = max(board[i, c] - base, 0)
-                ttl[c] = v
-                top = max(top, v)
-                empty |= np.uint64(v == 0) << np.uint64(c & 63)
-            free_by[0, w] = empty
-            body += 64 - _popcount(empty) if w * 64 + 64 <= gg else gg - w * 64 - _popcount(empty)
-        if words == 1:
-            free_by[0, 1] = _ZERO
         d = direction[i]
-        to_view = back[d]
-        for w in range(words):  # the body's cells, one set bit at a time: a quarter of the board's cells or fewer
-            left = ~free_by[0, w] & masks[0, w]
-            while left != _ZERO:
-                c = w * 64 + _popcount(~left & (left - _ONE))  # the lowest set bit
-                left &= left - _ONE
-                v = ttl[c]
-                cell_at[v] = c
-                row[to_view[c]] = v * scale  # the ttl plane: zero but for the body
-        seen = 0  # the ttls that some cell has: as many as the body has cells unless two cells share one
-        if small:
-            acc0, acc1 = free_by[0, 0], free_by[0, 1]
-            for v in range(1, top + 1):
-                c = cell_at[v]
-                if c >= 0:
-                    cell_at[v] = -1
-                    seen += 1
-                    bit = _ONE << np.uint64(c & 63)
-                    if c < 64:
-                        acc0 |= bit
-                    else:
-                        acc1 |= bit
-                free_by[v, 0] = acc0
-                free_by[v, 1] = acc1
-        else:
-            for v in range(1, top + 1):
-                for w in range(words):
-                    free_by[v, w] = free_by[v - 1, w]
-                c = cell_at[v]
-                if c >= 0:
-                    cell_at[v] = -1
-                    seen += 1
-                    free_by[v, c >> 6] |= _ONE << np.uint64(c & 63)
-        if seen != body:
-            for v in range(top + 1):
-                for w in range(cols):
-                    free_by[v, w] = _ZERO
-            for c in range(gg):
-                free_by[ttl[c], c >> 6] |= _ONE << np.uint64(c & 63)
-            for v in range(1, top + 1):
-                for w in range(cols):
-                    free_by[v, w] |= free_by[v - 1, w]
+        top, body = _read_board(board[i], base, scale, masks, back[d], ttl, cell_at, free_by, row)
+        _fill_free_by(free_by, cell_at, ttl, top, body, small)
         for w in range(words):
             target[w] = ~free_by[1, w] & masks[0, w]  # the body after this move: cells not free by move 1
         target1 = target[1] if words > 1 else _ZERO
