@@ -123,6 +123,14 @@ class Paths:
     def summary_txt(self) -> Path:
         return self.logs_dir / "training_summary.txt"
 
+    def iteration_model(self, iteration: int) -> Path:
+        """The policy accepted at the end of an iteration (iteration 0: the bootstrap's pick)."""
+        return self.models_dir / f"policy_iter_{int(iteration)}_mc.pt"
+
+    def iteration_archive(self, iteration: int) -> Path:
+        """One iteration's self-play data."""
+        return self.mc_archive_dir / f"iter_{int(iteration)}.npz"
+
     def make_dirs(self) -> None:
         """Create every folder the run writes into (files themselves are written atomically later)."""
         for folder in (self.data_dir, self.logs_dir, self.models_dir, self.mc_archive_dir, self.videos_dir):
@@ -150,9 +158,15 @@ class TrainConfig:
     mc_margin: float = knob(1.0, "How much better (in apples) the search's best move must be to overrule the policy's own move.")
     mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
+    # Hard positions: the moves that lose games, searched deeper (hard_positions.py).
+    hard_games: int = knob(1000, "Greedy games played each iteration to find the policy's lost games (0 turns this off).")
+    hard_rewind: int = knob(100, "How many of the last moves before each loss are searched again and trained on.")
+    hard_K: int = knob(5, "Rollouts per candidate action when searching the positions before a loss.")
+    hard_H: int = knob(100, "Rollout horizon in moves when searching the positions before a loss.")
+    hard_margin: float = knob(0.0, "How much better a move must score to overrule the policy before a loss (0: any gain).")
     # Training.
-    train_epochs: int = knob(8, "Epochs of training on each iteration's data.")
-    mc_weight: float = knob(1.0, "Weight of Monte Carlo samples relative to demonstrations.")
+    train_epochs: int = knob(4, "Epochs of training on each iteration's data.")
+    mc_weight: float = knob(3.0, "Weight of Monte Carlo samples relative to demonstrations.")
     include_human_data: bool = knob(True, "Mix the demonstrations into each iteration's training data.")
     imitation_demos: int = knob(200, "Scripted games to record when a fresh folder has no demonstrations.")
     imitation_epochs: int = knob(10, "Epochs of imitation training for the bootstrap policy.")
@@ -161,9 +175,10 @@ class TrainConfig:
     batch_size: int = knob(512, "Training batch size.")
     lr: float = knob(1e-3, "Learning rate.")
     # Evaluation and videos.
-    eval_episodes: int = knob(100, "Episodes in a full evaluation.")
-    fast_eval_episodes: int = knob(20, "Episodes in a fast evaluation (the first ones of the full evaluation).")
-    eval_full_every: int = knob(5, "Run a full evaluation at least every this many iterations.")
+    eval_episodes: int = knob(400, "Episodes in a full evaluation.")
+    fast_eval_episodes: int = knob(200, "Episodes in a fast evaluation (the first ones of the full evaluation).")
+    eval_full_every: int = knob(2, "Run a full evaluation at least every this many iterations.")
+    rollback_z: float = knob(2.0, "Roll back only when the new policy scores lower by more than this many standard errors.")
     record_videos: bool = knob(False, "Record a video of the best evaluation episode after each iteration.")
     video_episodes: int = knob(5, "Episodes played to pick the one worth recording.")
     # The game and the run.
@@ -201,7 +216,7 @@ class TrainConfig:
         at_least = [
             ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
             ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("mc_search_threads", 0),
-            ("train_epochs", 0),
+            ("train_epochs", 0), ("hard_games", 0), ("hard_rewind", 1), ("hard_K", 1), ("hard_H", 1),
             ("imitation_demos", 1), ("imitation_epochs", 0), ("policy_hidden", 1), ("policy_layers", 1),
             ("batch_size", 1), ("eval_episodes", 1),
             ("fast_eval_episodes", 1), ("eval_full_every", 1), ("video_episodes", 1), ("grid_size", 4), ("seed", 0),
@@ -210,7 +225,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value < low:
                 raise ConfigError(f"{flag_name(name)} must be at least {low}, not {value}.", name)
-        for name in ("mc_adapt_threshold", "mc_temperature", "mc_margin", "mc_weight"):
+        for name in ("mc_adapt_threshold", "mc_temperature", "mc_margin", "mc_weight", "rollback_z", "hard_margin"):
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)

@@ -3,14 +3,12 @@
     python iterative_train.py            # trains; Ctrl-C any time; run it again to resume
 
 Reads top to bottom like the seed document: prerequisites, bootstrap, human baseline, banner, then per iteration
-self-play, training, adaptive evaluation, the decisions (rollback, K/H growth, human-data switch), saving; and a
-summary at the end. Decisions are the small pure functions just below; mechanics live in the other modules.
+self-play and the hard positions, training, evaluation against the policy it would replace, the decision, and one
+commit; a summary at the end. This module does; decide.py decides (pure functions); run_state.py remembers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 import time
 from dataclasses import dataclass
@@ -20,16 +18,19 @@ import numpy as np
 import torch
 
 import datasets
+import history as hist
 import narrate
 from config import TrainConfig, parse_config
+from decide import Comparison, Rules, Standing, decide, full_eval_reason
 from evaluate import evaluate_policy
+from hard_positions import HardPositionSettings, hard_positions
 from learning import train_imitation, train_mc
-from mc_search import generate_self_play_data
+from mc_search import SelfPlayError, generate_self_play_data, usable_cores
 from play import human_baseline, record_scripted
 from policy import CheckpointError, load_policy, resolve_device, save_policy
-from run_state import RunState, RunStateError, file_sha256
+from run_state import RunRecord, RunState, RunStateError
 from storage import copy_atomic, write_text_atomic
-from visualize_training import append_iteration, empty_history, load_history, plot_history, save_history
+from visualize_training import plot_history
 
 EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games
 SELF_PLAY_SEEDS_PER_ITERATION = 1_000_000
@@ -49,36 +50,6 @@ def pick_best(candidates: list[Candidate]) -> Candidate | None:
     return max(usable, key=lambda c: c.mean_score, default=None) if usable else None
 
 
-def full_eval_reason(iteration: int, eval_full_every: int, prior_full: float | None, fast_gain: float | None,
-                     threshold: float) -> str | None:
-    """Why this iteration gets a full evaluation, as a sentence fragment, or None when the fast one is enough."""
-    if prior_full is None:
-        return "there is no full score yet to compare with"
-    if eval_full_every > 0 and iteration % eval_full_every == 0:
-        return f"iteration {iteration} is a multiple of {eval_full_every}"
-    if fast_gain is not None and fast_gain >= threshold:
-        return f"the fast score improved by {fast_gain:.1f}, at least the threshold of {threshold:g}"
-    return None
-
-
-def grow_search(streak: int, improvement: float, threshold: float, patience: int, K: int, H: int,
-                K_step: int, H_step: int) -> tuple[int, int, int, bool]:
-    """Count low-improvement iterations; after `patience` in a row, grow K and H by their steps and restart the count."""
-    if improvement >= threshold:
-        return 0, K, H, False
-    streak += 1
-    if streak >= patience:
-        return 0, K + K_step, H + H_step, True
-    return streak, K, H, False
-
-
-def paired_difference(new: np.ndarray, old: np.ndarray) -> tuple[float, float]:
-    """Mean and standard error of per-episode differences on the same seeded episodes."""
-    diff = np.asarray(new, dtype=float) - np.asarray(old, dtype=float)
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    return float(diff.mean()), se
-
-
 # ----- helpers ---------------------------------------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
@@ -91,8 +62,23 @@ def evaluate(policy, cfg: TrainConfig, episodes: int, narrator: narrate.Narrator
 
 
 def speak_score(ev: dict) -> str:
-    return (f"mean score {ev['mean_score']:.1f}, standard deviation {ev['std_score']:.1f}, best {int(ev['max_score'])}, "
-            f"mean length {ev['mean_length']:.0f} moves")
+    return (f"mean score {ev['mean_score']:.1f}, {100 * ev['win_rate']:.0f} percent of boards filled, standard "
+            f"deviation {ev['std_score']:.1f}, mean length {ev['mean_length']:.0f} moves")
+
+
+def save_plots(cfg: TrainConfig, say: narrate.Narrator) -> None:
+    p = cfg.paths
+    try:
+        plot_history(p.history, p.progress_png, p.summary_txt)
+    except Exception as exc:  # a plot must never stop training
+        say.say(f"The progress plot could not be drawn ({type(exc).__name__}: {exc}); training goes on.")
+
+
+def record_video(cfg: TrainConfig, policy, iteration: int, say: narrate.Narrator) -> None:
+    from video_recorder import record_best_episode
+
+    record_best_episode(policy, cfg.paths.videos_dir / f"iter_{iteration}", episodes=cfg.video_episodes,
+                        grid_size=cfg.grid_size, seed=EVAL_SEED_BASE + cfg.seed, narrator=say)
 
 
 # ----- the run -----------------------------------------------------------------------------------------------------
@@ -137,7 +123,8 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
             continue
         ev = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
         candidates.append(Candidate(path, ev["mean_score"]))
-        say.say(f"Candidate {path.name} scores {ev['mean_score']:.1f} on average.")
+        say.say(f"Candidate {path.name} scores {ev['mean_score']:.1f} on average and fills "
+                f"{100 * ev['win_rate']:.0f} percent of boards.")
     best = pick_best(candidates)
     if best is None:
         raise CheckpointError(f"No usable checkpoint was found; delete {p.imitation_policy} and run again to retrain it.")
@@ -152,245 +139,271 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
     return fast, full
 
 
-def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> None:
-    """One sentence per iteration, spoken and written as CSV."""
-    say.say("Summary of every iteration follows.")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["iteration", "mean_score", "std_score", "max_score", "mean_length", "full_eval", "mc_K", "mc_H",
-                     "rolled_back", "used_human_data", "elapsed_minutes", "decision"])
-    for i in range(len(history["iteration"])):
-        # No change against the row before: fast and full scores come from different games. The decision says the
-        # change that counted, measured on the same games.
-        it, mean = int(history["iteration"][i]), float(history["mean_score"][i])
-        kind = "full" if history["full_eval"][i] else "fast"
-        say.say(f"Iteration {it}: mean score {mean:.1f} on the {kind} evaluation, best "
-                f"{int(history['max_score'][i])}, K {int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; "
-                f"{history['decision'][i]}")
-        writer.writerow([it, f"{mean:.3f}", f"{history['std_score'][i]:.3f}", int(history["max_score"][i]),
-                         f"{history['mean_length'][i]:.1f}", bool(history["full_eval"][i]), int(history["mc_K"][i]),
-                         int(history["mc_H"][i]), bool(history["rolled_back"][i]), bool(history["used_human_data"][i]),
-                         f"{history['elapsed_minutes'][i]:.2f}", str(history["decision"][i])])
-    write_text_atomic(cfg.paths.summary_csv, buffer.getvalue())
-    say.say(f"The summary was also written to {cfg.paths.summary_csv}.")
+def start_record(cfg: TrainConfig, say: narrate.Narrator, device, baseline: float) -> RunRecord:
+    """A fresh folder: bootstrap, and commit the pick as iteration 0."""
+    with say.phase("Bootstrapping"):
+        fast, full = bootstrap(cfg, say, device)
+    state = RunState(mc_K=cfg.mc_K, mc_H=cfg.mc_H, use_human_data=cfg.include_human_data, next_iteration=0,
+                     fast_scores=fast["scores"].tolist(), full_scores=full["scores"].tolist(),
+                     grid_size=cfg.grid_size, reward=cfg.reward, human_baseline=baseline)
+    record = RunRecord(cfg.paths, state, hist.empty_history(baseline))
+    record.commit(0, history_row(full, True, state.mc_K, state.mc_H, False, state.use_human_data,
+                                 "the starting policy, chosen by bootstrapping."), elapsed_minutes=0.0)
+    return record
 
 
-def save_plots(cfg: TrainConfig, say: narrate.Narrator) -> None:
-    p = cfg.paths
-    try:
-        plot_history(p.history, p.progress_png, p.summary_txt)
-    except Exception as exc:  # a plot must never stop training
-        say.say(f"The progress plot could not be drawn ({type(exc).__name__}: {exc}); training goes on.")
+def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator) -> None:
+    """Check the folder's record fits this run, put back a policy an interrupted iteration left, and say the rule."""
+    p, state = cfg.paths, record.state
+    if (state.grid_size, state.reward) != (cfg.grid_size, cfg.reward):
+        raise RunStateError(
+            f"{p.run_state} belongs to a run on a {state.grid_size} by {state.grid_size} board with the "
+            f"{state.reward} reward; use the same --grid-size and --reward, or another --workdir."
+        )
+    if state.next_iteration > cfg.num_iterations:
+        return
+    if not record.policy_intact():
+        say.say(f"The last run stopped in the middle of iteration {state.next_iteration}, so {p.mc_policy} is "
+                f"restored from {p.iteration_model(state.next_iteration - 1).name}.")
+        record.restore_policy()
+    say.say(f"Resuming at iteration {state.next_iteration} of {cfg.num_iterations}, with K {state.mc_K}, "
+            f"H {state.mc_H}, a low-improvement streak of {state.low_improvement_streak}, and demonstrations "
+            f"{'in use' if state.use_human_data else 'no longer used'}.")
+    if (cfg.mc_K, cfg.mc_H) != (state.mc_K, state.mc_H):
+        say.say(f"The saved K {state.mc_K} and H {state.mc_H} continue this run, as its own growth rule left them; "
+                f"the K {cfg.mc_K} and H {cfg.mc_H} of this command are not used. To search with them, start in "
+                "another --workdir.")
 
 
-def record_video(cfg: TrainConfig, policy, iteration: int, say: narrate.Narrator) -> None:
-    from video_recorder import record_best_episode
+def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator) -> None:
+    say.say(baseline.sentence)
+    say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}; each plays {cfg.mc_episodes} self-play "
+            f"games with {state.mc_K} rollouts of {state.mc_H} moves per candidate move, growing by "
+            f"{cfg.mc_K_step} and {cfg.mc_H_step} after {cfg.mc_adapt_patience} iterations in a row that improve by "
+            f"less than {cfg.mc_adapt_threshold:g}.")
+    if cfg.hard_games:
+        say.say(f"Each iteration also plays {cfg.hard_games} games with the policy alone and searches the last "
+                f"{cfg.hard_rewind} moves before every lost game again, with {cfg.hard_K} rollouts of {cfg.hard_H} "
+                "moves, to learn the moves that lose games.")
+    trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
+    say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
+            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.")
+    say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
+            f"{cfg.backend} backend; training reuses the data of the latest "
+            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
+    say.say(f"Every iteration gets a fast evaluation on {cfg.fast_eval_episodes} games; a full one on "
+            f"{cfg.eval_episodes} games comes every {cfg.eval_full_every} iterations, after a fast gain of "
+            f"{cfg.mc_adapt_threshold:g} or more, or before a rollback. A new policy is compared with the one it "
+            f"would replace on the same games, and rolled back only when it scores lower by more than "
+            f"{cfg.rollback_z:g} standard errors.")
 
-    record_best_episode(policy, cfg.paths.videos_dir / f"iter_{iteration}", episodes=cfg.video_episodes,
-                        grid_size=cfg.grid_size, seed=EVAL_SEED_BASE + cfg.seed, narrator=say)
 
-
-def join_recent_mc_data(cfg: TrainConfig, archived: list[str], say: narrate.Narrator) -> dict:
-    """The latest `mc_reuse_iters` archived self-play files, joined into data/mc_demos.npz."""
+def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: narrate.Narrator) -> dict:
+    """This iteration's data (search games, then the searched positions before the policy's losses), archived,
+    and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads."""
+    p, state = cfg.paths, record.state
+    with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
+        games, stats = generate_self_play_data(
+            str(p.mc_policy), cfg.mc_episodes, state.mc_K, state.mc_H, num_workers=cfg.mc_num_workers,
+            seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION,
+            grid_size=cfg.grid_size, reward=cfg.reward, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
+            trap_check=cfg.mc_trap_check, device=str(device), backend=cfg.backend,
+            ray_address=cfg.ray_address, search_threads=cfg.mc_search_threads or None, narrator=say)
+        ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
+    parts = [games]
+    if cfg.hard_games:
+        settings = HardPositionSettings(games=cfg.hard_games, rewind=cfg.hard_rewind, K=cfg.hard_K, H=cfg.hard_H,
+                                        margin=cfg.hard_margin)
+        announce = (f"Finding the moves that lose games: {cfg.hard_games} games with the policy alone, then the "
+                    f"last {cfg.hard_rewind} moves before each loss searched with {cfg.hard_K} rollouts of "
+                    f"{cfg.hard_H} moves.")
+        with say.phase("Hard positions", announce) as ev:
+            policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
+            hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
+                                         seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
+                                         threads=cfg.mc_search_threads or usable_cores())
+            say.say(f"The policy alone lost {found['lost']} of {found['games']} games ({found['starved']} by "
+                    f"starving); the search overruled it in {found['overruled']} of the {found['positions']} moves "
+                    "before those losses.")
+            ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
+        parts.append(hard)
+    datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
+    name = str(p.iteration_archive(iteration).relative_to(p.workdir))
+    archived = [f for f in state.archived_mc_files if f != name] + [name]
     recent = archived[-cfg.mc_reuse_iters:]
-    parts = [datasets.load_dataset(cfg.paths.workdir / name, grid_size=cfg.grid_size) for name in recent]
-    mc = datasets.concat_datasets(parts, source="mc")
-    datasets.save_dataset(cfg.paths.mc_demos, mc)
-    say.say(f"Training data from self-play: the latest {narrate.plural(len(parts), 'iteration')}, "
-            f"{datasets.num_samples(mc)} moves, joined into {cfg.paths.mc_demos}.")
+    joined = [datasets.load_dataset(p.workdir / f, grid_size=cfg.grid_size) for f in recent]
+    datasets.save_dataset(p.mc_demos, datasets.concat_datasets(joined, source="mc"))
+    state.archived_mc_files = archived  # saved with the state at the commit
+    mc = datasets.load_dataset(p.mc_demos, grid_size=cfg.grid_size)
+    say.say(f"Training data from self-play: the latest {narrate.plural(len(joined), 'iteration')}, "
+            f"{datasets.num_samples(mc)} moves, joined into {p.mc_demos}.")
     return mc
 
 
+def train(cfg: TrainConfig, record: RunRecord, demos: dict, mc: dict, iteration: int, device,
+          say: narrate.Narrator) -> tuple:
+    """A copy of the current policy trained on this iteration's data (and the demonstrations while they are used)."""
+    use_human = record.state.use_human_data and cfg.include_human_data
+    source = f"{demos['source']} demonstrations plus self-play data" if use_human else "self-play data alone"
+    with say.phase("Training", f"Training on {source} for {narrate.plural(cfg.train_epochs, 'epoch')}.",
+                   say_duration=False) as ev:  # train_mc says its own time
+        current = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
+        trained, report = train_mc(current, demos if use_human else None, mc, mc_weight=cfg.mc_weight,
+                                   include_human_data=use_human, epochs=cfg.train_epochs, batch_size=cfg.batch_size,
+                                   lr=cfg.lr, seed=cfg.seed + iteration, target=cfg.mc_target, device=cfg.device,
+                                   narrator=say)
+        ev.update(iteration=iteration, val_accuracy=report.val_accuracy)
+    return trained, use_human
+
+
+def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
+          say: narrate.Narrator) -> tuple[dict, dict | None, Comparison, Comparison | None]:
+    """Evaluate the new policy against the one it would replace, on the same games (decide.py says which)."""
+    state, g = record.state, cfg.grid_size
+    with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games."):
+        fast_ev = evaluate(trained, cfg, cfg.fast_eval_episodes, say)
+        fast = compare(fast_ev["scores"], state.fast_scores, g)
+        say.say(f"Fast evaluation: {speak_score(fast_ev)}; {fast.sentence()}.")
+        reason = full_eval_reason(iteration, rules_of(cfg, state), standing_of(cfg, state), fast)
+        if reason is None:
+            say.say("No full evaluation this iteration: the fast one is decisive enough.")
+            return fast_ev, None, fast, None
+        say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.")
+        if len(state.full_scores) < cfg.eval_episodes:
+            say.say("First, the policy it would replace plays the same games, since it was kept on a fast evaluation.")
+            current = load_policy(cfg.paths.mc_policy, device=device, grid_size=g)
+            state.full_scores = evaluate(current, cfg, cfg.eval_episodes, say)["scores"].tolist()
+        full_ev = evaluate(trained, cfg, cfg.eval_episodes, say)
+        full = compare(full_ev["scores"], state.full_scores, g)
+        say.say(f"Full evaluation: {speak_score(full_ev)}; {full.sentence()}.")
+    return fast_ev, full_ev, fast, full
+
+
 def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
+    """The loop: self-play, train, compare with the policy it would replace, keep or roll back, commit."""
     p = cfg.paths
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    run_start = time.perf_counter()
     say.say(f"Snake Monte Carlo training starts in {p.workdir.resolve()}, on a {cfg.grid_size} by {cfg.grid_size} "
             f"board, using the {device.type.upper()}.")
     say.event("start", config=cfg.to_dict())
+    remove_leftovers(p, say)
+    with say.phase("Checking prerequisites"):
+        demos = ensure_prerequisites(cfg, say)
+    baseline = human_baseline(p.human_demos)
+    record = RunRecord.resume(p)
+    if record is None:
+        record = start_record(cfg, say, device, baseline.score)
+    else:
+        resume_record(cfg, record, say)
+    if record.state.next_iteration > cfg.num_iterations:
+        return finish(cfg, record, say, already_done=True)
+    say_plan(cfg, record.state, baseline, say)
+    for iteration in range(record.state.next_iteration, cfg.num_iterations + 1):
+        clock = time.perf_counter()
+        say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
+        say.event("iteration_start", iteration=iteration, mc_K=record.state.mc_K, mc_H=record.state.mc_H)
+        mc = make_data(cfg, record, iteration, device, say)
+        copy_atomic(p.mc_policy, p.mc_backup)
+        trained, used_human = train(cfg, record, demos, mc, iteration, device, say)
+        fast_ev, full_ev, fast, full = judge(cfg, record, trained, iteration, device, say)
+        decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
+        for sentence in decision.sentences:
+            say.say(sentence)
+        say.event("decision", iteration=iteration, kept=decision.keep, gain=decision.compared.gain,
+                  se=decision.compared.se, games=decision.compared.games, fill=decision.compared.new_fill,
+                  fill_gain=decision.compared.fill_gain, full_eval=full is not None)
+        scores = {}
+        if decision.keep:
+            save_policy(trained, p.mc_policy, iteration=iteration, eval={"mean_score": decision.compared.new_mean})
+            scores = {"fast_scores": fast_ev["scores"].tolist(),
+                      "full_scores": full_ev["scores"].tolist() if full_ev is not None else []}
+        else:
+            copy_atomic(p.mc_backup, p.mc_policy)
+        reported = full_ev if full_ev is not None else fast_ev
+        row = history_row(reported, full is not None, decision.mc_K, decision.mc_H, not decision.keep, used_human,
+                          decision.summary, decision.compared)
+        elapsed = record.state.elapsed_minutes + (time.perf_counter() - clock) / 60
+        record.commit(iteration, row, elapsed, mc_K=decision.mc_K, mc_H=decision.mc_H,
+                      low_improvement_streak=decision.low_improvement_streak,
+                      use_human_data=decision.use_human_data, **scores)
+        after_iteration(cfg, iteration, elapsed, say)
+    return finish(cfg, record, say)
+
+
+# ----- the loop's small parts ------------------------------------------------------------------------------------
+HARD_OFFSET = SELF_PLAY_SEEDS_PER_ITERATION // 2  # hard-position games never share a seed with self-play games
+
+
+def compare(new_scores: np.ndarray, old_scores: list[int], grid_size: int) -> Comparison:
+    """The paired comparison of scores on the same games; a filled board is a score of grid_size**2 - 3."""
+    full_board = grid_size * grid_size - 3
+    old = np.asarray(old_scores)
+    return Comparison.of(np.asarray(new_scores), np.asarray(new_scores) >= full_board, old, old >= full_board)
+
+
+def rules_of(cfg: TrainConfig, state: RunState) -> Rules:
+    return Rules(eval_full_every=cfg.eval_full_every, adapt_threshold=cfg.mc_adapt_threshold,
+                 adapt_patience=cfg.mc_adapt_patience, K_step=cfg.mc_K_step, H_step=cfg.mc_H_step,
+                 rollback_z=cfg.rollback_z, include_human_data=cfg.include_human_data,
+                 human_baseline=state.human_baseline)
+
+
+def standing_of(cfg: TrainConfig, state: RunState) -> Standing:
+    return Standing(mc_K=state.mc_K, mc_H=state.mc_H, low_improvement_streak=state.low_improvement_streak,
+                    use_human_data=state.use_human_data, has_full_scores=len(state.full_scores) >= cfg.eval_episodes)
+
+
+def history_row(ev: dict, full_eval: bool, K: int, H: int, rolled_back: bool, used_human: bool, decision: str,
+                compared: Comparison | None = None) -> dict:
+    """One history row from an evaluation and what was decided."""
+    return {"mean_score": ev["mean_score"], "std_score": ev["std_score"], "max_score": ev["max_score"],
+            "mean_length": ev["mean_length"], "win_rate": ev["win_rate"], "full_eval": full_eval, "mc_K": K,
+            "mc_H": H, "rolled_back": rolled_back, "used_human_data": used_human, "decision": decision,
+            "gain": np.nan if compared is None else compared.gain, "gain_se": np.nan if compared is None else compared.se}
+
+
+def remove_leftovers(p, say: narrate.Narrator) -> None:
     leftovers = [f for d in (p.workdir / "data", p.logs_dir) if d.exists() for f in d.rglob(".*.tmp")]
     for f in leftovers:
         f.unlink()
     if leftovers:
         say.say(f"Removed {len(leftovers)} unfinished temporary files left by an interrupted run.")
 
-    # 1. Prerequisites, resume or bootstrap.
-    with say.phase("Checking prerequisites"):
-        demos = ensure_prerequisites(cfg, say)
-    baseline = human_baseline(p.human_demos)
-    state = RunState.load(p.run_state) if p.run_state.exists() else None
-    if state is not None:
-        if (state.grid_size, state.reward) != (cfg.grid_size, cfg.reward):
-            raise RunStateError(
-                f"{p.run_state} belongs to a run on a {state.grid_size} by {state.grid_size} board with the "
-                f"{state.reward} reward; use the same --grid-size and --reward, or another --workdir."
-            )
-        if state.next_iteration > cfg.num_iterations:
-            say.say(f"All {cfg.num_iterations} iterations are already done. To train further, run again with "
-                    f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.")
-            history = load_history(p.history)
-            done = history["iteration"] < state.next_iteration
-            write_summary(cfg, {k: (v[done] if v.ndim else v) for k, v in history.items()}, say)
-            save_plots(cfg, say)
-            return 0
-        last_model = p.models_dir / f"policy_iter_{state.next_iteration - 1}_mc.pt"
-        if not p.mc_policy.exists() or file_sha256(p.mc_policy) != state.policy_sha256:
-            say.say(f"The last run stopped in the middle of iteration {state.next_iteration}, so {p.mc_policy} is "
-                    f"restored from {last_model}.")
-            copy_atomic(last_model, p.mc_policy)
-        history = load_history(p.history)
-        keep = history["iteration"] < state.next_iteration
-        history = {k: (v[keep] if k != "human_baseline" else v) for k, v in history.items()}
-        say.say(f"Resuming at iteration {state.next_iteration} of {cfg.num_iterations}, with K {state.mc_K}, "
-                f"H {state.mc_H}, a low-improvement streak of {state.low_improvement_streak}, and human data "
-                f"{'in use' if state.use_human_data else 'no longer used'}.")
-    else:
-        with say.phase("Bootstrapping"):
-            fast, full = bootstrap(cfg, say, device)
-        state = RunState(mc_K=cfg.mc_K, mc_H=cfg.mc_H, use_human_data=cfg.include_human_data,
-                         fast_scores=fast["scores"].tolist(), full_scores=full["scores"].tolist(),
-                         grid_size=cfg.grid_size, reward=cfg.reward, human_baseline=baseline.score)
-        copy_atomic(p.mc_policy, p.models_dir / "policy_iter_0_mc.pt")
-        state.policy_sha256 = file_sha256(p.mc_policy)
-        history = append_iteration(empty_history(baseline.score), iteration=0, mean_score=full["mean_score"],
-                                 std_score=full["std_score"], max_score=full["max_score"],
-                                 mean_length=full["mean_length"], full_eval=True, mc_K=state.mc_K, mc_H=state.mc_H,
-                                 rolled_back=False, used_human_data=state.use_human_data, elapsed_minutes=0.0,
-                                 decision="the starting policy, chosen by bootstrapping.")
-        save_history(p.history, history)
-        state.save(p.run_state)
 
-    # 2. Baseline and banner.
-    say.say(baseline.sentence)
-    say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}; each plays {cfg.mc_episodes} self-play "
-            f"games with {state.mc_K} rollouts of {state.mc_H} moves per candidate move, growing by "
-            f"{cfg.mc_K_step} and {cfg.mc_H_step} after {cfg.mc_adapt_patience} iterations in a row that improve by "
-            f"less than {cfg.mc_adapt_threshold:g}.")
-    trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
-    say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
-            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.")
-    say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
-            f"{cfg.backend} backend; training reuses the self-play data of the latest "
-            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
-    say.say(f"Every iteration gets a fast evaluation on {cfg.fast_eval_episodes} games; a full one on "
-            f"{cfg.eval_episodes} games comes every {cfg.eval_full_every} iterations or after a fast gain of "
-            f"{cfg.mc_adapt_threshold:g} or more.")
-
-    # 3. The loop.
-    for iteration in range(state.next_iteration, cfg.num_iterations + 1):
-        say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
-        say.event("iteration_start", iteration=iteration, mc_K=state.mc_K, mc_H=state.mc_H)
-
-        with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
-            archive = p.mc_archive_dir / f"iter_{iteration}.npz"
-            _, stats = generate_self_play_data(
-                str(p.mc_policy), cfg.mc_episodes, state.mc_K, state.mc_H, num_workers=cfg.mc_num_workers,
-                save_path=str(archive), seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION,
-                grid_size=cfg.grid_size, reward=cfg.reward, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
-                trap_check=cfg.mc_trap_check,
-                device="cuda" if device.type == "cuda" else "cpu", backend=cfg.backend,
-                ray_address=cfg.ray_address, search_threads=cfg.mc_search_threads or None, narrator=say)
-            ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
-        name = str(archive.relative_to(p.workdir))
-        archived = [f for f in state.archived_mc_files if f != name] + [name]
-        mc = join_recent_mc_data(cfg, archived, say)
-
-        copy_atomic(p.mc_policy, p.mc_backup)
-        use_human = state.use_human_data and cfg.include_human_data
-        sources = "human demonstrations plus self-play data" if use_human else "self-play data alone"
-        announce = f"Training on {sources} for {narrate.plural(cfg.train_epochs, 'epoch')}."
-        with say.phase("Training", announce, say_duration=False) as ev:  # train_mc says its own time
-            current = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
-            trained, report = train_mc(current, demos if use_human else None, mc, mc_weight=cfg.mc_weight,
-                                       include_human_data=use_human, epochs=cfg.train_epochs,
-                                       batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed + iteration,
-                                       target=cfg.mc_target, device=cfg.device, narrator=say)
-            ev.update(iteration=iteration, val_accuracy=report.val_accuracy)
-
-        with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games.") as ev:
-            fast = evaluate(trained, cfg, cfg.fast_eval_episodes, say)
-            fast_gain, fast_se = paired_difference(fast["scores"], state.fast_scores)
-            say.say(f"Fast evaluation: {speak_score(fast)}; that is {'up' if fast_gain >= 0 else 'down'} "
-                    f"{abs(fast_gain):.1f} on the same games, with a standard error of {fast_se:.1f}.")
-            reason = full_eval_reason(iteration, cfg.eval_full_every, state.prior_full, fast_gain,
-                                      cfg.mc_adapt_threshold)
-            full = None
-            if reason is not None:
-                say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.")
-                full = evaluate(trained, cfg, cfg.eval_episodes, say)
-                gain, se = paired_difference(full["scores"], state.full_scores)
-                say.say(f"Full evaluation: {speak_score(full)}; {'up' if gain >= 0 else 'down'} {abs(gain):.1f} "
-                        f"on the same games, with a standard error of {se:.1f}.")
-            else:
-                gain = fast_gain
-                say.say("No full evaluation this iteration: the fast score did not improve enough.")
-            ev.update(iteration=iteration, fast_mean=fast["mean_score"], full_mean=None if full is None else full["mean_score"])
-
-        # Decisions.
-        rolled_back = gain < 0
-        reported = full if full is not None else fast
-        if rolled_back:
-            copy_atomic(p.mc_backup, p.mc_policy)
-            decision = f"the score dropped by {-gain:.1f}, so the previous policy was restored."
-            say.say(f"Rollback: {decision}")
-            accepted = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
-        else:
-            save_policy(trained, p.mc_policy, iteration=iteration, eval={"mean_score": reported["mean_score"]})
-            decision = f"the new policy was kept, {'up' if gain > 0 else 'level'} {abs(gain):.1f}."
-            say.say(f"The new policy is kept; its score changed by {gain:+.1f}.")
-            accepted = trained
-            state.fast_scores = fast["scores"].tolist()
-            if full is not None:
-                state.full_scores = full["scores"].tolist()
-        say.event("decision", iteration=iteration, rolled_back=rolled_back, gain=gain, full_eval=full is not None)
-
-        streak, K, H, grew = grow_search(state.low_improvement_streak, gain, cfg.mc_adapt_threshold,
-                                         cfg.mc_adapt_patience, state.mc_K, state.mc_H, cfg.mc_K_step, cfg.mc_H_step)
-        if grew:
-            say.say(f"The score improved by less than {cfg.mc_adapt_threshold:g} for {cfg.mc_adapt_patience} "
-                    f"iterations in a row, so the search grows: K from {state.mc_K} to {K}, H from {state.mc_H} to {H}.")
-            decision += f" K and H grew to {K} and {H}."
-            say.event("search_growth", iteration=iteration, mc_K=K, mc_H=H)
-        elif streak:
-            say.say(f"Low improvement for {streak} iteration{'s' if streak > 1 else ''} in a row, of "
-                    f"{cfg.mc_adapt_patience} allowed before the search grows.")
-        used_human = use_human
-        accepted_score = (state.prior_full if state.full_scores else state.prior_fast) or 0.0
-        if use_human and not rolled_back and accepted_score > baseline.score:
-            state.use_human_data = False
-            say.say(f"The policy now beats the human baseline, {accepted_score:.1f} against {baseline.score:.1f}, so "
-                    f"human demonstrations are dropped from training from the next iteration on.")
-            decision += " Human data was dropped: the baseline is beaten."
-            say.event("human_data_dropped", iteration=iteration, score=accepted_score, baseline=baseline.score)
-
-        # Save: checkpoint, history, plots, video, then the state file last.
-        model_path = p.models_dir / f"policy_iter_{iteration}_mc.pt"
-        copy_atomic(p.mc_policy, model_path)
-        elapsed = state.elapsed_minutes + (time.perf_counter() - run_start) / 60
-        history = append_iteration(history, iteration=iteration, mean_score=reported["mean_score"],
-                                 std_score=reported["std_score"], max_score=reported["max_score"],
-                                 mean_length=reported["mean_length"], full_eval=full is not None, mc_K=K, mc_H=H,
-                                 rolled_back=rolled_back, used_human_data=used_human, elapsed_minutes=elapsed,
-                                 decision=decision)
-        save_history(p.history, history)
-        save_plots(cfg, say)
-        if cfg.record_videos:
-            record_video(cfg, accepted, iteration, say)
-        state.archived_mc_files = archived
-        state.mc_K, state.mc_H, state.low_improvement_streak = K, H, streak
-        state.next_iteration = iteration + 1
-        state.policy_sha256 = file_sha256(p.mc_policy)
-        state.elapsed_minutes = elapsed
-        run_start = time.perf_counter()
-        state.save(p.run_state)
-        say.say(f"Iteration {iteration} is saved as {model_path.name}, after {narrate.format_seconds(elapsed * 60)} "
-                f"of training in all.")
-
-    write_summary(cfg, history, say)
+def after_iteration(cfg: TrainConfig, iteration: int, elapsed: float, say: narrate.Narrator) -> None:
+    """Plots and the optional video; neither can lose the committed iteration."""
     save_plots(cfg, say)
-    say.say(f"Training is complete. The policy is in {p.mc_policy}, and the story of the run is in {p.summary_txt}.")
+    if cfg.record_videos:
+        policy = load_policy(cfg.paths.mc_policy, grid_size=cfg.grid_size)
+        record_video(cfg, policy, iteration, say)
+    say.say(f"Iteration {iteration} is saved as {cfg.paths.iteration_model(iteration).name}, after "
+            f"{narrate.format_seconds(elapsed * 60)} of training in all.")
+
+
+def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_done: bool = False) -> int:
+    if already_done:
+        say.say(f"All {cfg.num_iterations} iterations are already done. To train further, run again with "
+                f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.")
+    write_summary(cfg, record.history, say)
+    save_plots(cfg, say)
+    if not already_done:
+        say.say(f"Training is complete. The policy is in {cfg.paths.mc_policy}, and the story of the run is in "
+                f"{cfg.paths.summary_txt}.")
     return 0
+
+
+def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> None:
+    """One sentence per iteration, spoken and written as CSV."""
+    say.say("Summary of every iteration follows.")
+    for i in range(len(history["iteration"])):
+        it, mean, fill = int(history["iteration"][i]), float(history["mean_score"][i]), history["win_rate"][i]
+        kind = "full" if history["full_eval"][i] else "fast"
+        filled = f", {100 * fill:.0f} percent of boards filled" if np.isfinite(fill) else ""
+        say.say(f"Iteration {it}: mean score {mean:.1f}{filled} on the {kind} evaluation, K "
+                f"{int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; {history['decision'][i]}")
+    write_text_atomic(cfg.paths.summary_csv, hist.summary_csv(history))
+    say.say(f"The summary was also written to {cfg.paths.summary_csv}.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         say.say("Training was interrupted. Everything up to the last completed iteration is saved; run the same "
                 "command again to resume.")
         return 130
-    except (CheckpointError, datasets.DatasetError, RunStateError, ValueError) as exc:
+    except (CheckpointError, datasets.DatasetError, RunStateError, SelfPlayError, ValueError) as exc:
         say.say(f"Training stopped: {exc}")
         return 2
     finally:

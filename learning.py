@@ -2,8 +2,10 @@
 
 policy.py holds the network and its checkpoints; this module is how the weights are learned. Both trainers share one
 loop (`_fit`) with the same rules:
-- every sample is encoded once up front, plain and mirrored (a left-right mirror with left and right swapped is the
-  same game), and each epoch mirrors a random half of the samples, so augmentation costs no re-encoding;
+- samples are kept as compact game states (about 220 bytes each) and encoded batch by batch, plain or mirrored (a
+  left-right mirror with left and right swapped is the same game; each epoch mirrors a random half of the samples).
+  Encoding costs about a microsecond a position, a few percent of a step, while encoding everything up front held
+  2.6 kilobytes a sample twice over, and the run's memory grew with its data (3.3 GB at the default settings);
 - the held-out split is by episode, never by sample: neighbouring moves of one game are nearly identical, so a
   sample split would measure memory, not play on games the policy never saw;
 - the best validation epoch is kept (a copy of its weights in memory) and returned;
@@ -22,8 +24,10 @@ import torch
 import torch.nn.functional as F
 
 import datasets
+from env import SnakeBatch
 from narrate import Narrator, format_seconds, get_narrator
-from policy import MIRROR_ACTIONS, SnakePolicy, build_policy, encode, resolve_device
+from observation import MIRROR_ACTIONS, encode, obs_size
+from policy import SnakePolicy, build_policy, resolve_device
 
 WEIGHT_DECAY = 1e-4
 EVAL_CHUNK = 8192
@@ -74,10 +78,9 @@ class TrainReport:
 
 @dataclass
 class _Samples:
-    """Encoded samples as tensors; `x_mirror` (training sets only) holds the same positions seen in the mirror."""
+    """Samples as compact game states (encoded per batch) and their targets as tensors."""
 
-    x: torch.Tensor  # (N, F)
-    x_mirror: torch.Tensor | None  # (N, F)
+    states: dict[str, np.ndarray]  # datasets.STATE_KEYS, N rows each
     target: torch.Tensor  # (N, 3) target distribution over actions (one-hot for a recorded move)
     weight: torch.Tensor  # (N,)
     value: torch.Tensor  # (N,) value target, 0 where unused
@@ -85,6 +88,18 @@ class _Samples:
 
     def __len__(self) -> int:
         return len(self.weight)
+
+    def x(self, idx: np.ndarray, mirrored: np.ndarray | None = None) -> torch.Tensor:
+        """The encoded positions `idx`, those flagged in `mirrored` seen in the mirror, on the targets' device."""
+        batch = SnakeBatch.from_states({k: v[idx] for k, v in self.states.items()})
+        if mirrored is None or not mirrored.any():
+            x = encode(batch)
+        else:
+            x = np.empty((len(idx), obs_size(batch.grid_size)), np.float32)
+            plain = np.flatnonzero(~mirrored)
+            x[plain] = encode(batch.take(plain))
+            x[mirrored] = encode(batch.take(np.flatnonzero(mirrored)), mirror=True)
+        return torch.from_numpy(x).to(self.target.device)
 
 
 # ----- data preparation ----------------------------------------------------------------------------------------
@@ -122,14 +137,12 @@ class _Source:
     name: str
 
 
-def _encode_samples(data: dict, idx: np.ndarray, source: _Source, mirrored: bool, device: torch.device) -> _Samples:
-    """Encode the chosen samples once (and their mirror images, for training) as tensors on `device`."""
-    batch = datasets.batch_of(data, idx)
+def _select_samples(data: dict, idx: np.ndarray, source: _Source, device: torch.device) -> _Samples:
+    """The chosen samples' states and their targets as tensors on `device`."""
     n = len(idx)
     value = np.zeros(n, np.float32) if source.value is None else source.value[idx]
     return _Samples(
-        x=torch.from_numpy(encode(batch)).to(device),
-        x_mirror=torch.from_numpy(encode(batch, mirror=True)).to(device) if mirrored else None,
+        states=datasets.states_of(data, idx),
         target=torch.from_numpy(source.target[idx]).to(device),
         weight=torch.full((n,), float(source.weight), device=device),
         value=torch.from_numpy(value.astype(np.float32)).to(device),
@@ -141,10 +154,8 @@ def _join(parts: list[_Samples]) -> _Samples | None:
     parts = [p for p in parts if len(p)]
     if len(parts) <= 1:
         return parts[0] if parts else None
-    mirrors = [p.x_mirror for p in parts]
     return _Samples(
-        x=torch.cat([p.x for p in parts]),
-        x_mirror=None if mirrors[0] is None else torch.cat(mirrors),
+        states={k: np.concatenate([p.states[k] for p in parts]) for k in parts[0].states},
         target=torch.cat([p.target for p in parts]),
         weight=torch.cat([p.weight for p in parts]),
         value=torch.cat([p.value for p in parts]),
@@ -155,13 +166,13 @@ def _join(parts: list[_Samples]) -> _Samples | None:
 def _prepare(
     sources: list[_Source], val_fraction: float, rng: np.random.Generator, device: torch.device
 ) -> tuple[_Samples, _Samples | None, int]:
-    """Split each source by episode, encode both sides once, join the sources; also count held-out episodes."""
+    """Split each source by episode, join the sources' two sides; also count held-out episodes."""
     train, val, held = [], [], 0
     for s in sources:
         tr, va = split_by_episode(s.data["episode"], val_fraction, rng)
         held += len(np.unique(s.data["episode"][va]))
-        train.append(_encode_samples(s.data, tr, s, True, device))
-        val.append(_encode_samples(s.data, va, s, False, device))
+        train.append(_select_samples(s.data, tr, s, device))
+        val.append(_select_samples(s.data, va, s, device))
     joined = _join(train)
     if joined is None:
         raise ValueError("There are no training samples: every dataset given is empty or weighted zero.")
@@ -198,8 +209,9 @@ def _evaluate(policy: SnakePolicy, data: _Samples, value_weight: float) -> tuple
     total_loss = total_correct = total_w = 0.0
     for start in range(0, n, EVAL_CHUNK):
         sl = slice(start, min(n, start + EVAL_CHUNK))
+        x = data.x(np.arange(sl.start, sl.stop))
         loss, correct, wsum = _losses(
-            policy, data.x[sl], data.target[sl], data.weight[sl], data.value[sl], data.has_value[sl], value_weight
+            policy, x, data.target[sl], data.weight[sl], data.value[sl], data.has_value[sl], value_weight
         )
         total_loss += float(loss) * float(wsum)
         total_correct += float(correct)
@@ -233,7 +245,7 @@ def _fit(
 ) -> _Epoch:
     """Train in place, then load the weights of the best held-out epoch (the last one when nothing is held out)."""
     n = len(train)
-    device = train.x.device
+    device = train.target.device
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * math.ceil(n / batch_size)))
     flip = torch.as_tensor(MIRROR_ACTIONS, device=device)
@@ -241,13 +253,16 @@ def _fit(
     with narrator.progress(epochs, description, unit="epochs") as progress:
         for epoch in range(1, epochs + 1):
             policy.train()
-            order = torch.from_numpy(rng.permutation(n)).to(device)
-            mirrored = torch.from_numpy(rng.random(n) < MIRROR_SHARE).to(device)  # seen in the mirror this epoch
+            order_np = rng.permutation(n)
+            mirrored_np = rng.random(n) < MIRROR_SHARE  # seen in the mirror this epoch
+            order = torch.from_numpy(order_np).to(device)
+            mirrored = torch.from_numpy(mirrored_np).to(device)
             sums = torch.zeros(3, device=device)  # loss x weight, correct, weight: read once per epoch, not per step
             for start in range(0, n, batch_size):
                 i = order[start : start + batch_size]
+                i_np = order_np[start : start + batch_size]
                 m = mirrored[i, None]
-                x = torch.where(m, train.x_mirror[i], train.x[i])
+                x = train.x(i_np, mirrored_np[i_np])
                 target = torch.where(m, train.target[i][:, flip], train.target[i])
                 loss, correct, wsum = _losses(
                     policy, x, target, train.weight[i], train.value[i], train.has_value[i], value_weight

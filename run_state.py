@@ -1,7 +1,13 @@
-"""What a rerun needs to continue exactly where the last completed iteration left off (training_logs/run_state.json).
+"""The run's memory: the state a rerun continues from (training_logs/run_state.json), the history, and the one
+writer of both, `RunRecord.commit`.
 
-The state file is written last in every iteration, after that iteration's checkpoint and history, so an interrupted
-iteration is simply redone: the state still points at the previous iteration's artifacts.
+`commit` writes an iteration's checkpoint, its history row and the summary CSV, then the state file last, so an
+interrupted iteration is simply redone: the state still points at the previous iteration's artifacts.
+
+The rerun rule: the state file wins for what the run has learned about itself (the next iteration, the current K and
+H, the low-improvement streak, whether demonstrations are still used, the scores of the current policy); every other
+setting comes from this run's flags. A flag that asks for a different K or H than the saved one is said aloud and
+left unused (the saved values grew by the run's own rule); start in a new --workdir to search with other values.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import write_json_atomic
+import history as hist
+from config import Paths
+from storage import copy_atomic, write_json_atomic, write_text_atomic
 
 STATE_VERSION = 1
 
@@ -30,8 +38,8 @@ class RunState:
     low_improvement_streak: int = 0
     use_human_data: bool = True
     archived_mc_files: list[str] = field(default_factory=list)  # relative to the workdir, oldest first
-    fast_scores: list[int] = field(default_factory=list)  # accepted policy, fast-eval episodes
-    full_scores: list[int] = field(default_factory=list)  # accepted policy, full-eval episodes ([] = never)
+    fast_scores: list[int] = field(default_factory=list)  # the current policy's scores on the fast-eval games
+    full_scores: list[int] = field(default_factory=list)  # its scores on the full-eval games ([] = not yet measured)
     policy_sha256: str = ""  # of data/policy_mc.pt as accepted at the end of the last completed iteration
     elapsed_minutes: float = 0.0
     grid_size: int = 10
@@ -62,8 +70,55 @@ class RunState:
         known = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION or set(raw) - known:
             raise RunStateError(f"{path} is not a run state this version understands; move it aside to start afresh.")
-        return cls(**raw)
+        state = cls(**raw)
+        if not all(isinstance(getattr(state, name), int) and not isinstance(getattr(state, name), bool)
+                   for name in ("next_iteration", "mc_K", "mc_H", "low_improvement_streak", "grid_size")):
+            raise RunStateError(f"{path} holds a value of the wrong type; it is damaged. Move it aside and the whole "
+                                "training_logs folder with it, or use another --workdir, to start afresh.")
+        return state
 
 
 def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class RunRecord:
+    """The state, the history and the per-iteration files of one work folder; `commit` is their only writer."""
+
+    def __init__(self, paths: Paths, state: RunState, history: dict) -> None:
+        self.paths, self.state, self.history = paths, state, history
+
+    @classmethod
+    def resume(cls, paths: Paths) -> RunRecord | None:
+        """The record of an earlier run in this folder (history cut to its completed iterations), or None."""
+        if not paths.run_state.exists():
+            return None
+        state = RunState.load(paths.run_state)
+        history = hist.load_history(paths.history)
+        keep = history["iteration"] < state.next_iteration
+        history = {k: (v[keep] if k not in hist.SCALAR_FIELDS else v) for k, v in history.items()}
+        return cls(paths, state, history)
+
+    def policy_intact(self) -> bool:
+        """Whether data/policy_mc.pt is the policy the last completed iteration accepted."""
+        return self.paths.mc_policy.exists() and file_sha256(self.paths.mc_policy) == self.state.policy_sha256
+
+    def restore_policy(self) -> None:
+        """Put the last completed iteration's policy back in data/policy_mc.pt."""
+        copy_atomic(self.paths.iteration_model(self.state.next_iteration - 1), self.paths.mc_policy)
+
+    def commit(self, iteration: int, row: dict, elapsed_minutes: float, **state_changes: object) -> None:
+        """Record a finished iteration: its checkpoint, its history row, the summary CSV, then the state file last."""
+        p = self.paths
+        copy_atomic(p.mc_policy, p.iteration_model(iteration))
+        self.history = hist.append_iteration(self.history, iteration=iteration, elapsed_minutes=elapsed_minutes, **row)
+        hist.save_history(p.history, self.history)
+        write_text_atomic(p.summary_csv, hist.summary_csv(self.history))
+        for name, value in state_changes.items():
+            if not hasattr(self.state, name):
+                raise AttributeError(f"The run state has no field {name}.")
+            setattr(self.state, name, value)
+        self.state.next_iteration = iteration + 1
+        self.state.policy_sha256 = file_sha256(p.mc_policy)
+        self.state.elapsed_minutes = elapsed_minutes
+        self.state.save(p.run_state)

@@ -1,19 +1,6 @@
 """The training history: its file format, a plot of it, and the same story in plain sentences.
 
-The driver appends one row per iteration to `training_logs/training_history.npz` (row 0 is the imitation bootstrap):
-
-  iteration int32         iteration number (numbering continues across runs)
-  mean_score float64      mean evaluation score (apples)
-  std_score float64       its standard deviation over the evaluation episodes
-  max_score float64       best single evaluation game
-  mean_length float64     mean episode length in moves
-  full_eval bool          True for a full evaluation, False for a fast one
-  mc_K int32, mc_H int32  search settings used to make this iteration's data
-  rolled_back bool        the iteration's policy was rejected and the previous one restored
-  used_human_data bool    demonstrations were mixed into this iteration's training data
-  elapsed_minutes float64 minutes since the run began when the iteration finished (cumulative)
-  decision unicode        one sentence saying what the driver decided and why
-  human_baseline ()       scalar float64, the demonstrations' mean score; NaN when unknown
+The history's format lives in history.py.
 
 `python visualize_training.py [--workdir DIR]` writes the plot and the summary and reads the summary aloud.
 """
@@ -28,110 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from config import OneLineParser, Paths
+from history import HistoryError, load_history
 from narrate import Narrator, format_seconds
-from storage import atomic_path, save_npz_atomic, write_text_atomic
-
-HISTORY_FIELDS: dict[str, np.dtype] = {
-    "iteration": np.dtype(np.int32),
-    "mean_score": np.dtype(np.float64),
-    "std_score": np.dtype(np.float64),
-    "max_score": np.dtype(np.float64),
-    "mean_length": np.dtype(np.float64),
-    "full_eval": np.dtype(bool),
-    "mc_K": np.dtype(np.int32),
-    "mc_H": np.dtype(np.int32),
-    "rolled_back": np.dtype(bool),
-    "used_human_data": np.dtype(bool),
-    "elapsed_minutes": np.dtype(np.float64),
-    "decision": np.dtype(str),
-}
-SCALAR_FIELDS = ("human_baseline",)
-
-
-class HistoryError(ValueError):
-    """A history file or dict that cannot be used; the message names the file and what is wrong."""
-
-
-# ----- the format ----------------------------------------------------------------------------------------------
-def empty_history(human_baseline: float = math.nan) -> dict[str, np.ndarray]:
-    """A history with no rows yet, in the exact dtypes `save_history` writes."""
-    history = {name: np.zeros(0, dtype=dtype) for name, dtype in HISTORY_FIELDS.items()}
-    history["human_baseline"] = np.array(float(human_baseline), dtype=np.float64)
-    return history
-
-
-def append_iteration(history: dict[str, np.ndarray], **row: object) -> dict[str, np.ndarray]:
-    """A new history with one more row; every per-iteration field must be given, so no column falls behind."""
-    missing = [name for name in HISTORY_FIELDS if name not in row]
-    extra = [name for name in row if name not in HISTORY_FIELDS]
-    if missing or extra:
-        raise HistoryError(f"A history row needs exactly the fields {', '.join(HISTORY_FIELDS)}; "
-                           f"missing {missing or 'none'}, unexpected {extra or 'none'}.")  # fmt: skip
-    out = dict(history)
-    for name in HISTORY_FIELDS:
-        out[name] = np.append(np.asarray(history[name]), np.asarray([row[name]]))
-    return _checked(out, "the history being appended to")
-
-
-_KIND_WORDS = {"i": "whole numbers", "f": "numbers", "b": "true or false values", "U": "sentences"}
-
-
-def _fits(values: np.ndarray, dtype: np.dtype) -> bool:
-    """Whether the stored values convert to the documented dtype without losing meaning."""
-    kind = values.dtype.kind
-    if dtype.kind == "U":
-        return kind == "U"
-    if dtype.kind == "f":
-        return kind in "fiu"
-    if dtype.kind == "i":
-        return kind in "iu" or (kind == "f" and bool(np.all(np.isfinite(values) & (values == np.round(values)))))
-    return kind == "b" or (kind in "iu" and bool(np.all((values == 0) | (values == 1))))
-
-
-def _checked(history: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
-    """Every field present, one length, the documented dtypes; anything else is a `HistoryError` naming `where`."""
-    missing = [name for name in (*HISTORY_FIELDS, *SCALAR_FIELDS) if name not in history]
-    if missing:
-        raise HistoryError(f"{where} lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                           "it was not written by this version of the trainer.")  # fmt: skip
-    out: dict[str, np.ndarray] = {}
-    lengths = set()
-    for name, dtype in HISTORY_FIELDS.items():
-        values = np.asarray(history[name])
-        if values.ndim != 1:
-            raise HistoryError(f"In {where}, {name} should be one value per iteration but has shape {values.shape}.")
-        if values.size and not _fits(values, dtype):
-            raise HistoryError(f"In {where}, {name} should hold {_KIND_WORDS[dtype.kind]} but holds {values.dtype} values.")
-        out[name] = values.astype(dtype)
-        lengths.add(len(values))
-    if len(lengths) != 1:
-        raise HistoryError(f"In {where}, the per-iteration fields have different lengths {sorted(lengths)}; it is damaged.")
-    baseline = np.asarray(history["human_baseline"])
-    if baseline.size != 1 or baseline.dtype.kind not in "fiu":
-        raise HistoryError(f"In {where}, human_baseline should be one number.")
-    out["human_baseline"] = np.array(float(baseline.reshape(())), dtype=np.float64)
-    for name, value in history.items():  # later versions may add fields; keep them
-        out.setdefault(name, np.asarray(value))
-    return out
-
-
-def save_history(path: str | os.PathLike, history: dict[str, np.ndarray]) -> None:
-    """Validate, then write atomically, so a crash mid-write leaves the previous history readable."""
-    save_npz_atomic(path, _checked(history, "the history being saved"))
-
-
-def load_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read and validate a history file (allow_pickle=False); every problem is a `HistoryError` naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise HistoryError(f"Training history {path} does not exist; run iterative_train.py first.")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            raw = {name: data[name] for name in data.files}
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise HistoryError(f"Training history {path} cannot be read ({reason}); it is damaged or not a history file.") from None
-    return _checked(raw, f"training history {path}")
+from storage import atomic_path, write_text_atomic
 
 
 # ----- words ---------------------------------------------------------------------------------------------------
@@ -242,7 +128,9 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
         scope = "full" if history["full_eval"][i] else "fast"
         decision = str(history["decision"][i]).strip()
         decision = decision[:1].upper() + decision[1:]  # the driver's decisions are clauses
-        head = f"Iteration {it[i]}: mean score {_num(mean[i])} in a {scope} evaluation, K {k[i]}, H {h[i]}."
+        fill = history["win_rate"][i]
+        filled = f", {_num(100 * fill)} percent of boards filled" if math.isfinite(fill) else ""
+        head = f"Iteration {it[i]}: mean score {_num(mean[i])}{filled} in a {scope} evaluation, K {k[i]}, H {h[i]}."
         lines.append(f"{head} {decision}".rstrip())
     return "\n".join(lines) + "\n"
 
@@ -279,6 +167,13 @@ def plot_history(history_path: str | os.PathLike, out_png: str | os.PathLike, su
             ax_kh.axvline(x[i], color="gray", linestyle="-.", linewidth=1)
             ax.annotate(f"K {history['mc_K'][i]}, H {history['mc_H'][i]}", (x[i], 1.0), xycoords=("data", "axes fraction"),
                         rotation=90, va="top", ha="right", fontsize=8, color="gray")  # fmt: skip
+        fill = history["win_rate"]
+        if np.isfinite(fill).any():
+            ax_fill = ax.twinx()
+            ax_fill.plot(x, 100 * fill, color="tab:purple", marker="s", markersize=3, label="boards filled (percent)")
+            ax_fill.set_ylabel("boards filled (percent)")
+            ax_fill.set_ylim(0, 100)
+            ax_fill.legend(loc="lower right", fontsize=8)
         ax.set_ylabel("score (apples)")
         ax.set_title("Snake training progress" if len(x) else "Snake training progress: no iterations yet")
         ax.grid(alpha=0.3)

@@ -17,42 +17,19 @@ import pytest
 import datasets
 import iterative_train as it
 from env import SnakeBatch
+from history import load_history
 from policy import SnakePolicy, load_policy, save_policy
-from visualize_training import load_history
 
 REPO = Path(__file__).resolve().parents[1]
 G = 6
 
 
-# ----- pure decisions ------------------------------------------------------------------------------------------
+# ----- pure decisions (the rest are in test_decide.py) -----------------------------------------------------------
 def test_pick_best_prefers_highest_score_and_skips_unusable():
     cands = [it.Candidate(Path("a"), None, "corrupt"), it.Candidate(Path("b"), 3.0), it.Candidate(Path("c"), 5.0)]
     assert it.pick_best(cands).path == Path("c")
     assert it.pick_best([it.Candidate(Path("a"), None, "bad")]) is None
     assert it.pick_best([it.Candidate(Path("x"), 2.0), it.Candidate(Path("y"), 2.0)]).path == Path("x")
-
-
-def test_each_full_eval_trigger_fires():
-    assert "no full score" in it.full_eval_reason(3, 5, None, 0.0, 0.5)
-    assert "multiple of 5" in it.full_eval_reason(10, 5, 4.0, 0.0, 0.5)
-    assert "improved by 0.7" in it.full_eval_reason(3, 5, 4.0, 0.7, 0.5)
-    assert it.full_eval_reason(3, 5, 4.0, 0.2, 0.5) is None
-
-
-def test_search_grows_after_exactly_patience_low_iterations():
-    streak, K, H = 0, 5, 20
-    grown_at = []
-    for i in range(1, 7):
-        streak, K, H, grew = it.grow_search(streak, 0.1, 0.5, 3, K, H, 2, 10)
-        if grew:
-            grown_at.append(i)
-    assert grown_at == [3, 6] and (K, H) == (9, 40)
-    assert it.grow_search(2, 0.6, 0.5, 3, 5, 20, 2, 10) == (0, 5, 20, False)  # a good iteration resets the streak
-
-
-def test_paired_difference():
-    mean, se = it.paired_difference(np.array([3, 4, 5]), np.array([1, 2, 3]))
-    assert mean == 2.0 and se == 0.0
 
 
 # ----- the loop with stubs ---------------------------------------------------------------------------------------
@@ -96,7 +73,6 @@ def world(tmp_path, monkeypatch):
         data = _tiny_demos(G, 1)
         data["source"] = np.array("mc")
         data["action_values"] = np.zeros((4, 3), np.float32)
-        datasets.save_dataset(save_path, data)
         return data, {"moves": 4}
 
     def fake_train(policy, human, mc, include_human_data=True, **kw):
@@ -117,7 +93,7 @@ def world(tmp_path, monkeypatch):
 
 def _run(world, *extra: str) -> int:
     args = ["--workdir", str(world.workdir), "--grid-size", str(G), "--progress", "off", "--mc-workers", "1",
-            "--eval-episodes", "4", "--fast-eval-episodes", "2", *extra]
+            "--eval-episodes", "4", "--fast-eval-episodes", "2", "--hard-games", "0", *extra]
     return it.main(args)
 
 
@@ -166,7 +142,7 @@ def test_search_grows_after_patience_and_human_data_switch(world):
 # ----- the real thing ------------------------------------------------------------------------------------------------
 TINY = ["--grid-size", str(G), "--mc-episodes", "4", "--mc-k", "2", "--mc-h", "4", "--mc-workers", "1",
         "--eval-episodes", "6", "--fast-eval-episodes", "3", "--train-epochs", "1", "--imitation-demos", "6",
-        "--imitation-epochs", "2", "--progress", "lines", "--seed", "3"]
+        "--imitation-epochs", "2", "--progress", "lines", "--seed", "3", "--hard-games", "16", "--hard-h", "8"]
 FORBIDDEN = re.compile("[\x1b\u2500-\u259f\U0001f300-\U0001faff\u2600-\u27bf]")
 
 
@@ -209,14 +185,14 @@ def test_resume_after_sigkill_mid_iteration(tmp_path):
     proc = _driver(tmp_path, "--iterations", "3")
     log = tmp_path / "training_logs/train.log"
     deadline = time.time() + 300
-    while time.time() < deadline:
-        if log.exists() and "Iteration 2 of 3 begins" in log.read_text():
+    while time.time() < deadline:  # wait on a log line inside iteration 2, never on a fixed sleep
+        text = log.read_text() if log.exists() else ""
+        if "Iteration 2 of 3 begins" in text and "Self-play starts" in text.split("Iteration 2 of 3 begins")[1]:
             break
         time.sleep(0.05)
     else:
         proc.kill()
-        pytest.fail("the driver never reached iteration 2")
-    time.sleep(0.3)  # somewhere inside iteration 2's self-play or training
+        pytest.fail("the driver never reached iteration 2's self-play")
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     state = json.loads((tmp_path / "training_logs/run_state.json").read_text())

@@ -8,73 +8,80 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import history as hist
 import visualize_training as vt
 from config import Paths
 
 COLUMNS = ("iteration", "mean_score", "std_score", "max_score", "mean_length", "full_eval", "mc_K", "mc_H",
-           "rolled_back", "used_human_data", "elapsed_minutes", "decision")  # fmt: skip
+           "rolled_back", "used_human_data", "elapsed_minutes", "decision", "win_rate", "gain", "gain_se")  # fmt: skip
 ROWS = [
-    (0, 4.2, 2.0, 9, 50, True, 5, 20, False, True, 0.5, "Bootstrap: the imitation policy scored 4.2."),
-    (1, 6.0, 2.5, 12, 70, False, 5, 20, False, True, 2.0, "Accepted: the mean score rose by 1.8."),
-    (2, 5.1, 2.1, 11, 65, False, 5, 20, True, True, 3.5, "Rolled back: the mean score fell by 0.9."),
-    (3, 6.2, 2.4, 13, 72, False, 7, 30, False, False, 5.0, "Low improvement twice, so K grows to 7 and H to 30."),
-    (4, 11.4, 3.0, 20, 150, True, 7, 30, False, False, 6.5, "Accepted after a full evaluation."),
-    (5, 10.8, 3.1, 23, 148, False, 9, 40, True, False, 61.0, "Rolled back: the mean score fell by 0.6."),
+    (0, 4.2, 2.0, 9, 50, True, 5, 20, False, True, 0.5, "Bootstrap: the imitation policy scored 4.2.", 0.0, np.nan, np.nan),
+    (1, 6.0, 2.5, 12, 70, False, 5, 20, False, True, 2.0, "Accepted: the mean score rose by 1.8.", 0.0, 1.8, 0.5),
+    (2, 5.1, 2.1, 11, 65, False, 5, 20, True, True, 3.5, "Rolled back: the mean score fell by 0.9.", 0.0, -0.9, 0.3),
+    (3, 6.2, 2.4, 13, 72, False, 7, 30, False, False, 5.0, "Low improvement twice, so K grows to 7 and H to 30.", 0.0,
+     0.2, 0.4),
+    (4, 11.4, 3.0, 20, 150, True, 7, 30, False, False, 6.5, "Accepted after a full evaluation.", 0.1, 5.2, 1.0),
+    (5, 10.8, 3.1, 23, 148, False, 9, 40, True, False, 61.0, "Rolled back: the mean score fell by 0.6.", 0.05, -0.6, 0.2),
 ]
 
 
 def make_history(rows: list[tuple] = ROWS, baseline: float = 9.5) -> dict[str, np.ndarray]:
-    history = vt.empty_history(baseline)
+    history = hist.empty_history(baseline)
     for row in rows:
-        history = vt.append_iteration(history, **dict(zip(COLUMNS, row)))
+        row = (*row, *[np.nan] * (len(COLUMNS) - len(row)))  # rows without fill rates and gains read as unknown
+        history = hist.append_iteration(history, **dict(zip(COLUMNS, row)))
     return history
 
 
 def test_save_load_round_trip_keeps_values_and_dtypes(tmp_path: Path) -> None:
     path = tmp_path / "training_logs" / "training_history.npz"
-    vt.save_history(path, make_history())
-    loaded = vt.load_history(path)
-    for name, dtype in vt.HISTORY_FIELDS.items():
+    hist.save_history(path, make_history())
+    loaded = hist.load_history(path)
+    for name, dtype in hist.HISTORY_FIELDS.items():
         assert loaded[name].dtype.kind == dtype.kind, name
         assert loaded[name].dtype == dtype or dtype.kind == "U", name
-        assert list(loaded[name]) == [row[COLUMNS.index(name)] for row in ROWS], name
+        expected = [row[COLUMNS.index(name)] for row in ROWS]
+        if dtype.kind == "f":
+            np.testing.assert_array_equal(loaded[name], np.array(expected, float), err_msg=name)  # NaN equals NaN
+        else:
+            assert list(loaded[name]) == expected, name
     assert loaded["human_baseline"].shape == () and float(loaded["human_baseline"]) == 9.5
     assert not list(path.parent.glob("*.tmp"))  # the atomic write left nothing behind
 
 
 def test_unknown_baseline_round_trips_as_nan(tmp_path: Path) -> None:
-    vt.save_history(tmp_path / "h.npz", make_history(ROWS[:1], baseline=math.nan))
-    assert math.isnan(float(vt.load_history(tmp_path / "h.npz")["human_baseline"]))
+    hist.save_history(tmp_path / "h.npz", make_history(ROWS[:1], baseline=math.nan))
+    assert math.isnan(float(hist.load_history(tmp_path / "h.npz")["human_baseline"]))
 
 
 def test_load_refuses_bad_files_naming_them(tmp_path: Path) -> None:
-    with pytest.raises(vt.HistoryError, match="absent.npz does not exist"):
-        vt.load_history(tmp_path / "absent.npz")
+    with pytest.raises(hist.HistoryError, match="absent.npz does not exist"):
+        hist.load_history(tmp_path / "absent.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"this is not a zip archive")
-    with pytest.raises(vt.HistoryError, match="junk.npz cannot be read"):
-        vt.load_history(junk)
+    with pytest.raises(hist.HistoryError, match="junk.npz cannot be read"):
+        hist.load_history(junk)
     partial = tmp_path / "partial.npz"
     history = make_history()
     np.savez(partial, **{k: v for k, v in history.items() if k != "mc_H"})
-    with pytest.raises(vt.HistoryError, match=r"partial\.npz lacks the field mc_H"):
-        vt.load_history(partial)
+    with pytest.raises(hist.HistoryError, match=r"partial\.npz lacks the field mc_H"):
+        hist.load_history(partial)
     ragged = tmp_path / "ragged.npz"
     np.savez(ragged, **{**history, "mean_score": history["mean_score"][:3]})
-    with pytest.raises(vt.HistoryError, match="different lengths"):
-        vt.load_history(ragged)
+    with pytest.raises(hist.HistoryError, match="different lengths"):
+        hist.load_history(ragged)
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, **{**history, "decision": np.array([{"a": 1}] * len(ROWS), dtype=object)})
-    with pytest.raises(vt.HistoryError, match="pickled.npz"):
-        vt.load_history(pickled)  # allow_pickle=False: an object array is refused, never unpickled
+    with pytest.raises(hist.HistoryError, match="pickled.npz"):
+        hist.load_history(pickled)  # allow_pickle=False: an object array is refused, never unpickled
 
 
 def test_save_refuses_wrong_types_and_rows_missing_fields(tmp_path: Path) -> None:
     history = make_history()
-    with pytest.raises(vt.HistoryError, match="mc_K should hold whole numbers"):
-        vt.save_history(tmp_path / "h.npz", {**history, "mc_K": history["mc_K"] + 0.5})
-    with pytest.raises(vt.HistoryError, match="missing"):
-        vt.append_iteration(history, iteration=6, mean_score=1.0)
+    with pytest.raises(hist.HistoryError, match="mc_K should hold whole numbers"):
+        hist.save_history(tmp_path / "h.npz", {**history, "mc_K": history["mc_K"] + 0.5})
+    with pytest.raises(hist.HistoryError, match="missing"):
+        hist.append_iteration(history, iteration=6, mean_score=1.0)
     assert not (tmp_path / "h.npz").exists()
 
 
@@ -92,11 +99,11 @@ def test_summary_tells_the_story() -> None:
     assert "dropped from the training data from iteration 3" in text
     assert "1 hour 1 minute" in text
     for row in ROWS:  # one line per iteration carrying the driver's decision
-        assert f"Iteration {row[0]}: " in text and row[-1] in text
+        assert f"Iteration {row[0]}: " in text and row[COLUMNS.index("decision")] in text
 
 
 def test_summary_variants() -> None:
-    flat = [(i, 3.0, 1.0, 5, 40, True, 5, 20, False, True, 1.0 * i, "Kept.") for i in range(3)]
+    flat = [(i, 3.0, 1.0, 5, 40, True, 5, 20, False, True, 1.0 * i, "Kept.", 0.0, 0.0, 0.0) for i in range(3)]
     text = vt.summary_text(make_history(flat, baseline=8.0))
     assert "There were no rollbacks." in text
     assert "stayed at K 5 and H 20 throughout" in text
@@ -105,7 +112,7 @@ def test_summary_variants() -> None:
     single = make_history([(0, 2.0, 1.0, 4, 30, True, 5, 20, True, True, 0.2, "Bootstrap.")], baseline=math.nan)
     text = vt.summary_text(single)
     assert "There was 1 rollback, at iteration 0." in text and "No human baseline was recorded" in text
-    assert vt.summary_text(vt.empty_history()) == "No iterations have been recorded yet.\n"
+    assert vt.summary_text(hist.empty_history()) == "No iterations have been recorded yet.\n"
 
 
 def test_summary_never_counts_a_rolled_back_score_as_progress() -> None:
@@ -130,7 +137,7 @@ def test_summary_is_plain_ascii_sentences() -> None:
 
 def test_plot_history_writes_png_and_summary(tmp_path: Path) -> None:
     paths = Paths(tmp_path)
-    vt.save_history(paths.history, make_history())
+    hist.save_history(paths.history, make_history())
     vt.plot_history(paths.history, paths.progress_png, paths.summary_txt)
     assert paths.progress_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths.progress_png.stat().st_size > 10_000
@@ -140,7 +147,7 @@ def test_plot_history_writes_png_and_summary(tmp_path: Path) -> None:
 
 
 def test_plot_history_copes_with_an_empty_history(tmp_path: Path) -> None:
-    vt.save_history(tmp_path / "h.npz", vt.empty_history())
+    hist.save_history(tmp_path / "h.npz", hist.empty_history())
     vt.plot_history(tmp_path / "h.npz", tmp_path / "p.png", tmp_path / "s.txt")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "s.txt").read_text() == "No iterations have been recorded yet.\n"
@@ -148,7 +155,7 @@ def test_plot_history_copes_with_an_empty_history(tmp_path: Path) -> None:
 
 def test_cli_writes_both_and_reads_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     paths = Paths(tmp_path)
-    vt.save_history(paths.history, make_history())
+    hist.save_history(paths.history, make_history())
     assert vt.main(["--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "There were 2 rollbacks" in out and str(paths.progress_png) in out
@@ -159,3 +166,11 @@ def test_cli_without_history_says_one_sentence_and_exits_2(tmp_path: Path, capsy
     assert vt.main(["--workdir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0] and "training_history.npz" in err[0]
+
+
+def test_an_older_history_without_fill_rates_still_reads(tmp_path: Path) -> None:
+    old = {k: v for k, v in make_history().items() if k not in ("win_rate", "gain", "gain_se")}
+    np.savez(tmp_path / "old.npz", **old)
+    loaded = hist.load_history(tmp_path / "old.npz")
+    assert len(loaded["win_rate"]) == len(ROWS) and np.isnan(loaded["win_rate"]).all()
+    assert "percent of boards filled" not in vt.summary_text(loaded)

@@ -1,0 +1,170 @@
+"""The loop's decisions, as pure functions: what to compare, whether to keep, when to grow the search, when to drop
+the demonstrations. No file is read or written here; `iterative_train.py` does, and the tests call these directly.
+
+Compared with what: a new policy is always compared with the policy it would replace (data/policy_mc.pt as the
+iteration began), on the same seeded games, game by game. The fast comparison uses the first `fast` games; the full
+one all `full` games. When the replaced policy has no scores on the full games yet (it was kept on a fast evaluation),
+the driver evaluates it there first, so both sides of every comparison played exactly the same games.
+
+The rule: the new policy is rolled back only when it scores lower than the one it replaces by more than
+`rollback_z` standard errors of the paired difference (2 by default): a drop that large happens by chance about one
+time in 40, so a rollback answers a real drop, not the noise of a few games. Every other result keeps the new policy,
+so the loop keeps moving while no evidence says it got worse. The K/H growth and the human-data switch read the
+same comparison and the new policy's own scores, never an older policy's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from narrate import plural
+
+
+def paired(new: np.ndarray, old: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of per-game differences `new - old` on the same seeded games (nan for one game)."""
+    diff = np.asarray(new, dtype=float) - np.asarray(old, dtype=float)
+    if len(diff) == 0:
+        return math.nan, math.nan
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.nan
+    return float(diff.mean()), se
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A new policy against the one it would replace, on the same `games` seeded games."""
+
+    games: int
+    new_mean: float
+    gain: float  # mean score difference, new minus old
+    se: float  # its standard error
+    new_fill: float  # share of boards the new policy filled
+    fill_gain: float  # difference in the share of boards filled
+    fill_se: float
+
+    @classmethod
+    def of(cls, new_scores: np.ndarray, new_won: np.ndarray, old_scores: np.ndarray, old_won: np.ndarray) -> Comparison:
+        n = len(new_scores)
+        if len(old_scores) < n or len(old_won) < n:
+            raise ValueError(f"The replaced policy has scores on {len(old_scores)} games, not the {n} compared.")
+        gain, se = paired(new_scores, old_scores[:n])
+        fill_gain, fill_se = paired(np.asarray(new_won, float), np.asarray(old_won[:n], float))
+        return cls(n, float(np.mean(new_scores)), gain, se, float(np.mean(new_won)), fill_gain, fill_se)
+
+    def sentence(self) -> str:
+        """The change on the same games, said aloud with its standard errors."""
+        se = "" if math.isnan(self.se) else f", standard error {self.se:.1f}"
+        fill_se = "" if math.isnan(self.fill_se) else f", standard error {100 * self.fill_se:.0f}"
+        fill = _signed(100 * self.fill_gain, 0)
+        fill = "unchanged" if fill == "level" else f"{fill} points"
+        return (f"against the policy it would replace, on the same {plural(self.games, 'game')}, the score is "
+                f"{_signed(self.gain)}{se}, and the share of boards filled is {fill}{fill_se}")
+
+
+def _signed(x: float, digits: int = 1) -> str:
+    if round(x, digits) == 0:
+        return "level"
+    return f"{'up' if x > 0 else 'down'} {abs(x):.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings the decisions read (made once from `TrainConfig`)."""
+
+    eval_full_every: int = 5
+    adapt_threshold: float = 0.5
+    adapt_patience: int = 2
+    K_step: int = 2
+    H_step: int = 10
+    rollback_z: float = 2.0
+    include_human_data: bool = True
+    human_baseline: float = math.inf
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the decisions need from the run's record."""
+
+    mc_K: int
+    mc_H: int
+    low_improvement_streak: int
+    use_human_data: bool
+    has_full_scores: bool  # the replaced policy was evaluated on the full games
+
+
+def full_eval_reason(iteration: int, rules: Rules, standing: Standing, fast: Comparison) -> str | None:
+    """Why this iteration gets a full evaluation, as a sentence fragment, or None when the fast one is enough."""
+    if not standing.has_full_scores:
+        return "the policy it would replace has no full score yet"
+    if rules.eval_full_every > 0 and iteration % rules.eval_full_every == 0:
+        return f"iteration {iteration} is a multiple of {rules.eval_full_every}"
+    if fast.gain >= rules.adapt_threshold:
+        return f"the fast score rose by {fast.gain:.1f}, at least the threshold of {rules.adapt_threshold:g}"
+    if not math.isnan(fast.se) and fast.gain < -rules.rollback_z * fast.se:
+        return "the fast score fell by more than its noise, and a rollback needs the full games to confirm it"
+    return None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything the loop decided at the end of an iteration, and the sentences that say why."""
+
+    keep: bool
+    compared: Comparison  # the comparison the decision rests on (the full one when there was one)
+    mc_K: int
+    mc_H: int
+    low_improvement_streak: int
+    grew: bool
+    use_human_data: bool  # for the next iteration
+    dropped_human_data: bool
+    sentences: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """The decision in one sentence, for the history and the summary."""
+        c = self.compared
+        se = "" if math.isnan(c.se) else f" (standard error {c.se:.1f})"
+        head = "kept" if self.keep else "rolled back, the previous policy restored"
+        text = (f"{head}: {_signed(c.gain)}{se} on {plural(c.games, 'game')}, "
+                f"{100 * c.new_fill:.0f} percent of boards filled.")
+        if self.grew:
+            text += f" K and H grew to {self.mc_K} and {self.mc_H}."
+        if self.dropped_human_data:
+            text += " Demonstrations dropped: the baseline is beaten."
+        return text
+
+
+def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules: Rules) -> Decision:
+    """Keep or roll back, grow the search or not, keep the demonstrations or not; with the sentences that say why."""
+    compared = full if full is not None else fast
+    drop = not math.isnan(compared.se) and compared.gain < -rules.rollback_z * compared.se
+    drop = drop or (math.isnan(compared.se) and compared.gain < 0)  # one game: any drop counts
+    keep = not drop
+    said = []
+    if keep:
+        said.append(f"The new policy is kept: {compared.sentence()}.")
+    else:
+        said.append(f"Rollback: {compared.sentence()}, a drop of more than {rules.rollback_z:g} standard errors, so "
+                    "the previous policy is restored.")
+    improvement = compared.gain if keep else 0.0
+    K, H, streak, grew = standing.mc_K, standing.mc_H, standing.low_improvement_streak, False
+    if improvement >= rules.adapt_threshold:
+        streak = 0
+    else:
+        streak += 1
+        if streak >= rules.adapt_patience:
+            K, H, streak, grew = K + rules.K_step, H + rules.H_step, 0, True
+            said.append(f"The score improved by less than {rules.adapt_threshold:g} for "
+                        f"{plural(rules.adapt_patience, 'iteration')} in a row, so the search grows: K from "
+                        f"{standing.mc_K} to {K}, H from {standing.mc_H} to {H}.")
+        else:
+            said.append(f"Low improvement for {plural(streak, 'iteration')} in a row, of {rules.adapt_patience} "
+                        "allowed before the search grows.")
+    use_human = standing.use_human_data and rules.include_human_data
+    dropped = use_human and keep and compared.new_mean > rules.human_baseline
+    if dropped:
+        said.append(f"The policy now beats the demonstrations' mean, {compared.new_mean:.1f} against "
+                    f"{rules.human_baseline:.1f}, so they are dropped from training from the next iteration on.")
+    return Decision(keep, compared, K, H, streak, grew, use_human and not dropped, dropped, said)

@@ -1,0 +1,130 @@
+"""Data aimed at the moves that lose games: play the policy alone, rewind its lost games, search there deeper.
+
+The search's ordinary self-play games teach the network little: the network already agrees with 95 to 98 percent of
+the search's moves, and a game is decided by the few it gets wrong, late, where a 20-move rollout cannot see the
+end (docs/experiments.md). So this module finds those moves where they happen. It plays the policy greedily on
+seeded games (cheap: all games in lockstep, one network call a move), keeps the last `rewind` positions before every
+loss (a death or starvation, never a filled board), and labels each with a deeper search (more rollouts, a longer
+horizon) than self-play can afford on every move. The labelled positions are a dataset in `datasets.py`'s format,
+source "mc", so training reads them like any self-play archive.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from datasets import STATE_KEYS, empty_dataset
+from env import SnakeBatch
+from mc_search import monte_carlo_actions
+from policy import SnakePolicy
+
+
+@dataclass(frozen=True)
+class HardPositionSettings:
+    """How many games to play, how far to rewind each loss, and how deep to search there."""
+
+    games: int = 200
+    rewind: int = 100
+    K: int = 5
+    H: int = 100
+    # No margin: before a starvation the best a move can show is one apple, which a margin of 1 would never let
+    # overrule the policy (measured: margin 0 against 1, docs/experiments.md).
+    margin: float = 0.0
+    batch: int = 2048  # positions searched per call: bounds the rollouts held in memory at once
+
+
+def play_and_keep_losses(
+    policy: SnakePolicy, settings: HardPositionSettings, grid_size: int, seed: int, reward: str = "default"
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
+    """Play `settings.games` greedy games (game i on seed `seed + i`); return the states of the last `rewind` moves
+    of every lost game (oldest first, with the game's index), and a summary of the games."""
+    n = int(settings.games)
+    games = SnakeBatch(n, grid_size, seeds=int(seed) + np.arange(n), reward=reward)
+    ring = max(1, int(settings.rewind))
+    # A ring of the last `ring` positions of every game: memory stays ring x games, however long the games last.
+    kept = {k: None for k in STATE_KEYS}
+    moves = np.zeros(n, dtype=np.int64)
+    alive = np.arange(n)
+    score = np.zeros(n, dtype=np.int64)
+    won = np.zeros(n, dtype=bool)
+    starved = np.zeros(n, dtype=bool)
+    step = 0
+    while len(alive):
+        states = games.export_states()
+        for key, value in states.items():
+            if kept[key] is None:
+                kept[key] = np.zeros((n, ring, *value.shape[1:]), dtype=value.dtype)
+            kept[key][alive, step % ring] = value
+        actions = policy.act(games, greedy=True)
+        games.step(actions)
+        step += 1
+        moves[alive] += 1
+        over = games.done
+        if over.any():
+            ended = alive[over]
+            score[ended], won[ended] = games.score[over], games.won[over]
+            starved[ended] = games.truncated[over] & ~games.won[over]
+            alive = alive[~over]
+            games = games.take(np.flatnonzero(~over))
+    lost = np.flatnonzero(~won)
+    states = {k: [] for k in STATE_KEYS}
+    owner = []
+    for i in lost:
+        count = int(min(ring, moves[i]))
+        slots = (np.arange(moves[i] - count, moves[i])) % ring  # oldest first
+        for key in STATE_KEYS:
+            states[key].append(kept[key][i, slots])
+        owner.append(np.full(count, i, dtype=np.int64))
+    out = {k: (np.concatenate(v) if v else np.zeros((0, *kept[k].shape[2:]), kept[k].dtype)) for k, v in states.items()}
+    summary = {"games": n, "mean_score": float(score.mean()), "win_rate": float(won.mean()),
+               "starved": int(starved.sum()), "lost": len(lost)}  # fmt: skip
+    return out, (np.concatenate(owner) if owner else np.zeros(0, np.int64)), summary
+
+
+def label_positions(
+    policy: SnakePolicy, states: dict[str, np.ndarray], owner: np.ndarray, settings: HardPositionSettings, seed: int,
+    reward: str = "default", threads: int = 1,
+) -> dict[str, np.ndarray]:
+    """Search every position with K rollouts of H moves per action and return them as an "mc" dataset."""
+    grid = int(states["ttl"].shape[1])
+    data = empty_dataset(grid, "mc", with_values=True)
+    n = len(owner)
+    if n == 0:
+        return data
+    actions, values = np.zeros(n, np.int8), np.zeros((n, 3), np.float32)
+    for start in range(0, n, int(settings.batch)):
+        part = slice(start, min(n, start + int(settings.batch)))
+        batch = SnakeBatch.from_states({k: v[part] for k, v in states.items()},
+                                       seeds=int(seed) + np.arange(part.start, part.stop), reward=reward)
+        found = monte_carlo_actions(batch, policy, settings.K, settings.H, margin=settings.margin,
+                                    seed=int(seed) + start, threads=threads)
+        actions[part], values[part] = found.actions, found.values
+    episodes, episode = np.unique(owner, return_inverse=True)
+    for key in STATE_KEYS:
+        data[key] = states[key].astype(data[key].dtype)
+    data["actions"] = actions
+    data["action_values"] = values
+    data["episode"] = episode.astype(np.int32)
+    data["episode_scores"] = np.zeros(len(episodes), np.int32)
+    return data
+
+
+def hard_positions(
+    policy: SnakePolicy, settings: HardPositionSettings, grid_size: int, seed: int, reward: str = "default",
+    threads: int = 1,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The whole lever: play, keep the losses' last moves, label them deeper. Returns (dataset, stats)."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        states, owner, summary = play_and_keep_losses(policy, settings, grid_size, seed, reward)
+        data = label_positions(policy, states, owner, settings, seed, reward, threads)
+    policy_moves = 0
+    if len(owner):
+        batch = SnakeBatch.from_states(states, reward=reward)
+        policy_moves = int((policy.act(batch, greedy=True) != data["actions"]).sum())
+    summary.update(positions=len(owner), overruled=policy_moves, seconds=time.perf_counter() - start)
+    return data, summary

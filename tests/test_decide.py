@@ -1,0 +1,103 @@
+"""decide.py: every branch of the loop's decisions, driven directly (no files, no training)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from decide import Comparison, Rules, Standing, decide, full_eval_reason, paired
+
+FULL = 97  # a filled 10x10 board
+
+
+def comparison(new: list[int], old: list[int]) -> Comparison:
+    new_a, old_a = np.array(new), np.array(old)
+    return Comparison.of(new_a, new_a >= FULL, old_a, old_a >= FULL)
+
+
+STANDING = Standing(mc_K=5, mc_H=20, low_improvement_streak=0, use_human_data=True, has_full_scores=True)
+RULES = Rules(eval_full_every=5, adapt_threshold=0.5, adapt_patience=2, K_step=2, H_step=10, rollback_z=2.0,
+              include_human_data=True, human_baseline=90.0)
+
+
+def test_paired_mean_and_standard_error():
+    mean, se = paired(np.array([3, 4, 5]), np.array([1, 2, 3]))
+    assert mean == 2.0 and se == 0.0
+    mean, se = paired(np.array([3, 5]), np.array([2, 2]))
+    assert mean == 2.0 and se == pytest.approx(1.0)
+    assert math.isnan(paired(np.array([3]), np.array([1]))[1])  # one game has no standard error
+
+
+def test_comparison_counts_filled_boards_and_uses_the_first_games_of_the_old_scores():
+    c = comparison([97, 90, 97, 50], [97, 97, 80, 50, 10, 10])  # the old policy was evaluated on more games
+    assert c.games == 4 and c.gain == pytest.approx((0 - 7 + 17 + 0) / 4)
+    assert c.new_fill == 0.5 and c.fill_gain == 0.0
+    with pytest.raises(ValueError):
+        comparison([1, 2, 3], [1, 2])
+
+
+def test_a_drop_within_the_noise_keeps_the_new_policy():
+    # Down 0.5 on average with large per-game swings: not evidence of a drop.
+    c = comparison([90, 60, 97, 80], [60, 90, 80, 99])
+    d = decide(STANDING, c, None, RULES)
+    assert c.gain < 0 and d.keep
+    assert "kept" in d.summary and "standard error" in d.summary
+
+
+def test_a_drop_beyond_two_standard_errors_rolls_back():
+    c = comparison([80, 81, 79, 80], [90, 90, 91, 89])
+    d = decide(STANDING, c, None, RULES)
+    assert not d.keep and "restored" in d.summary and d.sentences[0].startswith("Rollback")
+
+
+def test_the_full_comparison_decides_when_there_is_one():
+    fast = comparison([50, 50], [90, 91])  # a clear drop on the fast games
+    full = comparison([90, 95, 97, 96], [90, 95, 96, 96])  # but not on the full games
+    d = decide(STANDING, fast, full, RULES)
+    assert d.keep and d.compared is full
+
+
+def test_gain_is_measured_against_the_replaced_policy_not_an_older_full_score():
+    # Finding 2: the replaced policy scores 95 on these games; an older full evaluation said 90. The gain is 1, not 6.
+    replaced = [95, 94, 96, 95]
+    c = comparison([96, 95, 97, 96], replaced)
+    assert c.gain == pytest.approx(1.0)
+    d = decide(STANDING, c, None, RULES)
+    assert d.low_improvement_streak == 0  # a gain of 1 is above the 0.5 threshold
+
+
+def test_search_grows_after_patience_low_improvement_iterations_then_the_count_restarts():
+    low = comparison([90, 91, 90, 91], [90, 91, 90, 90])  # up 0.25
+    first = decide(STANDING, low, None, RULES)
+    assert (first.low_improvement_streak, first.grew, first.mc_K, first.mc_H) == (1, False, 5, 20)
+    second = decide(Standing(5, 20, first.low_improvement_streak, True, True), low, None, RULES)
+    assert (second.low_improvement_streak, second.grew, second.mc_K, second.mc_H) == (0, True, 7, 30)
+    assert "grew to 7 and 30" in second.summary
+
+
+def test_a_rollback_counts_as_low_improvement():
+    c = comparison([80, 81, 79, 80], [90, 90, 91, 89])
+    d = decide(Standing(5, 20, 1, True, True), c, None, RULES)
+    assert not d.keep and d.grew
+
+
+def test_demonstrations_are_dropped_once_a_kept_policy_beats_their_mean():
+    c = comparison([91, 92, 93, 92], [89, 90, 91, 90])
+    d = decide(STANDING, c, None, RULES)
+    assert d.dropped_human_data and not d.use_human_data and "dropped" in d.summary
+    below = decide(STANDING, comparison([85, 86, 85, 86], [84, 85, 84, 85]), None, RULES)
+    assert below.use_human_data and not below.dropped_human_data
+    off = decide(STANDING, c, None, Rules(include_human_data=False, human_baseline=90.0))
+    assert not off.use_human_data and not off.dropped_human_data
+
+
+def test_each_full_evaluation_trigger():
+    level = comparison([90, 91, 90, 91], [90, 91, 90, 91])
+    no_full = Standing(5, 20, 0, True, has_full_scores=False)
+    assert "no full score" in full_eval_reason(3, RULES, no_full, level)
+    assert "multiple of 5" in full_eval_reason(10, RULES, STANDING, level)
+    assert "rose by" in full_eval_reason(3, RULES, STANDING, comparison([92, 93, 92, 93], [90, 91, 90, 91]))
+    assert "rollback" in full_eval_reason(3, RULES, STANDING, comparison([80, 81, 79, 80], [90, 90, 91, 89]))
+    assert full_eval_reason(3, RULES, STANDING, level) is None
