@@ -109,13 +109,39 @@ def validate_dataset(data: dict[str, np.ndarray], name: str, grid_size: int | No
     for key, shape in shapes.items():
         if tuple(data[key].shape) != shape:
             raise DatasetError(f"{name}: array {key} has shape {data[key].shape}, expected {shape}; the file is damaged.")
-    if n and (data["actions"].min() < 0 or data["actions"].max() > 2):
-        raise DatasetError(f"{name} holds actions outside 0 to 2; the file is damaged.")
+    _check_values(data, name, g, n)
     e = num_episodes(data)
     if n and (data["episode"].min() < 0 or data["episode"].max() >= e):
         raise DatasetError(f"{name} has episode numbers outside its {e} recorded episodes; the file is damaged.")
     if str(data["source"]) not in SOURCES:
         raise DatasetError(f"{name} names an unknown source {str(data['source'])!r}.")
+
+
+def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> None:
+    """Types and ranges, before any compiled code indexes with them (numba does no bounds checks)."""
+    damaged = "; the file is damaged or was not written by this program."
+    for key in (*STATE_KEYS, "actions", "episode", "episode_scores"):
+        if data[key].dtype.kind not in "iu":
+            raise DatasetError(f"{name}: array {key} holds {data[key].dtype} values, not whole numbers{damaged}")
+    if "action_values" in data:
+        values = data["action_values"]
+        if values.dtype.kind != "f" or not np.isfinite(values).all():
+            raise DatasetError(f"{name}: action_values must be finite numbers{damaged}")
+    if n == 0:
+        return
+    cells = g * g
+    ranges = {"head": (0, g - 1), "direction": (0, 3), "food": (-1, cells - 1), "ttl": (0, cells),
+              "since_food": (0, 2**31 - 1), "actions": (0, 2)}  # fmt: skip
+    for key, (low, high) in ranges.items():
+        values = data[key]
+        if values.min() < low or values.max() > high:
+            raise DatasetError(f"{name}: array {key} holds values outside {low} to {high}{damaged}")
+    ttl = data["ttl"].reshape(n, cells).astype(np.int64)
+    length = ttl.max(axis=1)
+    head = data["head"].astype(np.int64)
+    at_head = ttl[np.arange(n), head[:, 0] * g + head[:, 1]]
+    if (length < 1).any() or (at_head != length).any():
+        raise DatasetError(f"{name}: a game state has no snake, or its head is not where its body says{damaged}")
 
 
 def load_dataset(path: str | os.PathLike, grid_size: int | None = None) -> dict[str, np.ndarray]:

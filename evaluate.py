@@ -5,12 +5,13 @@ first F games of a full one, and two policies evaluated with the same seed meet 
 run as one `SnakeBatch` in lockstep; each move is one policy call on the games still running (finished games are
 dropped from the batch, never fed to the network).
 
-Usage: python evaluate.py CHECKPOINT --episodes 100 [--mc-k K --mc-h H] [--grid-size N] [--seed S] [--device D]
+Usage: python evaluate.py CHECKPOINT --episodes 100 [--mc-k K --mc-h H] [--grid-size N] [--seed S] [--device D] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -204,6 +205,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="threads the Monte Carlo search runs on, each with one torch thread (default: this machine's "
                         "cores); the games are the same for any number")
     p.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "off"), help="progress reporting")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object of the figures on standard output; the sentences go to standard error")
     return p
 
 
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     grid = policy.grid_size
-    narrator = Narrator(progress=args.progress)
+    narrator = Narrator(progress=args.progress, stream=sys.stderr if args.json else None)
     how = "greedy moves"
     if args.mc_k:
         threads = options["threads"]
@@ -270,8 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         narrator.say("No apple was eaten, so there is no moves-per-apple figure.")
     else:
         narrator.say(f"On average an apple took {result['moves_per_apple']:.1f} moves.")
-    narrator.say(f"mean_score: {result['mean_score']:.2f}")
     narrator.close()
+    if args.json:
+        figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}
+        figures = {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in figures.items()}
+        figures.update(max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
+                       mc_k=int(args.mc_k), mc_h=int(args.mc_h), checkpoint=str(args.checkpoint))
+        print(json.dumps(figures), flush=True)
     return 0
 
 

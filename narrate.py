@@ -96,8 +96,8 @@ class Narrator:
             raise ValueError(f"Progress mode {progress!r} is not one of {', '.join(PROGRESS_MODES)}.")
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
-        interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.progress_mode = ("bar" if interactive else "lines") if progress == "auto" else progress
+        # Sentences on every terminal: a screen reader cannot follow a redrawn bar, so a bar only when asked for.
+        self.progress_mode = "lines" if progress == "auto" else progress
         self.log = self._open(log_path)
         self.events = self._open(events_path)
 

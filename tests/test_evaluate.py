@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -228,19 +228,31 @@ def checkpoint(tmp_path: Path) -> Path:
     return path
 
 
-def test_cli_prints_sentences_and_mean_score_last(checkpoint: Path):
+def test_cli_prints_sentences_and_no_machine_line(checkpoint: Path):
     out = subprocess.run(
         [sys.executable, "evaluate.py", str(checkpoint), "--episodes", "5", "--device", "cpu"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    assert re.fullmatch(r"mean_score: -?\d+\.\d\d", lines[-1])
-    assert "\x1b" not in out.stdout + out.stderr
+    assert "\x1b" not in out.stdout + out.stderr and "mean_score" not in out.stdout
     expected = evaluate_policy(random_policy(), 5, G)["mean_score"]
-    assert lines[-1] == f"mean_score: {expected:.2f}"
     text = out.stdout
+    assert f"Mean score {expected:.1f}" in text
     assert "percent" in text and "standard deviation" in text and "Mean episode length" in text
+
+
+def test_cli_json_prints_one_object_on_stdout_and_sentences_on_stderr(checkpoint: Path):
+    out = subprocess.run(
+        [sys.executable, "evaluate.py", str(checkpoint), "--episodes", "5", "--seed", "7", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    figures = json.loads(out.stdout)
+    expected = evaluate_policy(random_policy(), 5, G, seed=7)
+    assert figures["mean_score"] == pytest.approx(expected["mean_score"])
+    assert figures["win_rate"] == expected["win_rate"] and figures["episodes"] == 5 and figures["seed"] == 7
+    assert {"std_score", "mean_length", "moves_per_apple"} <= set(figures)
+    assert "Mean score" in out.stderr
 
 
 def test_cli_refuses_a_missing_checkpoint(tmp_path: Path, capsys):

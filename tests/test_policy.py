@@ -454,3 +454,32 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, writer: str,
     assert not marker.exists()
     assert_refused(path)
     assert not marker.exists(), "loading the checkpoint ran code from it"
+
+
+# ----- crafted datasets never reach the compiled encoder ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("head", 500), ("direction", 9), ("food", 10_000), ("ttl", 30_000), ("since_food", -5), ("head", -1)],
+)
+def test_a_dataset_with_out_of_range_values_is_refused_before_encoding(tmp_path, key, value):
+    import datasets
+    from scripted import record_scripted
+
+    data = record_scripted(2, grid_size=6, seed=0)
+    data[key] = data[key].copy()
+    data[key].reshape(-1)[0] = value
+    path = tmp_path / "crafted.npz"
+    np.savez(path, **data)
+    with pytest.raises(datasets.DatasetError, match="crafted.npz"):
+        datasets.load_dataset(path)
+
+
+def test_a_dataset_of_floats_is_refused(tmp_path):
+    import datasets
+    from scripted import record_scripted
+
+    data = record_scripted(2, grid_size=6, seed=0)
+    data["head"] = data["head"].astype(np.float32)
+    np.savez(tmp_path / "floats.npz", **data)
+    with pytest.raises(datasets.DatasetError, match="whole numbers"):
+        datasets.load_dataset(tmp_path / "floats.npz")
