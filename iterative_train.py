@@ -9,6 +9,7 @@ commit; a summary at the end. This module does; decide.py decides (pure function
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from learning import train_imitation, train_mc
 from mc_search import SelfPlayError, generate_self_play_data, usable_cores
 from play import human_baseline, record_scripted
 from policy import CheckpointError, load_policy, resolve_device, save_policy
-from run_state import RunRecord, RunState, RunStateError
+from run_state import RunRecord, RunState, RunStateError, exclusive_run
 from storage import copy_atomic, write_text_atomic
 from visualize_training import plot_history
 
@@ -406,19 +407,35 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
     say.say(f"The summary was also written to {cfg.paths.summary_csv}.")
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the same clean stop as Ctrl-C: the last completed iteration is safe
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(argv)
     p = cfg.paths
+    try:
+        p.logs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}); "
+              "choose another --workdir.", file=sys.stderr)
+        return 2
     say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress)
     narrate.set_narrator(say)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        return run(cfg, say)
+        with exclusive_run(p):
+            return run(cfg, say)
     except KeyboardInterrupt:
         say.say("Training was interrupted. Everything up to the last completed iteration is saved; run the same "
                 "command again to resume.")
         return 130
     except (CheckpointError, datasets.DatasetError, RunStateError, SelfPlayError, ValueError) as exc:
         say.say(f"Training stopped: {exc}")
+        return 2
+    except OSError as exc:
+        say.say(f"Training stopped: a file could not be written or read ({exc.strerror or exc}: "
+                f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.")
         return 2
     finally:
         say.close()

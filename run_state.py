@@ -12,10 +12,13 @@ left unused (the saved values grew by the run's own rule); start in a new --work
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,3 +125,21 @@ class RunRecord:
         self.state.policy_sha256 = file_sha256(p.mc_policy)
         self.state.elapsed_minutes = elapsed_minutes
         self.state.save(p.run_state)
+
+
+@contextlib.contextmanager
+def exclusive_run(paths: Paths) -> Iterator[None]:
+    """Hold the work folder for this run: a second run on the same folder is refused instead of mixing with it.
+
+    The lock is the operating system's (flock), so it goes away with the process however the process ends."""
+    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(paths.logs_dir / "run.lock", "a+")  # noqa: SIM115 - held for the run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunStateError(f"Another training run is using {paths.workdir} right now; wait for it to finish, "
+                                "or use another --workdir.") from None
+        yield
+    finally:
+        handle.close()

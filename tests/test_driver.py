@@ -210,3 +210,24 @@ def test_resume_after_sigkill_mid_iteration(tmp_path):
     for n in (1, 2, 3):
         load_policy(tmp_path / f"training_logs/models/policy_iter_{n}_mc.pt", grid_size=G)
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_second_run_on_the_same_folder_is_refused(world):
+    from config import Paths
+    from run_state import exclusive_run
+
+    with exclusive_run(Paths(world.workdir)):  # as if another run held the folder
+        assert _run(world, "--iterations", "0") == 2
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "Another training run is using" in log
+    assert not (world.workdir / "training_logs/run_state.json").exists()
+    assert _run(world, "--iterations", "0") == 0  # once it is free, training starts
+
+
+def test_a_rerun_with_another_k_says_what_it_does_with_it(world):
+    assert _run(world, "--iterations", "0") == 0
+    assert _run(world, "--iterations", "0", "--mc-k", "9") == 0  # nothing left to do: no plan, no K sentence
+    world.scores.update({"trained-1": 2.0})
+    assert _run(world, "--iterations", "1", "--mc-k", "9") == 0
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "The saved K 5 and H 20 continue this run" in log and "K 9 and H 20 of this command are not used" in log
