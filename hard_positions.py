@@ -119,9 +119,14 @@ def hard_positions(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """The whole lever: play, keep the losses' last moves, label them deeper. Returns (dataset, stats)."""
     start = time.perf_counter()
-    with torch.inference_mode():
-        states, owner, summary = play_and_keep_losses(policy, settings, grid_size, seed, reward)
-        data = label_positions(policy, states, owner, settings, seed, reward, threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # the search's own threads use the cores; torch's would only wait on them
+    try:
+        with torch.inference_mode():
+            states, owner, summary = play_and_keep_losses(policy, settings, grid_size, seed, reward)
+            data = label_positions(policy, states, owner, settings, seed, reward, threads)
+    finally:
+        torch.set_num_threads(previous)
     policy_moves = 0
     if len(owner):
         batch = SnakeBatch.from_states(states, reward=reward)
