@@ -17,12 +17,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from env import REWARD_PRESETS
-from narrate import PROGRESS_MODES
-from observation import MAX_GRID
+from constants import BACKENDS, DEFAULT_MARGIN, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
 
-BACKENDS = ("process", "ray")
-MC_TARGETS = ("soft", "hard")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
 SHORT_FLAGS = {
@@ -155,7 +151,8 @@ class TrainConfig:
     mc_num_workers: int = knob(2, "Self-play worker processes.")
     mc_search_threads: int = knob(0, "Threads each self-play worker searches on; 0 shares out this machine's cores.")
     mc_temperature: float = knob(0.0, "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
-    mc_margin: float = knob(1.0, "How much better (in apples) the search's best move must be to overrule the policy's own move.")
+    mc_margin: float = knob(DEFAULT_MARGIN,
+                            "How much better (in apples) the search's best move must be to overrule the policy's own move.")
     mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Hard positions: the moves that lose games, searched deeper (hard_positions.py).

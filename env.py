@@ -13,11 +13,11 @@ copy and re-seeding thousands of Monte Carlo rollouts at once is one vectorised 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 import numba
 import numpy as np
+
+from constants import REWARD_PRESETS, RewardPreset
 
 # Absolute directions, clockwise: 0 up, 1 right, 2 down, 3 left. Relative actions: 0 left, 1 straight, 2 right.
 DIRECTIONS = ("up", "right", "down", "left")
@@ -59,23 +59,6 @@ def mix64(x: np.ndarray) -> np.ndarray:
 def seed_keys(seeds: np.ndarray | list[int] | int) -> np.ndarray:
     """The stream key of a game from its integer seed; the same seed gives the same game everywhere."""
     return mix64(np.atleast_1d(np.asarray(seeds, dtype=np.int64)).astype(_U64))
-
-
-@dataclass(frozen=True)
-class RewardPreset:
-    """Reward for each event of a move; the default is the seed's +1 apple, -1 death, 0 otherwise."""
-
-    apple: float = 1.0
-    death: float = -1.0
-    step: float = 0.0
-    win: float = 0.0
-
-
-REWARD_PRESETS: dict[str, RewardPreset] = {
-    "default": RewardPreset(),
-    "hungry": RewardPreset(step=-0.01),  # a small cost per move discourages circling
-    "win-bonus": RewardPreset(win=10.0),  # a full board is worth ten apples more
-}
 
 
 def reward_preset(name: str) -> RewardPreset:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import datasets
+from constants import MC_TARGETS as TARGETS
 from env import SnakeBatch
 from narrate import Narrator, format_seconds, get_narrator
 from observation import MIRROR_ACTIONS, encode, obs_size
@@ -32,7 +33,6 @@ from policy import SnakePolicy, build_policy, resolve_device
 WEIGHT_DECAY = 1e-4
 EVAL_CHUNK = 8192
 MIRROR_SHARE = 0.5  # the share of samples seen in the mirror each epoch
-TARGETS = ("soft", "hard")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-PROGRESS_MODES = ("auto", "bar", "lines", "off")
+from constants import PROGRESS_MODES
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:

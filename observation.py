@@ -26,10 +26,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from constants import MAX_GRID
 from env import SnakeBatch
 
 ENCODER_NAME = "ego-board-v3"
-MAX_GRID = 63  # the bit-set searches shift a row of g cells within 64-bit words
+
 FEATURES_PER_MOVE = 7
 NUM_MOVE_FEATURES = 3 * FEATURES_PER_MOVE + 2
 MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror

@@ -11,18 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from constants import DEFAULT_MARGIN
 from datasets import STATE_KEYS, validate_dataset
 from env import SnakeBatch, SnakeEnv
-from mc_search import (
-    DEFAULT_MARGIN,
-    MIN_GAMES_PER_THREAD,
-    SelfPlayError,
-    generate_self_play_data,
-    monte_carlo_action,
-    monte_carlo_actions,
-)
+from mc_search import MIN_GAMES_PER_THREAD, monte_carlo_action, monte_carlo_actions
 from narrate import Narrator
 from policy import SnakePolicy, save_policy
+from self_play import SelfPlayError, generate_self_play_data
 
 G = 6
 

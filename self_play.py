@@ -1,0 +1,374 @@
+"""Self-play: whole games played with the Monte Carlo search (mc_search.py), split over worker processes or Ray.
+
+A worker plays its whole share of episodes in lockstep with the search. Workers are `spawn`ed processes (or Ray
+actors) that each load the checkpoint themselves and use one torch thread; the parent joins their data in worker
+order. Every rollout is keyed by its game and move, so the same seed gives the same file however many workers share
+the episodes (tested with one and two). Progress reaches the parent through a queue; a worker's failure comes back
+as one sentence (`SelfPlayError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from pathlib import Path
+from queue import Empty
+
+import numpy as np
+import torch
+
+from constants import BACKENDS, DEFAULT_MARGIN
+from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
+from env import SnakeBatch
+from mc_search import _check_search, monte_carlo_actions, threads_phrase, usable_cores
+from narrate import Narrator, format_seconds, get_narrator
+from policy import load_policy
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
+
+
+class SelfPlayError(RuntimeError):
+    """A self-play worker failed; the message is one sentence naming the worker, its episodes and the cause."""
+
+
+def _run_self_play(
+    policy_path: str,
+    episodes: int,
+    K: int,
+    H: int,
+    seed: int,
+    *,
+    grid_size: int = 10,
+    starve_steps: int | None = None,
+    reward: str = "default",
+    temperature: float = 0.0,
+    discount: float = 1.0,
+    bootstrap: bool = False,
+    margin: float = DEFAULT_MARGIN,
+    trap_check: bool = True,
+    device: str = "cpu",
+    first_episode: int = 0,
+    threads: int | None = 1,
+    search_threads: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """One worker's share: episodes `first_episode` .. +episodes-1 of the run, played in lockstep.
+
+    Episode j uses game seed `seed + first_episode + j`; the search at lockstep move m draws on a seed made from
+    (seed, m), and each game's rollouts are keyed by the game itself, so how the episodes are split between workers
+    changes nothing: one worker and two give the same data. Returns (dataset in datasets.py format with source
+    "mc", stats). `threads` sets torch's thread count for the duration (None keeps the caller's); `search_threads`
+    is `monte_carlo_actions`'s `threads`, which changes the speed and never the data.
+    `progress(episodes_finished, moves)` hears of new work at most once a second, and whenever an episode ends.
+    """
+    start = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        policy = load_policy(policy_path, device=device, grid_size=grid_size)
+        first = int(seed) + int(first_episode)
+        games = SnakeBatch(episodes, grid_size, seeds=first + np.arange(episodes), starve_steps=starve_steps, reward=reward)
+        states, actions, values, episode = [], [], [], []
+        rollout_moves = 0
+        told = _Teller(progress)
+        move = 0
+        while not games.done.all():
+            live = np.flatnonzero(~games.done)
+            now = games.take(live)
+            move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
+            found = monte_carlo_actions(
+                now, policy, K, H, temperature=temperature, discount=discount, bootstrap=bootstrap, margin=margin,
+                trap_check=trap_check, seed=move_seed, threads=search_threads,
+            )
+            move += 1
+            states.append(now.export_states())
+            actions.append(found.actions)
+            values.append(found.values)
+            episode.append(live)
+            rollout_moves += found.rollout_moves
+            chosen = np.ones(episodes, dtype=np.int64)  # finished games ignore their action
+            chosen[live] = found.actions
+            games.step(chosen)
+            told.update(int(games.done.sum()), len(live))
+        told.flush()
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    data = empty_dataset(grid_size, "mc", with_values=True)
+    data["episode_scores"] = games.score.astype(np.int32)
+    if episode:
+        order = np.argsort(np.concatenate(episode), kind="stable")  # each episode's moves together, in order
+        for key in STATE_KEYS:
+            data[key] = np.concatenate([s[key] for s in states])[order].astype(data[key].dtype)
+        data["actions"] = np.concatenate(actions)[order].astype(np.int8)
+        data["action_values"] = np.concatenate(values)[order].astype(np.float32)
+        data["episode"] = np.concatenate(episode)[order].astype(np.int32)
+    stats = {
+        "episodes": int(episodes),
+        "moves": len(data["actions"]),
+        "rollout_moves": int(rollout_moves),
+        "seconds": time.perf_counter() - start,
+        "mean_score": float(games.score.mean()) if episodes else 0.0,
+    }
+    return data, stats
+
+
+class _Teller:
+    """A worker's side of progress: batches its news so that telling costs nothing next to the search."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, every_s: float = 1.0) -> None:
+        self.progress, self.every_s = progress, every_s
+        self.finished = self.told_finished = self.moves = 0
+        self.last = time.perf_counter()
+
+    def update(self, finished: int, moves: int) -> None:
+        self.finished = finished
+        self.moves += moves
+        if self.progress is not None and (finished > self.told_finished or time.perf_counter() - self.last >= self.every_s):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.progress is not None and (self.moves or self.finished > self.told_finished):
+            self.progress(self.finished - self.told_finished, self.moves)
+            self.told_finished, self.moves, self.last = self.finished, 0, time.perf_counter()
+
+
+class _Listener:
+    """The parent's side of progress: episode milestones (a bar on a terminal), and every `every_s` seconds one
+    sentence of moves so far, so a long self-play phase is never silent."""
+
+    def __init__(self, narrator: Narrator, episodes: int, every_s: float) -> None:
+        self.narrator, self.episodes, self.every_s = narrator, episodes, every_s
+        self.bar = narrator.progress(episodes, "Self-play", "episodes")
+        self.finished = self.moves = 0
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, finished: int, moves: int) -> None:
+        self.finished += finished
+        self.moves += moves
+        self.bar.update(finished)
+        now = time.perf_counter()
+        if now - self.last >= self.every_s and self.finished < self.episodes and self.bar.bar is None:
+            self.last = now
+            self.narrator.say(
+                f"Self-play so far: {self.moves:,} moves in {format_seconds(now - self.start)}, "
+                f"{self.finished} of {self.episodes} episodes finished."
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+_PROGRESS_QUEUE = None  # in a worker process: where its _Teller sends news (set by _install_progress)
+
+
+def _install_progress(queue) -> None:  # noqa: ANN001 - a multiprocessing queue
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = queue
+
+
+def _send_progress(finished: int, moves: int) -> None:
+    _PROGRESS_QUEUE.put((finished, moves))
+
+
+def _worker(job: dict) -> tuple:
+    """Run one share and report failure as a value: ("ok", data, stats) or ("error", reason).
+
+    Returning the reason (rather than raising) gives one plain sentence from either backend, whose own exception
+    wrappers differ."""
+    try:
+        data, stats = _run_self_play(**job, progress=_send_progress if _PROGRESS_QUEUE is not None else None)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one SelfPlayError in the parent
+        return ("error", _reason(exc))
+    return ("ok", data, stats)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a short plain clause: the original cause of a Ray wrapper, no colour codes, first line."""
+    cause = getattr(exc, "cause", None) or exc
+    lines = [line.strip() for line in _ANSI.sub("", str(cause)).splitlines() if line.strip()]
+    return (lines[0][:200] if lines else type(cause).__name__).rstrip(".")
+
+
+def _shares(num_episodes: int, workers: int) -> list[tuple[int, int]]:
+    """(first_episode, episodes) per worker: contiguous ranges, the larger shares first."""
+    sizes = [num_episodes // workers + (i < num_episodes % workers) for i in range(workers)]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    return [(int(s), int(n)) for s, n in zip(starts, sizes)]
+
+
+def _run_processes(jobs: list[dict], listener: Callable[[int, int], None]) -> list[tuple]:
+    context = get_context("spawn")  # no forked copies of torch's threads or of the parent's state
+    queue = context.Queue()
+    pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
+    try:
+        with ProcessPoolExecutor(max_workers=len(jobs), **pool_options) as pool:
+            futures = [pool.submit(_worker, job) for job in jobs]
+            while True:
+                running = not all(f.done() for f in futures)
+                try:  # news until every worker is done, then whatever is still in the queue
+                    while True:
+                        listener(*queue.get(timeout=0.5) if running else queue.get_nowait())
+                except Empty:
+                    pass
+                if not running:
+                    return [f.result() for f in futures]
+    except BrokenProcessPool:
+        raise SelfPlayError(
+            "A self-play worker process died without a word (killed or out of memory); no data was written."
+        ) from None
+
+
+def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
+    try:
+        import ray
+        from ray.util.multiprocessing import Pool
+    except ImportError:
+        raise SelfPlayError("The Ray backend needs Ray; install it with pip install -r requirements-cluster.txt.") from None
+    started = not ray.is_initialized()  # a Ray this call starts, this call shuts down
+    try:
+        if started:
+            # Ray's workers do not start in this folder, so they are told where self_play.py lives.
+            here = str(Path(__file__).resolve().parent)
+            path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+            options = {"log_to_driver": False, "logging_level": logging.ERROR, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+            if ray_address is None:
+                ray.init(num_cpus=len(jobs), include_dashboard=False, **options)
+            else:
+                ray.init(address=ray_address, **options)
+        pool = Pool(processes=len(jobs))
+        try:
+            return pool.map(_worker, jobs, chunksize=1)
+        finally:
+            pool.terminate()
+    except Exception as exc:
+        where = "a local Ray instance" if ray_address is None else f"the Ray cluster at {ray_address}"
+        raise SelfPlayError(f"Self-play on {where} failed ({_reason(exc)}); no data was written.") from None
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _play_shares(
+    jobs: list[dict],
+    backend: str,
+    ray_address: str | None,
+    listener: Callable[[int, int], None],
+    failure: Callable[[int, str], SelfPlayError],
+) -> list[tuple]:
+    """Every worker's ("ok", data, stats) or ("error", reason), in worker order. Ray workers report no progress."""
+    if backend == "ray":
+        return _run_ray(jobs, ray_address)
+    if len(jobs) > 1:
+        return _run_processes(jobs, listener)
+    try:  # in this process, also on one torch thread (restored afterwards); the cause stays chained
+        return [("ok", *_run_self_play(**jobs[0], progress=listener))]
+    except Exception as exc:
+        raise failure(0, _reason(exc)) from exc
+
+
+def generate_self_play_data(
+    policy_path: str,
+    num_episodes: int,
+    K: int,
+    H: int,
+    num_workers: int = 1,
+    save_path: str | None = None,
+    *,
+    seed: int = 0,
+    grid_size: int = 10,
+    starve_steps: int | None = None,
+    reward: str = "default",
+    temperature: float = 0.0,
+    discount: float = 1.0,
+    bootstrap: bool = False,
+    margin: float = DEFAULT_MARGIN,
+    trap_check: bool = True,
+    device: str = "cpu",
+    backend: str = "process",
+    ray_address: str | None = None,
+    search_threads: int | None = None,
+    narrator: Narrator | None = None,
+    progress_every_s: float = 30.0,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Play `num_episodes` self-play games with Monte Carlo search; return (dataset, stats) and optionally save.
+
+    The episodes are split into contiguous ranges, one per worker; each worker loads the checkpoint itself and runs on
+    one torch thread (with one worker and the process backend, here in this process). One torch thread per worker,
+    because on a busy machine torch's threads wait on each other and a two-thread forward pass can run ten times
+    slower; a worker puts more cores to work by searching on `search_threads` threads instead (None: this machine's
+    cores shared out among the local workers, and one on Ray, whose workers each hold one CPU of the cluster).
+    Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
+    `progress_every_s` seconds a sentence of moves so far (local workers; Ray workers report when they finish).
+    """
+    _check_search(K, H, temperature, discount, margin, search_threads)
+    if int(num_episodes) != num_episodes or num_episodes < 1:
+        raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
+    if int(num_workers) != num_workers or num_workers < 1:
+        raise ValueError(f"The number of self-play workers must be a whole number of at least 1, not {num_workers}.")
+    if backend not in BACKENDS:
+        raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
+    say = narrator if narrator is not None else get_narrator()
+    workers = min(int(num_workers), int(num_episodes))
+    if search_threads is None:
+        search_threads = 1 if backend == "ray" else max(1, usable_cores() // workers)
+    shares = _shares(int(num_episodes), workers)
+    common = {
+        "policy_path": str(policy_path), "K": int(K), "H": int(H), "seed": int(seed), "grid_size": int(grid_size),
+        "starve_steps": starve_steps, "reward": reward, "temperature": float(temperature),
+        "discount": float(discount), "bootstrap": bool(bootstrap), "margin": float(margin),
+        "trap_check": bool(trap_check), "device": device, "threads": 1, "search_threads": int(search_threads),
+    }  # fmt: skip
+    jobs = [{**common, "first_episode": first, "episodes": count} for first, count in shares]
+    say.say(
+        f"Self-play starts: {num_episodes} episodes, {K} rollouts of {H} moves per candidate move, "
+        f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
+        f"{threads_phrase(search_threads)}."
+    )
+
+    def failure(i: int, reason: str) -> SelfPlayError:
+        first, count = shares[i]
+        return SelfPlayError(
+            f"Self-play worker {i + 1} of {workers} failed on episodes {first} to {first + count - 1}: {reason}; "
+            "no data was written."
+        )
+
+    start = time.perf_counter()
+    listener = _Listener(say, int(num_episodes), progress_every_s)
+    try:
+        results = _play_shares(jobs, backend, ray_address, listener, failure)
+    finally:
+        listener.close()
+    for i, result in enumerate(results):
+        if result[0] != "ok":
+            raise failure(i, result[1])
+    data = concat_datasets([r[1] for r in results], source="mc")
+    seconds = time.perf_counter() - start
+    moves = len(data["actions"])
+    stats = {
+        "episodes": int(num_episodes),
+        "workers": workers,
+        "search_threads": int(search_threads),
+        "moves": moves,
+        "rollout_moves": sum(r[2]["rollout_moves"] for r in results),
+        "seconds": seconds,
+        "worker_seconds": max(r[2]["seconds"] for r in results),  # the slowest worker's own time, start-up excluded
+        "moves_per_second": moves / max(seconds, 1e-9),
+        "mean_score": float(data["episode_scores"].mean()),
+        "max_score": int(data["episode_scores"].max()),
+    }
+    if save_path is not None:
+        save_dataset(save_path, data)
+    say.say(
+        f"Self-play finished {moves} moves in {format_seconds(seconds)}, {stats['moves_per_second']:.0f} moves "
+        f"per second, with a mean self-play score of {stats['mean_score']:.1f}."
+    )
+    say.event("self_play", **stats)
+    return data, stats
