@@ -279,7 +279,7 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         sentence = message[:1].upper() + message[1:]
-        self.exit(2, f"{sentence.rstrip('.')}. Run with --help to list the flags.\n")
+        self.exit(2, f"{sentence.rstrip('.')}; run python {self.prog} --help to list the flags.\n")
 
 
 def _typed(kind: type) -> typing.Callable[[str], object]:

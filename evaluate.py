@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from config import OneLineParser
 from env import SnakeBatch
 from narrate import Narrator, format_seconds, plural
 
@@ -180,14 +181,8 @@ def compare_policies(a, b, num_episodes: int, grid_size: int = 10, seed: int = 0
 
 
 # ----- command line --------------------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one sentence instead of argparse's usage block
-        message = message[0].upper() + message[1:]
-        self.exit(2, f"{message}; run python evaluate.py --help to see every flag.\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(description="Evaluate a saved policy on seeded games and say how well it plays.")
+    p = OneLineParser(prog="evaluate.py", description="Evaluate a saved policy on seeded games and say how well it plays.")
     p.add_argument("checkpoint", help="the policy checkpoint (.pt) to evaluate")
     p.add_argument("--episodes", type=int, default=100, help="number of games; game i uses seed SEED + i")
     p.add_argument("--mc-k", type=int, default=0, help="Monte Carlo rollouts per action (0: plain greedy play)")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from config import OneLineParser
 from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
 from env import DC, DR, SnakeBatch
 from narrate import Narrator, format_seconds, get_narrator
@@ -325,7 +326,7 @@ def _old_grid_and_episodes(states: np.ndarray, samples: int) -> tuple[int, int, 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Record Snake demonstrations: a person playing by ear, or the scripted player.")
+    p = OneLineParser(prog="play.py", description="Record Snake demonstrations: a person playing by ear, or the scripted player.")
     p.add_argument("--scripted", type=int, metavar="N", help="record N games of the built-in scripted player instead of a person")
     p.add_argument("--grid-size", type=int, default=10, help="board size (default 10)")
     p.add_argument("--seed", type=int, default=0, help="game i uses seed + i (default 0)")

@@ -14,9 +14,9 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import datasets
+from config import OneLineParser
 from learning import train_imitation
 from narrate import Narrator
 from policy import resolve_device, save_policy
@@ -24,16 +24,8 @@ from policy import resolve_device, save_policy
 FIX = "python play.py --scripted 200"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag gets one plain sentence (exit 2) instead of a usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        sentence = message[:1].upper() + message[1:]
-        self.exit(2, f"{sentence.rstrip('.')}; run python train_imitation.py --help to list the flags.\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="train_imitation.py", description="Train the imitation policy from recorded demonstrations.")
+    p = OneLineParser(prog="train_imitation.py", description="Train the imitation policy from recorded demonstrations.")
     p.add_argument("--workdir", default=".", help="folder holding data/ (default: the current folder)")
     p.add_argument("--demos", default=None, help="demonstrations file (default: WORKDIR/data/human_demos.npz)")
     p.add_argument("--out", default=None, help="checkpoint to write (default: WORKDIR/data/policy_imitation.pt)")
