@@ -21,15 +21,16 @@ import torch
 import datasets
 import history as hist
 import narrate
+from baseline import human_baseline
 from config import TrainConfig, parse_config
 from decide import Comparison, Rules, Standing, decide, full_eval_reason
 from evaluate import evaluate_policy
 from hard_positions import HardPositionSettings, hard_positions
 from learning import train_imitation, train_mc
 from mc_search import usable_cores
-from play import human_baseline, record_scripted
 from policy import CheckpointError, load_policy, resolve_device, save_policy
 from run_state import RunRecord, RunState, RunStateError, exclusive_run
+from scripted import record_scripted
 from self_play import SelfPlayError, generate_self_play_data
 from storage import copy_atomic, write_text_atomic
 from visualize_training import plot_history

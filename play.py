@@ -5,8 +5,8 @@
     python play.py --scripted 200       record 200 games of the scripted player (labelled scripted, never human)
 
 Both write `data/human_demos.npz` in the one dataset format of datasets.py and never overwrite it silently
-(`--append` or `--overwrite`). The scripted player itself lives in scripted.py; `scripted_action` and
-`record_scripted` are re-exported here so `from play import record_scripted` keeps working.
+(`--append` or `--overwrite`). The scripted player itself lives in scripted.py, the baseline a demonstration file sets
+in baseline.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import select
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,8 @@ import numpy as np
 from config import OneLineParser
 from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
 from env import DC, DR, SnakeBatch
-from narrate import Narrator, format_seconds, get_narrator
+from narrate import Narrator, format_seconds, get_narrator, plural
 from scripted import record_scripted
-from scripted import scripted_action as scripted_action  # re-exported: `from play import scripted_action` keeps working
 
 DEFAULT_OUT = "data/human_demos.npz"
 
@@ -251,77 +249,6 @@ def record_person(
     return data
 
 
-# ----- the human baseline ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Baseline:
-    score: float
-    source: str
-    episodes: int
-    rough: bool
-    sentence: str
-
-
-_SOURCE_WORDS = {"scripted": "the scripted player, not a person", "mc": "Monte Carlo self-play, not a person"}
-
-
-def human_baseline(path: str | os.PathLike) -> Baseline:
-    """Mean recorded episode score of a demonstration file, the figure a trained policy is compared with.
-
-    An old file holding only `states` and `actions` has no scores, so the score is a rough volume estimate:
-    episodes are detected where the snake's length drops (states that are (N, g, g) or (N, g*g) grids coded 0 empty,
-    1 body, 2 head, 3 food); otherwise one episode per 100 samples is assumed. The estimate is then
-    max(0, samples per episode / grid size): a longer game means more apples, and on a g by g board an apple costs
-    roughly g moves early on. The grid size comes from the square dimensions of `states` (10 when there are none)."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path} does not exist; record demonstrations with python play.py or python play.py --scripted 200.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            old = {"states", "actions"} <= keys and "episode_scores" not in keys
-            states = npz["states"] if old else None
-            samples = len(npz["actions"]) if old else 0
-    except Exception as exc:
-        raise DatasetError(f"{path} cannot be read ({type(exc).__name__}); delete it or record it again with play.py.") from None
-    if not old:
-        data = load_dataset(path)
-        scores, source = data["episode_scores"], str(data["source"])
-        if len(scores) == 0:
-            raise DatasetError(f"{path} holds no finished games; record some with python play.py.")
-        score = float(scores.mean())
-        who = _SOURCE_WORDS.get(source)
-        sentence = (
-            f"The human baseline is a mean score of {score:.1f} over {_count(len(scores), 'recorded game')}."
-            if who is None
-            else f"The baseline comes from {who}: mean score {score:.1f} over {_count(len(scores), 'game')}."
-        )
-        return Baseline(score, source, int(len(scores)), False, sentence)
-    g, episodes, detected = _old_grid_and_episodes(states, samples)
-    score = max(0.0, samples / episodes / g)
-    sentence = (
-        f"{path} is an old file without episode scores, so the human baseline is only a rough estimate: "
-        f"about {score:.1f}, from {samples} moves in {_count(episodes, 'detected game' if detected else 'assumed game')}."
-    )
-    return Baseline(score, "human", episodes, True, sentence)
-
-
-def _old_grid_and_episodes(states: np.ndarray, samples: int) -> tuple[int, int, bool]:
-    """Grid size, episode count and whether episodes were detected, for an old states/actions file (see `human_baseline`)."""
-    shape = states.shape[1:]
-    square = [s for s in shape if shape.count(s) >= 2]
-    g = square[0] if square else 10
-    if len(shape) == 1 and int(round(shape[0] ** 0.5)) ** 2 == shape[0]:
-        g = int(round(shape[0] ** 0.5))
-    cells = states.reshape(len(states), -1) if len(states) else states
-    coded = states.dtype.kind in "iuf" and cells.size and cells.shape[1] == g * g and set(np.unique(cells)) <= {0, 1, 2, 3}
-    if coded and len(cells) > 1:
-        length = np.isin(cells, (1, 2)).sum(axis=1)
-        return max(int(g), 1), 1 + int((np.diff(length) < 0).sum()), True
-    return max(int(g), 1), max(1, round(samples / 100)), False
-
-
 # ----- command line ----------------------------------------------------------------------------------------------
 
 
@@ -339,10 +266,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tick", type=float, default=0.5, help="seconds per move in real time mode (default 0.5)")
     p.add_argument("--wasd", action="store_true", help="s means down (compass) instead of straight")
     return p
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _joined_source(parts: list[dict[str, np.ndarray]]) -> str:
@@ -384,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         scores = data["episode_scores"]
         narrator.say(
-            f"Recorded {_count(len(scores), 'scripted game')}, not human ones, in {format_seconds(time.perf_counter() - start)}: "
+            f"Recorded {plural(len(scores), 'scripted game')}, not human ones, in {format_seconds(time.perf_counter() - start)}: "
             f"mean score {scores.mean():.1f}, {len(data['actions'])} moves."
         )
     else:
@@ -402,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     save_dataset(out, data)
     label = "scripted" if str(data["source"]) != "human" else "human"
     scores = data["episode_scores"]
-    narrator.say(f"Saved {_count(len(scores), label + ' game')} with mean score {scores.mean():.1f} to {out}.")
+    narrator.say(f"Saved {plural(len(scores), label + ' game')} with mean score {scores.mean():.1f} to {out}.")
     return 0
 
 

@@ -19,9 +19,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the name torch's own documentation uses
 
 from env import SnakeBatch
-
-# The encoder lives in observation.py; its names are re-exported here, where callers of the network look for them.
-from observation import ENCODER_NAME, MIRROR_ACTIONS, NUM_MOVE_FEATURES, encode, move_features, obs_size  # noqa: F401
+from observation import ENCODER_NAME, encode, obs_size
 from storage import atomic_path
 
 CHECKPOINT_FORMAT = 1

@@ -16,7 +16,7 @@ import numpy as np
 
 from config import OneLineParser, Paths
 from history import HistoryError, load_history
-from narrate import Narrator, format_seconds
+from narrate import Narrator, format_seconds, plural
 from storage import atomic_path, write_text_atomic
 
 
@@ -33,10 +33,6 @@ def _num(value: float) -> str:
 def _join(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _kh_changes(history: dict[str, np.ndarray]) -> list[int]:
@@ -56,7 +52,7 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
     baseline = float(history["human_baseline"])
     lines: list[str] = []
     first = "the imitation bootstrap" if it[0] == 0 else "the first recorded iteration"
-    lines.append(f"The history holds {_plural(n, 'iteration')}, from iteration {it[0]} to iteration {it[-1]}.")
+    lines.append(f"The history holds {plural(n, 'iteration')}, from iteration {it[0]} to iteration {it[-1]}.")
     lines.append(f"It started with {first} scoring a mean of {_num(mean[0])} apples.")
     # A rolled-back iteration's score belongs to a policy that was thrown away (and a fast score comes from other
     # games than a full one), so the best and the trend speak of the kept policies only.
@@ -91,7 +87,7 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
         lines.append("There were no rollbacks.")
     else:
         where = "iteration" if len(rolled) == 1 else "iterations"
-        lines.append(f"There {'was' if len(rolled) == 1 else 'were'} {_plural(len(rolled), 'rollback')}, "
+        lines.append(f"There {'was' if len(rolled) == 1 else 'were'} {plural(len(rolled), 'rollback')}, "
                      f"at {where} {_join([str(r) for r in rolled])}.")  # fmt: skip
     k, h = history["mc_K"], history["mc_H"]
     changes = _kh_changes(history)
@@ -100,7 +96,7 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
     else:
         steps = [f"to K {k[i]} and H {h[i]} at iteration {it[i]}" for i in changes]
         lines.append(f"The search settings started at K {k[0]} and H {h[0]} and changed "
-                     f"{_plural(len(changes), 'time')}: {_join(steps)}.")  # fmt: skip
+                     f"{plural(len(changes), 'time')}: {_join(steps)}.")  # fmt: skip
     used = history["used_human_data"]
     if used.all():
         lines.append("Demonstrations were part of the training data in every iteration.")

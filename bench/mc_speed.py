@@ -37,7 +37,8 @@ if str(ROOT) not in sys.path:
 from env import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
 from mc_search import MIN_GAMES_PER_THREAD, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
 from narrate import Narrator  # noqa: E402
-from policy import CheckpointError, SnakePolicy, encode, load_policy, save_policy, select_actions  # noqa: E402
+from observation import encode  # noqa: E402
+from policy import CheckpointError, SnakePolicy, load_policy, save_policy, select_actions  # noqa: E402
 from self_play import generate_self_play_data  # noqa: E402
 
 GRID, K, H, GAMES = 10, 5, 20, 64

@@ -349,9 +349,9 @@ def test_command_refuses_bad_flags(tmp_path, flags: list[str], name: str, capsys
 @pytest.fixture(scope="module")
 def scripted_imitation() -> tuple[SnakePolicy, TrainReport]:
     """The imitation policy trained with the defaults on 100 scripted 10x10 games, as iterative_train.py would."""
-    import play
+    import scripted
 
-    demos = play.record_scripted(100, grid_size=10, seed=0, narrator=QUIET)
+    demos = scripted.record_scripted(100, grid_size=10, seed=0, narrator=QUIET)
     return train_imitation(demos, seed=0, device="cpu", narrator=QUIET)
 
 
@@ -366,11 +366,11 @@ def test_imitation_of_the_scripted_player_predicts_its_moves(scripted_imitation)
 def test_imitation_of_the_scripted_player_scores_at_least_half_as_much(scripted_imitation) -> None:
     """The issue's bar: a greedy mean score at least half the scripted player's, on the same unseen seeds."""
     import evaluate
-    import play
+    import scripted
 
     policy, _ = scripted_imitation
     episodes, seed = 50, 10_000
-    scripted = play.record_scripted(episodes, grid_size=10, seed=seed, narrator=QUIET)["episode_scores"].mean()
+    scripted = scripted.record_scripted(episodes, grid_size=10, seed=seed, narrator=QUIET)["episode_scores"].mean()
     imitated = evaluate.evaluate_policy(policy, episodes, grid_size=10, seed=seed)["mean_score"]
     print(f"Imitation mean score {imitated:.1f} against the scripted player's {scripted:.1f} on the same {episodes} games.")
     assert imitated >= 0.5 * scripted

@@ -1,5 +1,5 @@
-"""play.py: the re-exported scripted player, the CLI's file rules, the person recorder driven through a pipe and a
-terminal, and the human baseline on new and old files (the scripted player itself is tested in test_scripted.py)."""
+"""play.py: the CLI's file rules, the person recorder driven through a pipe and a
+terminal, and (baseline.py) the baseline of new and old files (the scripted player itself is tested in test_scripted.py)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import baseline
 import play
-import scripted
 from datasets import DatasetError, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_play_re_exports_the_scripted_player():
-    # iterative_train.py and older scripts import these from play, so they must stay the very same functions.
-    from play import record_scripted, scripted_action
-
-    assert record_scripted is scripted.record_scripted and scripted_action is scripted.scripted_action
 
 
 # ----- the command line ------------------------------------------------------------------------------------------
@@ -147,13 +140,13 @@ def test_human_baseline_on_new_files(tmp_path):
     from datasets import save_dataset
 
     save_dataset(path, scripted)
-    base = play.human_baseline(path)
+    base = baseline.human_baseline(path)
     assert base.score == pytest.approx(scripted["episode_scores"].mean())
     assert (base.source, base.episodes, base.rough) == ("scripted", 3, False)
     assert "scripted" in base.sentence and "not a person" in base.sentence
     human = dict(scripted, source=np.array("human"))
     save_dataset(path, human)
-    assert "human baseline" in play.human_baseline(path).sentence
+    assert "human baseline" in baseline.human_baseline(path).sentence
 
 
 def test_human_baseline_on_an_old_file_is_rough(tmp_path):
@@ -165,20 +158,20 @@ def test_human_baseline_on_an_old_file_is_rough(tmp_path):
         grids[i].flat[n] = 3
     path = tmp_path / "old.npz"
     np.savez(path, states=grids, actions=np.ones(300, dtype=np.int64))
-    base = play.human_baseline(path)
+    base = baseline.human_baseline(path)
     assert base.rough and base.episodes == 2
     assert base.score == pytest.approx(300 / 2 / g)
     assert "rough" in base.sentence
     np.savez(path, states=np.zeros((250, 7), dtype=np.float32), actions=np.ones(250))  # no grid to read lengths from
-    base = play.human_baseline(path)
+    base = baseline.human_baseline(path)
     assert base.rough and base.episodes == 2 and base.score == pytest.approx(250 / 2 / 10)
 
 
 def test_human_baseline_refuses_missing_and_unreadable_files(tmp_path):
     missing = tmp_path / "nope.npz"
     with pytest.raises(DatasetError, match="nope.npz.*play.py"):
-        play.human_baseline(missing)
+        baseline.human_baseline(missing)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
     with pytest.raises(DatasetError, match="junk.npz"):
-        play.human_baseline(junk)
+        baseline.human_baseline(junk)

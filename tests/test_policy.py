@@ -11,19 +11,8 @@ import pytest
 import torch
 
 from env import DIRECTIONS, SnakeBatch, SnakeEnv
-from observation import FEATURES_PER_MOVE
-from policy import (
-    ENCODER_NAME,
-    MIRROR_ACTIONS,
-    NUM_MOVE_FEATURES,
-    CheckpointError,
-    SnakePolicy,
-    encode,
-    load_policy,
-    move_features,
-    obs_size,
-    save_policy,
-)
+from observation import ENCODER_NAME, FEATURES_PER_MOVE, MIRROR_ACTIONS, NUM_MOVE_FEATURES, encode, move_features, obs_size
+from policy import CheckpointError, SnakePolicy, load_policy, save_policy
 
 G = 6
 # A bent body and off-axis food, so no rotation or mirror of the position looks like the position itself.
