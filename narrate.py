@@ -43,14 +43,30 @@ def color_allowed(stream: TextIO) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
-class Progress:
-    """A tqdm bar on a terminal; otherwise one sentence at each quarter; or nothing."""
+def about(seconds: float) -> str:
+    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 55:
+        return f"about {max(10, int(round(seconds / 10.0)) * 10)} seconds"
+    minutes = int(round(seconds / 60.0))
+    if minutes < 60:
+        return f"about {plural(minutes, 'minute')}"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {plural(hours, 'hour')}" + (f" {plural(minutes, 'minute')}" if minutes else "")
 
-    def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str) -> None:
+
+class Progress:
+    """A tqdm bar when asked for; otherwise sentences: at each quarter and at least every `every_s` seconds, with
+    the time left; nothing at all for a phase done within `after_s` seconds (a listener needs no news of it)."""
+
+    def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str,
+                 after_s: float = 5.0, every_s: float = 30.0) -> None:
         self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
         self.count = 0
         self.next_quarter = 1
         self.bar = None
+        self.after_s, self.every_s = float(after_s), float(every_s)
+        self.start = self.last_said = time.monotonic()
         if mode == "bar" and self.total > 0:
             from tqdm import tqdm
 
@@ -61,13 +77,22 @@ class Progress:
         self.count += n
         if self.bar is not None:
             self.bar.update(n)
-        elif self.mode == "lines" and self.total > 0:
-            reached = min(4, self.count * 4 // self.total)  # quarters completed; only the highest new one is said
-            if reached >= self.next_quarter:
-                if reached < 4:
-                    pct = 25 * reached
-                    self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}.")
-                self.next_quarter = reached + 1
+            return
+        if self.mode != "lines" or self.total <= 0 or self.count >= self.total:
+            return
+        now = time.monotonic()
+        elapsed = now - self.start
+        reached = min(4, self.count * 4 // self.total)  # quarters completed; only the highest new one is said
+        new_quarter = reached >= self.next_quarter
+        if new_quarter:
+            self.next_quarter = reached + 1
+        if elapsed < self.after_s or not (new_quarter or now - self.last_said >= self.every_s):
+            return
+        pct = int(100 * self.count / self.total)
+        left = elapsed * (self.total - self.count) / max(self.count, 1)
+        self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}, "
+                          f"{about(left)} left.")
+        self.last_said = now
 
     def close(self) -> None:
         if self.bar is not None:
@@ -91,11 +116,13 @@ class Narrator:
         progress: str = "auto",
         stream: TextIO | None = None,
         quiet: bool = False,
+        progress_after_s: float = 5.0,
     ) -> None:
         if progress not in PROGRESS_MODES:
             raise ValueError(f"Progress mode {progress!r} is not one of {', '.join(PROGRESS_MODES)}.")
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
+        self.progress_after_s = float(progress_after_s)
         # Sentences on every terminal: a screen reader cannot follow a redrawn bar, so a bar only when asked for.
         self.progress_mode = "lines" if progress == "auto" else progress
         self.log = self._open(log_path)
@@ -138,7 +165,8 @@ class Narrator:
         self.event("phase", name=name, **fields)
 
     def progress(self, total: int, description: str, unit: str = "items") -> Progress:
-        return Progress(self, total, description, unit, "off" if self.quiet else self.progress_mode)
+        return Progress(self, total, description, unit, "off" if self.quiet else self.progress_mode,
+                        after_s=self.progress_after_s)
 
     def close(self) -> None:
         for handle in (self.log, self.events):

@@ -287,3 +287,19 @@ def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: l
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert named in err and len(err.splitlines()) == 1 and err.endswith(".")
+
+
+def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsys):
+    from narrate import Narrator, Progress, about
+
+    say = Narrator(progress="lines")
+    quick = Progress(say, 8, "Quick work", "items", "lines", after_s=5.0)
+    for _ in range(8):
+        quick.update()
+    assert capsys.readouterr().out == ""  # done within 5 seconds: no news
+    slow = Progress(say, 8, "Slow work", "items", "lines", after_s=0.0)
+    slow.start -= 60  # as if a minute had passed before the first update
+    slow.update(2)
+    out = capsys.readouterr().out.strip()
+    assert out == "Slow work: 25 percent done, 2 of 8 items, about 3 minutes left."
+    assert about(42) == "about 40 seconds" and about(3700) == "about 1 hour 2 minutes"

@@ -195,7 +195,9 @@ def test_search_threads_change_the_speed_never_the_answer(options):
         spy = ThreadSpy(tiny_policy())
         many = monte_carlo_actions(games, spy, K=3, H=6, seed=5, threads=threads, **options)
         helpers = {name for name in spy.threads if name.startswith("mc-search")}
-        assert len(helpers) >= 2 and len(helpers) <= min(threads, games.num_games // MIN_GAMES_PER_THREAD), spy.threads
+        # The groups run on the pool's threads, never more than asked or than the games allow; how many of the pool's
+        # threads a busy machine actually wakes is its business, so at least one is all that is asserted.
+        assert 1 <= len(helpers) <= min(threads, games.num_games // MIN_GAMES_PER_THREAD), spy.threads
         np.testing.assert_array_equal(many.actions, one.actions)
         if options.get("bootstrap"):  # the value head's float32 sums round alike only to the last bit across batch sizes
             np.testing.assert_allclose(many.values, one.values, rtol=1e-6, atol=1e-7)
