@@ -97,8 +97,14 @@ def test_person_recorder_quitting_at_once_writes_nothing(tmp_path):
 def test_realtime_mode_moves_without_keys(tmp_path):
     cmd = [sys.executable, str(ROOT / "play.py"), "--grid-size", "8", "--workdir", str(tmp_path), "--out", "r.npz"]
     proc = subprocess.Popen([*cmd, "--realtime", "--tick", "0.05"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # imports plus some ticks with no key pressed
-    out, _ = proc.communicate("q\n", timeout=30)
+    seen, deadline = [], time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait on the program's own words: a move after the game starts, no key pressed
+        line = proc.stdout.readline()
+        seen.append(line)
+        if not line or (any("Game 1 starts" in s for s in seen[:-1]) and line.strip()):
+            break
+    rest, _ = proc.communicate("q\n", timeout=30)
+    out = "".join(seen) + rest
     assert proc.returncode == 0
     data = load_dataset(tmp_path / "r.npz")
     assert len(data["actions"]) >= 1 and set(data["actions"].tolist()) == {1}
