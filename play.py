@@ -42,8 +42,12 @@ def _cell_word(batch: SnakeBatch, r: int, c: int) -> str:
     return "tail" if ttl == 1 else "body" if ttl > 1 else "free"
 
 
+HEADINGS = ("north", "east", "south", "west")  # direction 0 up, 1 right, 2 down, 3 left: what the arrow keys mean
+
+
 def describe(batch: SnakeBatch) -> str:
-    """One sentence for game 0: score, what is ahead, left and right, and where the food is, facing the way it moves."""
+    """One sentence for game 0: score, the compass heading (so the arrow keys can be used by ear), what is ahead,
+    left and right, and where the food is, facing the way it moves."""
     g, d = batch.grid_size, int(batch.direction[0])
     hr, hc = int(batch.head_r[0]), int(batch.head_c[0])
     words = {}
@@ -58,7 +62,8 @@ def describe(batch: SnakeBatch) -> str:
                 break
             k += 1
         words["ahead"] = f"{k} free"
-    sentence = f"Score {int(batch.score[0])}, ahead {words['ahead']}, left {words['left']}, right {words['right']}"
+    sentence = (f"Score {int(batch.score[0])}, heading {HEADINGS[d]}, ahead {words['ahead']}, left {words['left']}, "
+                f"right {words['right']}")
     food = int(batch.food[0])
     if food < 0:
         return sentence + "."

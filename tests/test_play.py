@@ -69,7 +69,7 @@ def test_person_recorder_through_a_pipe(tmp_path):
     assert data["actions"].tolist() == [2, 0, 1]
     assert "human" in result.stdout and "scripted" not in result.stdout
     first = result.stdout.splitlines()[2]
-    assert first.startswith("Game 1 starts. Score 0, ahead 2 free, left free, right free, food")
+    assert first.startswith("Game 1 starts. Score 0, heading east, ahead 2 free, left free, right free, food")
 
 
 def test_person_recorder_compass_keys_death_and_next_game(tmp_path):
