@@ -27,7 +27,7 @@ from decide import Comparison, Rules, Standing, decide, full_eval_reason
 from evaluate import evaluate_policy
 from hard_positions import HardPositionSettings, hard_positions
 from learning import train_imitation, train_mc
-from mc_search import usable_cores
+from mc_search import SearchSettings, usable_cores
 from policy import CheckpointError, load_policy, resolve_device, save_policy
 from run_state import RunRecord, RunState, RunStateError, exclusive_run
 from scripted import record_scripted
@@ -206,12 +206,12 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads."""
     p, state = cfg.paths, record.state
     with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
+        search = SearchSettings(K=state.mc_K, H=state.mc_H, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
+                                trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None)
         games, stats = generate_self_play_data(
-            str(p.mc_policy), cfg.mc_episodes, state.mc_K, state.mc_H, num_workers=cfg.mc_num_workers,
-            seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION,
-            grid_size=cfg.grid_size, reward=cfg.reward, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
-            trap_check=cfg.mc_trap_check, device=str(device), backend=cfg.backend,
-            ray_address=cfg.ray_address, search_threads=cfg.mc_search_threads or None, narrator=say)
+            str(p.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
+            seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION, grid_size=cfg.grid_size,
+            reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say)
         ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
     parts = [games]
     if cfg.hard_games:

@@ -69,6 +69,33 @@ def _check_search(K: int, H: int, temperature: float, discount: float, margin: f
         raise ValueError(f"The number of search threads must be a whole number of at least 1, not {threads}.")
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the search chooses a move, made once (from `TrainConfig` or a command's flags), checked once, passed whole.
+
+    `threads` None means: let the caller decide (self-play shares the machine's cores out among its workers)."""
+
+    K: int = 5
+    H: int = 20
+    temperature: float = 0.0
+    discount: float = 1.0
+    bootstrap: bool = False
+    margin: float = DEFAULT_MARGIN
+    trap_check: bool = True
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_search(self.K, self.H, self.temperature, self.discount, self.margin, self.threads)
+
+    def options(self, threads: int | None = None) -> dict:
+        """The keyword arguments of `monte_carlo_actions` (without K and H), on `threads` when given."""
+        return {"temperature": self.temperature, "discount": self.discount, "bootstrap": self.bootstrap,
+                "margin": self.margin, "trap_check": self.trap_check, "threads": threads or self.threads or 1}
+
+    def sentence(self) -> str:
+        return f"{self.K} rollouts of {self.H} moves per candidate move"
+
+
 @numba.njit(cache=True, nogil=True)
 def _tally(returns, died, ids, rewards, ended, won, weight):  # noqa: ANN001, ANN202
     """Add one move's rewards to each live rollout's return (in float32 times `weight`, as numpy would) and mark the

@@ -9,6 +9,7 @@ as one sentence (`SelfPlayError`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -23,10 +24,10 @@ from queue import Empty
 import numpy as np
 import torch
 
-from constants import BACKENDS, DEFAULT_MARGIN
+from constants import BACKENDS
 from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch
-from mc_search import _check_search, monte_carlo_actions, threads_phrase, usable_cores
+from mc_search import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
 from narrate import Narrator, format_seconds, get_narrator
 from policy import load_policy
 
@@ -40,22 +41,15 @@ class SelfPlayError(RuntimeError):
 def _run_self_play(
     policy_path: str,
     episodes: int,
-    K: int,
-    H: int,
+    search: SearchSettings,
     seed: int,
     *,
     grid_size: int = 10,
     starve_steps: int | None = None,
     reward: str = "default",
-    temperature: float = 0.0,
-    discount: float = 1.0,
-    bootstrap: bool = False,
-    margin: float = DEFAULT_MARGIN,
-    trap_check: bool = True,
     device: str = "cpu",
     first_episode: int = 0,
     threads: int | None = 1,
-    search_threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """One worker's share: episodes `first_episode` .. +episodes-1 of the run, played in lockstep.
@@ -63,7 +57,7 @@ def _run_self_play(
     Episode j uses game seed `seed + first_episode + j`; the search at lockstep move m draws on a seed made from
     (seed, m), and each game's rollouts are keyed by the game itself, so how the episodes are split between workers
     changes nothing: one worker and two give the same data. Returns (dataset in datasets.py format with source
-    "mc", stats). `threads` sets torch's thread count for the duration (None keeps the caller's); `search_threads`
+    "mc", stats). `threads` sets torch's thread count for the duration (None keeps the caller's); `search.threads`
     is `monte_carlo_actions`'s `threads`, which changes the speed and never the data.
     `progress(episodes_finished, moves)` hears of new work at most once a second, and whenever an episode ends.
     """
@@ -83,10 +77,7 @@ def _run_self_play(
             live = np.flatnonzero(~games.done)
             now = games.take(live)
             move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
-            found = monte_carlo_actions(
-                now, policy, K, H, temperature=temperature, discount=discount, bootstrap=bootstrap, margin=margin,
-                trap_check=trap_check, seed=move_seed, threads=search_threads,
-            )
+            found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, **search.options())
             move += 1
             states.append(now.export_states())
             actions.append(found.actions)
@@ -277,8 +268,7 @@ def _play_shares(
 def generate_self_play_data(
     policy_path: str,
     num_episodes: int,
-    K: int,
-    H: int,
+    search: SearchSettings,
     num_workers: int = 1,
     save_path: str | None = None,
     *,
@@ -286,15 +276,9 @@ def generate_self_play_data(
     grid_size: int = 10,
     starve_steps: int | None = None,
     reward: str = "default",
-    temperature: float = 0.0,
-    discount: float = 1.0,
-    bootstrap: bool = False,
-    margin: float = DEFAULT_MARGIN,
-    trap_check: bool = True,
     device: str = "cpu",
     backend: str = "process",
     ray_address: str | None = None,
-    search_threads: int | None = None,
     narrator: Narrator | None = None,
     progress_every_s: float = 30.0,
 ) -> tuple[dict[str, np.ndarray], dict]:
@@ -303,12 +287,11 @@ def generate_self_play_data(
     The episodes are split into contiguous ranges, one per worker; each worker loads the checkpoint itself and runs on
     one torch thread (with one worker and the process backend, here in this process). One torch thread per worker,
     because on a busy machine torch's threads wait on each other and a two-thread forward pass can run ten times
-    slower; a worker puts more cores to work by searching on `search_threads` threads instead (None: this machine's
+    slower; a worker puts more cores to work by searching on `search.threads` threads instead (None: this machine's
     cores shared out among the local workers, and one on Ray, whose workers each hold one CPU of the cluster).
     Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
     `progress_every_s` seconds a sentence of moves so far (local workers; Ray workers report when they finish).
     """
-    _check_search(K, H, temperature, discount, margin, search_threads)
     if int(num_episodes) != num_episodes or num_episodes < 1:
         raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
     if int(num_workers) != num_workers or num_workers < 1:
@@ -317,18 +300,16 @@ def generate_self_play_data(
         raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
     say = narrator if narrator is not None else get_narrator()
     workers = min(int(num_workers), int(num_episodes))
-    if search_threads is None:
-        search_threads = 1 if backend == "ray" else max(1, usable_cores() // workers)
+    search_threads = search.threads or (1 if backend == "ray" else max(1, usable_cores() // workers))
+    search = dataclasses.replace(search, threads=search_threads)
     shares = _shares(int(num_episodes), workers)
     common = {
-        "policy_path": str(policy_path), "K": int(K), "H": int(H), "seed": int(seed), "grid_size": int(grid_size),
-        "starve_steps": starve_steps, "reward": reward, "temperature": float(temperature),
-        "discount": float(discount), "bootstrap": bool(bootstrap), "margin": float(margin),
-        "trap_check": bool(trap_check), "device": device, "threads": 1, "search_threads": int(search_threads),
+        "policy_path": str(policy_path), "search": search, "seed": int(seed), "grid_size": int(grid_size),
+        "starve_steps": starve_steps, "reward": reward, "device": device, "threads": 1,
     }  # fmt: skip
     jobs = [{**common, "first_episode": first, "episodes": count} for first, count in shares]
     say.say(
-        f"Self-play starts: {num_episodes} episodes, {K} rollouts of {H} moves per candidate move, "
+        f"Self-play starts: {num_episodes} episodes, {search.sentence()}, "
         f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
         f"{threads_phrase(search_threads)}."
     )

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from env import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
-from mc_search import MIN_GAMES_PER_THREAD, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
+from mc_search import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
 from narrate import Narrator  # noqa: E402
 from observation import encode  # noqa: E402
 from policy import CheckpointError, SnakePolicy, load_policy, save_policy, select_actions  # noqa: E402
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet = Narrator(progress="off", quiet=True)
         for workers in (1, 2):
             _, stats = generate_self_play_data(
-                str(path), args.episodes, K, H, num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
+                str(path), args.episodes, SearchSettings(K, H), num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
             )
             who = "1 worker searching" if workers == 1 else f"{workers} workers, each searching"
             print(f"Self-play with {who} on {threads_phrase(stats['search_threads'])}: "

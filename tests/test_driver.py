@@ -69,7 +69,7 @@ def world(tmp_path, monkeypatch):
         return {"mean_score": mean, "std_score": 0.0, "max_score": mean, "mean_length": 10.0, "win_rate": 0.0,
                 "scores": scores, "lengths": np.full(episodes, 10), "seconds": 0.0}
 
-    def fake_self_play(policy_path, num_episodes, K, H, num_workers=1, save_path=None, **kw):
+    def fake_self_play(policy_path, num_episodes, search, num_workers=1, save_path=None, **kw):
         data = _tiny_demos(G, 1)
         data["source"] = np.array("mc")
         data["action_values"] = np.zeros((4, 3), np.float32)

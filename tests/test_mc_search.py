@@ -14,7 +14,7 @@ import torch
 from constants import DEFAULT_MARGIN
 from datasets import STATE_KEYS, validate_dataset
 from env import SnakeBatch, SnakeEnv
-from mc_search import MIN_GAMES_PER_THREAD, monte_carlo_action, monte_carlo_actions
+from mc_search import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
 from narrate import Narrator
 from policy import SnakePolicy, save_policy
 from self_play import SelfPlayError, generate_self_play_data
@@ -227,7 +227,7 @@ def checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-BUDGET = {"K": 2, "H": 4, "grid_size": G, "starve_steps": 12}
+BUDGET = {"search": SearchSettings(K=2, H=4), "grid_size": G, "starve_steps": 12}
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +261,8 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
 
 
 def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
-    one, solo = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, search_threads=3, narrator=quiet(), **BUDGET)
+    one, solo = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, narrator=quiet(),
+                                         **{**BUDGET, "search": SearchSettings(K=2, H=4, threads=3)})
     two, stats, _ = two_workers
     assert solo["search_threads"] == 3
     assert stats["workers"] == 2 and len(two["episode_scores"]) == len(one["episode_scores"]) == 5
