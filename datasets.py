@@ -21,12 +21,11 @@ Older files holding only `states` and `actions` are accepted by `play.human_base
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from env import SnakeBatch
-from storage import save_npz_atomic
+from storage import read_npz, save_npz_atomic
 
 FORMAT_VERSION = 1
 STATE_KEYS = ("ttl", "head", "direction", "food", "since_food")
@@ -146,14 +145,8 @@ def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> Non
 
 def load_dataset(path: str | os.PathLike, grid_size: int | None = None) -> dict[str, np.ndarray]:
     """Load and validate a dataset file; every failure is one `DatasetError` naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path} does not exist; record demonstrations with python play.py first.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except Exception as exc:  # zipfile, pickle refusal, truncation: all mean an unreadable file
-        raise DatasetError(f"{path} cannot be read as a dataset ({type(exc).__name__}); delete it or record it again.") from None
+    data = read_npz(path, DatasetError, "{path} does not exist; record demonstrations with python play.py first.",
+                    "{path} cannot be read as a dataset ({reason}); delete it or record it again.")
     validate_dataset(data, str(path), grid_size)
     return data
 

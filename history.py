@@ -29,11 +29,10 @@ import csv
 import io
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 
-from storage import save_npz_atomic
+from storage import read_npz, save_npz_atomic
 
 HISTORY_FIELDS: dict[str, np.dtype] = {
     "iteration": np.dtype(np.int32),
@@ -134,15 +133,8 @@ def save_history(path: str | os.PathLike, history: dict[str, np.ndarray]) -> Non
 
 def load_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read and validate a history file (allow_pickle=False); every problem is a `HistoryError` naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise HistoryError(f"Training history {path} does not exist; run iterative_train.py first.")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            raw = {name: data[name] for name in data.files}
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise HistoryError(f"Training history {path} cannot be read ({reason}); it is damaged or not a history file.") from None
+    raw = read_npz(path, HistoryError, "Training history {path} does not exist; run iterative_train.py first.",
+                   "Training history {path} cannot be read ({reason}); it is damaged or not a history file.")
     return _checked(raw, f"training history {path}")
 
 

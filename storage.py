@@ -55,3 +55,17 @@ def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Byte-for-byte copy that never leaves a partial target."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(Path(source).read_bytes())
+
+
+def read_npz(path: str | os.PathLike, error: type[Exception], missing: str, unreadable: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file, read with allow_pickle=False; a missing or unreadable file raises `error` with the
+    sentence `missing` or `unreadable` (which may use {path} and {reason})."""
+    path = Path(path)
+    if not path.exists():
+        raise error(missing.format(path=path))
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except Exception as exc:  # zipfile, pickle refusal, truncation: all mean an unreadable file
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise error(unreadable.format(path=path, reason=reason)) from None
