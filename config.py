@@ -222,6 +222,16 @@ class TrainConfig:
             value = getattr(self, name)
             if value < low:
                 raise ConfigError(f"{flag_name(name)} must be at least {low}, not {value}.", name)
+        at_most = [
+            ("mc_episodes", 100_000), ("hard_games", 100_000), ("eval_episodes", 100_000), ("mc_K", 10_000),
+            ("mc_H", 100_000), ("hard_K", 10_000), ("hard_H", 100_000), ("hard_rewind", 100_000),
+            ("mc_num_workers", 1024), ("mc_search_threads", 1024), ("policy_hidden", 4096), ("policy_layers", 64),
+            ("batch_size", 1_000_000), ("imitation_demos", 100_000), ("seed", 2**31 - 1), ("video_episodes", 1000),
+        ]  # fmt: skip
+        for name, high in at_most:
+            value = getattr(self, name)
+            if value > high:
+                raise ConfigError(f"{flag_name(name)} must be at most {high:,}, not {value:,}.", name)
         for name in ("mc_adapt_threshold", "mc_temperature", "mc_margin", "mc_weight", "rollback_z", "hard_margin"):
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numba
 import numpy as np
 
-from constants import REWARD_PRESETS, RewardPreset
+from constants import MAX_GRID, REWARD_PRESETS, RewardPreset
 
 # Absolute directions, clockwise: 0 up, 1 right, 2 down, 3 left. Relative actions: 0 left, 1 straight, 2 right.
 DIRECTIONS = ("up", "right", "down", "left")
@@ -73,6 +73,8 @@ def reward_preset(name: str) -> RewardPreset:
 def _check_grid(grid_size: int) -> int:
     if int(grid_size) != grid_size or grid_size < 4:
         raise ValueError(f"Grid size {grid_size} is too small; it must be a whole number of at least 4.")
+    if grid_size > MAX_GRID:
+        raise ValueError(f"Grid size {grid_size} is too large; it must be at most {MAX_GRID}.")
     return int(grid_size)
 
 

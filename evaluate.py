@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 
@@ -218,8 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.mc_h > 0 and args.mc_k == 0:
         parser.error("the --mc-h flag needs --mc-k as well, the number of rollouts per action")
     for flag, value in (("--threads", args.threads), ("--search-threads", args.search_threads)):
-        if value is not None and value < 1:
-            parser.error(f"the {flag} flag must be at least 1, not {value}")
+        if value is not None and not 1 <= value <= 1024:
+            parser.error(f"the {flag} flag must be from 1 to 1024, not {value}")
+    if args.episodes > 1_000_000:
+        parser.error(f"the --episodes flag must be at most 1,000,000, not {args.episodes}")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", args.device):
+        parser.error(f"the --device flag must be auto, cpu, cuda or cuda:N, not {args.device!r}")
     if args.mc_margin is not None and not args.mc_margin >= 0:
         parser.error(f"the --mc-margin flag must be 0 or more, not {args.mc_margin}")
     options = {} if args.mc_margin is None else {"margin": args.mc_margin}

@@ -29,7 +29,7 @@ from hard_positions import HardPositionSettings, hard_positions
 from learning import train_imitation, train_mc
 from mc_search import SearchSettings, usable_cores
 from policy import CheckpointError, load_policy, resolve_device, save_policy
-from run_state import RunRecord, RunState, RunStateError, exclusive_run
+from run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from scripted import record_scripted
 from self_play import SelfPlayError, generate_self_play_data
 from storage import copy_atomic, write_text_atomic
@@ -144,6 +144,9 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
 
 def start_record(cfg: TrainConfig, say: narrate.Narrator, device, baseline: float) -> RunRecord:
     """A fresh folder: bootstrap, and commit the pick as iteration 0."""
+    old = set_aside(cfg.paths.history)  # a history without a state: an earlier run whose state was moved away
+    if old is not None:
+        say.say(f"A history without a run state was found; it was kept as {old.name}, and this run starts a new one.")
     with say.phase("Bootstrapping"):
         fast, full = bootstrap(cfg, say, device)
     state = RunState(mc_K=cfg.mc_K, mc_H=cfg.mc_H, use_human_data=cfg.include_human_data, next_iteration=0,
@@ -233,8 +236,12 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
     name = str(p.iteration_archive(iteration).relative_to(p.workdir))
     archived = [f for f in state.archived_mc_files if f != name] + [name]
-    recent = archived[-cfg.mc_reuse_iters:]
-    joined = [datasets.load_dataset(p.workdir / f, grid_size=cfg.grid_size) for f in recent]
+    joined = []
+    for name in archived[-cfg.mc_reuse_iters:]:
+        try:
+            joined.append(datasets.load_dataset(p.workdir / name, grid_size=cfg.grid_size))
+        except datasets.DatasetError as exc:  # an older archive lost or damaged: train without it, and say so
+            say.say(f"The self-play archive {name} is left out of training: {exc}")
     datasets.save_dataset(p.mc_demos, datasets.concat_datasets(joined, source="mc"))
     state.archived_mc_files = archived  # saved with the state at the commit
     mc = datasets.load_dataset(p.mc_demos, grid_size=cfg.grid_size)
@@ -294,7 +301,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     with say.phase("Checking prerequisites"):
         demos = ensure_prerequisites(cfg, say)
     baseline = human_baseline(p.human_demos)
-    record = RunRecord.resume(p)
+    record = RunRecord.resume(p, say.say)
     if record is None:
         record = start_record(cfg, say, device, baseline.score)
     else:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from config import OneLineParser
+from constants import MAX_GRID
 from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
 from env import DC, DR, SnakeBatch
 from narrate import Narrator, format_seconds, get_narrator, plural
@@ -282,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.grid_size < 4:
         parser.error(f"--grid-size {args.grid_size} is too small; use 4 or more.")
+    if args.grid_size > MAX_GRID:
+        parser.error(f"--grid-size {args.grid_size} is too large; use at most {MAX_GRID}.")
     if args.scripted is not None and args.scripted < 1:
         parser.error(f"--scripted {args.scripted} must be at least 1 game.")
     if args.tick <= 0:

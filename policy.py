@@ -23,6 +23,7 @@ from observation import ENCODER_NAME, encode, obs_size
 from storage import atomic_path
 
 CHECKPOINT_FORMAT = 1
+MAX_WIDTH = 4096  # hidden units or layers a checkpoint may name: more is a damaged file, not a network of ours
 
 
 class CheckpointError(ValueError):
@@ -146,13 +147,19 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu", gri
         checkpoint = torch.load(path, map_location=dev, weights_only=True)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        if "Unsupported global" in str(exc) or "Weights only load failed" in str(exc):
+            raise CheckpointError(f"Checkpoint {path} was refused: it holds code, not only numbers, and code in a "
+                                  "checkpoint is never run; use a checkpoint saved by this program.") from None
         raise CheckpointError(f"Checkpoint {path} cannot be read safely ({reason}); it is damaged or not a checkpoint.") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "model_config" not in checkpoint:
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or not isinstance(checkpoint.get("model_config"), dict):
         raise CheckpointError(f"{path} is not a snake-mc checkpoint: it lacks a state_dict and model_config.")
     if checkpoint.get("format_version") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format_version")
         raise CheckpointError(f"Checkpoint {path} has format version {found}, but this code reads version {CHECKPOINT_FORMAT}.")
     cfg = dict(checkpoint["model_config"])
+    sizes = {k: cfg.get(k) for k in ("hidden", "layers") if k in cfg}
+    if any(not isinstance(v, int) or not 1 <= v <= MAX_WIDTH for v in sizes.values()):
+        raise CheckpointError(f"Checkpoint {path} names a network of impossible size {sizes}; it is damaged.")
     file_grid = int(cfg.get("grid_size", checkpoint.get("grid_size", -1)))
     if grid_size is not None and file_grid != grid_size:
         raise CheckpointError(
@@ -171,5 +178,8 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu", gri
         raise CheckpointError(
             f"Checkpoint {path} does not fit the architecture it names ({cfg}): {str(exc).splitlines()[0][:160]}"
         ) from None
+    if not all(torch.isfinite(t).all() for t in policy.state_dict().values()):
+        raise CheckpointError(f"Checkpoint {path} holds weights that are not finite numbers (NaN or infinity), so it "
+                              "cannot play; use an earlier checkpoint or train it again.")
     policy.meta = {k: v for k, v in checkpoint.items() if k not in ("state_dict",)}
     return policy.to(dev).eval()

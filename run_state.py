@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,16 +70,24 @@ class RunState:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RunStateError(
-                f"{path} cannot be read ({type(exc).__name__}); move it aside to start training afresh."
+                f"{path} cannot be read ({type(exc).__name__}); to start afresh without losing anything, use another "
+                "--workdir, or move the whole training_logs folder aside (not this file alone)."
             ) from None
         known = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION or set(raw) - known:
-            raise RunStateError(f"{path} is not a run state this version understands; move it aside to start afresh.")
+            raise RunStateError(f"{path} is not a run state this version understands; to start afresh, use another "
+                                "--workdir, or move the whole training_logs folder aside (not this file alone).")
         state = cls(**raw)
         if not all(isinstance(getattr(state, name), int) and not isinstance(getattr(state, name), bool)
                    for name in ("next_iteration", "mc_K", "mc_H", "low_improvement_streak", "grid_size")):
             raise RunStateError(f"{path} holds a value of the wrong type; it is damaged. Move it aside and the whole "
                                 "training_logs folder with it, or use another --workdir, to start afresh.")
+        archive = re.compile(r"training_logs/mc_demos/iter_\d+\.npz")
+        if not isinstance(state.archived_mc_files, list) or not all(
+            isinstance(f, str) and archive.fullmatch(f) for f in state.archived_mc_files
+        ):
+            raise RunStateError(f"{path} names self-play archives outside training_logs/mc_demos; it is damaged. Use "
+                                "another --workdir, or move the whole training_logs folder aside, to start afresh.")
         return state
 
 
@@ -92,12 +102,18 @@ class RunRecord:
         self.paths, self.state, self.history = paths, state, history
 
     @classmethod
-    def resume(cls, paths: Paths) -> RunRecord | None:
+    def resume(cls, paths: Paths, say: Callable[[str], None] = print) -> RunRecord | None:
         """The record of an earlier run in this folder (history cut to its completed iterations), or None."""
         if not paths.run_state.exists():
             return None
         state = RunState.load(paths.run_state)
-        history = hist.load_history(paths.history)
+        try:
+            history = hist.load_history(paths.history)
+        except hist.HistoryError as exc:  # the state and checkpoints are what resuming needs; the history is a record
+            set_aside(paths.history)
+            say(f"The history could not be read ({exc}), so it was set aside and a new one starts at iteration "
+                f"{state.next_iteration}.")
+            history = hist.empty_history(state.human_baseline)
         keep = history["iteration"] < state.next_iteration
         history = {k: (v[keep] if k not in hist.SCALAR_FIELDS else v) for k, v in history.items()}
         return cls(paths, state, history)
@@ -143,3 +159,13 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a file that must not be overwritten or cannot be used to `<name>.set-aside-<time><suffix>`; never delete."""
+    if not path.exists():
+        return None
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.set-aside-{stamp}{path.suffix}")
+    os.replace(path, target)
+    return target

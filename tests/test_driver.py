@@ -231,3 +231,21 @@ def test_a_rerun_with_another_k_says_what_it_does_with_it(world):
     assert _run(world, "--iterations", "1", "--mc-k", "9") == 0
     log = (world.workdir / "training_logs/train.log").read_text()
     assert "The saved K 5 and H 20 continue this run" in log and "K 9 and H 20 of this command are not used" in log
+
+
+def test_a_damaged_history_is_set_aside_and_the_run_resumes(world):
+    assert _run(world, "--iterations", "0") == 0
+    (world.workdir / "training_logs/training_history.npz").write_bytes(b"garbage")
+    world.scores.update({"trained-1": 2.0})
+    assert _run(world, "--iterations", "1") == 0
+    logs = world.workdir / "training_logs"
+    assert list(logs.glob("training_history.set-aside-*.npz"))
+    assert load_history(logs / "training_history.npz")["iteration"].tolist() == [1]
+    assert "set aside" in (logs / "train.log").read_text()
+
+
+def test_a_history_without_a_state_is_kept_not_overwritten(world):
+    assert _run(world, "--iterations", "0") == 0
+    (world.workdir / "training_logs/run_state.json").unlink()  # as if someone moved the state file alone
+    assert _run(world, "--iterations", "0") == 0
+    assert list((world.workdir / "training_logs").glob("training_history.set-aside-*.npz"))

@@ -441,7 +441,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, writer: str,
     else:
         torch.save(payload, path)
     assert not marker.exists()
-    assert_refused(path)
+    refused = assert_refused(path)
+    assert "holds code" in str(refused), "the refusal says why: code, not a PyTorch version problem"
     assert not marker.exists(), "loading the checkpoint ran code from it"
 
 
@@ -472,3 +473,26 @@ def test_a_dataset_of_floats_is_refused(tmp_path):
     np.savez(tmp_path / "floats.npz", **data)
     with pytest.raises(datasets.DatasetError, match="whole numbers"):
         datasets.load_dataset(tmp_path / "floats.npz")
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_in_a_sentence(tmp_path):
+    policy = SnakePolicy(G, hidden=8, layers=1)
+    with torch.no_grad():
+        policy.policy_head.weight[0, 0] = float("nan")
+    save_policy(policy, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="not finite"):
+        load_policy(tmp_path / "nan.pt")
+
+
+def test_a_checkpoint_naming_an_impossible_network_is_refused_before_building_it(tmp_path):
+    policy = SnakePolicy(G, hidden=8, layers=1)
+    save_policy(policy, tmp_path / "big.pt")
+    checkpoint = torch.load(tmp_path / "big.pt", weights_only=True)
+    checkpoint["model_config"]["hidden"] = 10**7
+    torch.save(checkpoint, tmp_path / "big.pt")
+    with pytest.raises(CheckpointError, match="impossible size"):
+        load_policy(tmp_path / "big.pt")
+    checkpoint["model_config"] = "not a dict"
+    torch.save(checkpoint, tmp_path / "big.pt")
+    with pytest.raises(CheckpointError, match="not a snake-mc checkpoint"):
+        load_policy(tmp_path / "big.pt")
