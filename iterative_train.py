@@ -2,7 +2,7 @@
 
     python iterative_train.py            # trains; Ctrl-C any time; run it again to resume
 
-Reads top to bottom like the seed document: prerequisites, bootstrap, human baseline, banner, then per iteration
+Reads top to bottom like the seed document: prerequisites, bootstrap, the demonstrations' baseline, banner, then per iteration
 self-play and the hard positions, training, evaluation against the policy it would replace, the decision, and one
 commit; a summary at the end. This module does; decide.py decides (pure functions); run_state.py remembers.
 """
@@ -64,6 +64,14 @@ def evaluate(policy, cfg: TrainConfig, episodes: int, narrator: narrate.Narrator
                            reward=cfg.reward, narrator=narrator)
 
 
+def rel(cfg: TrainConfig, path: Path) -> str:
+    """A file named as the listener knows it: relative to the work folder (data/policy_mc.pt)."""
+    try:
+        return str(Path(path).relative_to(cfg.paths.workdir))
+    except ValueError:
+        return str(path)
+
+
 def speak_score(ev: dict) -> str:
     return (f"mean score {ev['mean_score']:.1f}, {100 * ev['win_rate']:.0f} percent of boards filled, standard "
             f"deviation {ev['std_score']:.1f}, mean length {ev['mean_length']:.0f} moves")
@@ -89,16 +97,16 @@ def ensure_prerequisites(cfg: TrainConfig, say: narrate.Narrator) -> dict:
     """Demonstrations and the imitation policy; on a fresh folder both are made, and said to be scripted."""
     p = cfg.paths
     if not p.human_demos.exists():
-        say.say(f"No demonstrations were found at {p.human_demos}, so the built-in scripted player will record "
+        say.say(f"No demonstrations were found at {rel(cfg, p.human_demos)}, so the built-in scripted player will record "
                 f"{cfg.imitation_demos} games. These are scripted demonstrations, not human ones.")
         with say.phase("Recording scripted demonstrations"):
             demos = record_scripted(cfg.imitation_demos, grid_size=cfg.grid_size, seed=cfg.seed, narrator=say)
             datasets.save_dataset(p.human_demos, demos)
     demos = datasets.load_dataset(p.human_demos, grid_size=cfg.grid_size)
     say.say(f"Demonstrations: {datasets.num_episodes(demos)} {demos['source']} games with "
-            f"{datasets.num_samples(demos)} moves, from {p.human_demos}.")
+            f"{narrate.count(datasets.num_samples(demos), 'move')}, from {rel(cfg, p.human_demos)}.")
     if not p.imitation_policy.exists():
-        say.say(f"No imitation policy was found at {p.imitation_policy}, so one will be trained on the "
+        say.say(f"No imitation policy was found at {rel(cfg, p.imitation_policy)}, so one will be trained on the "
                 f"{demos['source']} demonstrations.")
         with say.phase("Imitation training", say_duration=False):  # train_imitation says its own time
             policy, report = train_imitation(demos, epochs=cfg.imitation_epochs, batch_size=cfg.batch_size,
@@ -130,11 +138,12 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
                 f"{100 * ev['win_rate']:.0f} percent of boards.")
     best = pick_best(candidates)
     if best is None:
-        raise CheckpointError(f"No usable checkpoint was found; delete {p.imitation_policy} and run again to retrain it.")
-    say.say(f"The best candidate is {best.path}, with a mean score of {best.mean_score:.1f}.")
+        raise CheckpointError(f"No usable checkpoint was found; delete {rel(cfg, p.imitation_policy)} and run again "
+                              "to retrain it.")
+    say.say(f"The best candidate is {rel(cfg, best.path)}, with a mean score of {best.mean_score:.1f}.")
     if best.path != p.mc_policy:
         copy_atomic(best.path, p.mc_policy)
-        say.say(f"It was copied to {p.mc_policy}.")
+        say.say(f"It was copied to {rel(cfg, p.mc_policy)}.")
     policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
     fast = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
     full = evaluate(policy, cfg, cfg.eval_episodes, say)
@@ -163,13 +172,13 @@ def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator) ->
     p, state = cfg.paths, record.state
     if (state.grid_size, state.reward) != (cfg.grid_size, cfg.reward):
         raise RunStateError(
-            f"{p.run_state} belongs to a run on a {state.grid_size} by {state.grid_size} board with the "
+            f"{rel(cfg, p.run_state)} belongs to a run on a {state.grid_size} by {state.grid_size} board with the "
             f"{state.reward} reward; use the same --grid-size and --reward, or another --workdir."
         )
     if state.next_iteration > cfg.num_iterations:
         return
     if not record.policy_intact():
-        say.say(f"The last run stopped in the middle of iteration {state.next_iteration}, so {p.mc_policy} is "
+        say.say(f"The last run stopped in the middle of iteration {state.next_iteration}, so {rel(cfg, p.mc_policy)} is "
                 f"restored from {p.iteration_model(state.next_iteration - 1).name}.")
         record.restore_policy()
     say.say(f"Resuming at iteration {state.next_iteration} of {cfg.num_iterations}, with K {state.mc_K}, "
@@ -181,8 +190,13 @@ def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator) ->
                 "another --workdir.")
 
 
-def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator) -> None:
+def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator, resumed: bool = False) -> None:
+    """The plan in full at a run's start; on a resume one sentence (train.log keeps the full plan of the start)."""
     say.say(baseline.sentence)
+    if resumed:
+        say.say(f"The plan is the one this run began with, for iterations {state.next_iteration} to "
+                f"{cfg.num_iterations}; {rel(cfg, cfg.paths.train_log)} has it in full.")
+        return
     say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}; each plays {cfg.mc_episodes} self-play "
             f"games with {state.mc_K} rollouts of {state.mc_H} moves per candidate move, growing by "
             f"{cfg.mc_K_step} and {cfg.mc_H_step} after {cfg.mc_adapt_patience} iterations in a row that improve by "
@@ -229,8 +243,8 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
                                          seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
                                          threads=cfg.mc_search_threads or usable_cores())
             say.say(f"The policy alone lost {found['lost']} of {found['games']} games ({found['starved']} by "
-                    f"starving); the search overruled it in {found['overruled']} of the {found['positions']} moves "
-                    "before those losses.")
+                    f"starving); the search overruled it in {narrate.count(found['overruled'], 'move')} of the "
+                    f"{narrate.count(found['positions'], 'move')} before those losses.")
             ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
         parts.append(hard)
     datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
@@ -246,7 +260,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     state.archived_mc_files = archived  # saved with the state at the commit
     mc = datasets.load_dataset(p.mc_demos, grid_size=cfg.grid_size)
     say.say(f"Training data from self-play: the latest {narrate.plural(len(joined), 'iteration')}, "
-            f"{datasets.num_samples(mc)} moves, joined into {p.mc_demos}.")
+            f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.")
     return mc
 
 
@@ -302,13 +316,14 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         demos = ensure_prerequisites(cfg, say)
     baseline = human_baseline(p.human_demos)
     record = RunRecord.resume(p, say.say)
+    resumed = record is not None
     if record is None:
         record = start_record(cfg, say, device, baseline.score)
     else:
         resume_record(cfg, record, say)
     if record.state.next_iteration > cfg.num_iterations:
         return finish(cfg, record, say, already_done=True)
-    say_plan(cfg, record.state, baseline, say)
+    say_plan(cfg, record.state, baseline, say, resumed)
     for iteration in range(record.state.next_iteration, cfg.num_iterations + 1):
         clock = time.perf_counter()
         say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
@@ -398,8 +413,8 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
     write_summary(cfg, record.history, say)
     save_plots(cfg, say)
     if not already_done:
-        say.say(f"Training is complete. The policy is in {cfg.paths.mc_policy}, and the story of the run is in "
-                f"{cfg.paths.summary_txt}.")
+        say.say(f"Training is complete. The policy is in {rel(cfg, cfg.paths.mc_policy)}, and the story of the run is in "
+                f"{rel(cfg, cfg.paths.summary_txt)}.")
     return 0
 
 
@@ -413,7 +428,7 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
         say.say(f"Iteration {it}: mean score {mean:.1f}{filled} on the {kind} evaluation, K "
                 f"{int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; {history['decision'][i]}")
     write_text_atomic(cfg.paths.summary_csv, hist.summary_csv(history))
-    say.say(f"The summary was also written to {cfg.paths.summary_csv}.")
+    say.say(f"The summary was also written to {rel(cfg, cfg.paths.summary_csv)}.")
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 import datasets
 from constants import MC_TARGETS as TARGETS
 from env import SnakeBatch
-from narrate import Narrator, format_seconds, get_narrator
+from narrate import Narrator, count, format_seconds, get_narrator
 from observation import MIRROR_ACTIONS, encode, obs_size
 from policy import SnakePolicy, build_policy, resolve_device
 
@@ -63,7 +63,7 @@ class TrainReport:
         """One sentence a listener can follow."""
         what = "Imitation training" if self.kind == "imitation" else "Training on the Monte Carlo targets"
         move = "demonstrated move" if self.kind == "imitation" else "target move"
-        head = f"{what} took {format_seconds(self.seconds)} for {self.epochs} epochs over {self.samples} moves"
+        head = f"{what} took {format_seconds(self.seconds)} for {self.epochs} epochs over {count(self.samples, 'move')}"
         if self.val_samples == 0:
             return (
                 f"{head}; there were too few games to hold any out, so it kept the last epoch, which chose the "
@@ -321,7 +321,8 @@ def _run(
     model.to(device)
     train, val, held = _prepare(sources, val_fraction, rng, device)
     what = " and ".join(
-        f"{datasets.num_samples(s.data)} moves from {datasets.num_episodes(s.data)} {s.name} games" for s in sources
+        f"{count(datasets.num_samples(s.data), 'move')} from {datasets.num_episodes(s.data)} {s.name} games"
+        for s in sources
     )
     goal = "imitate" if kind == "imitation" else "follow"
     if held:

@@ -24,6 +24,17 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
+def count(n: int, word: str, words: str | None = None) -> str:
+    """A count as it is best heard: exact below ten thousand, then rounded ('about 338 thousand moves')."""
+    n = int(n)
+    noun = word if n == 1 else (words or word + "s")
+    if abs(n) < 10_000:
+        return f"{n:,} {noun}"
+    if abs(n) < 1_000_000:
+        return f"about {round(n / 1000):,} thousand {noun}"
+    return f"about {n / 1_000_000:.1f} million {noun}"
+
+
 def format_seconds(seconds: float) -> str:
     """Durations as a listener would say them: '0.4 seconds', '12 seconds', '3 minutes 5 seconds', '1 hour 2 minutes'."""
     seconds = max(0.0, float(seconds))

@@ -109,13 +109,13 @@ def summary_text(history: dict[str, np.ndarray]) -> str:
         else:
             lines.append(f"Demonstrations were used in {int(used.sum())} of the {n} iterations.")
     if not math.isfinite(baseline):
-        lines.append("No human baseline was recorded, so there is nothing to compare against.")
+        lines.append("No baseline was recorded from the demonstrations, so there is nothing to compare against.")
     elif mean[b] > baseline:
         beat = int(it[int(kept[np.argmax(mean[kept] > baseline)])])
-        lines.append(f"The human baseline of {_num(baseline)} was beaten: the best mean score is "
+        lines.append(f"The demonstrations' baseline of {_num(baseline)} was beaten: the best mean score is "
                      f"{_num(mean[b] - baseline)} above it, and iteration {beat} was the first to beat it.")  # fmt: skip
     else:
-        lines.append(f"The human baseline of {_num(baseline)} was not beaten: the best mean score is "
+        lines.append(f"The demonstrations' baseline of {_num(baseline)} was not beaten: the best mean score is "
                      f"{_num(baseline - mean[b])} below it.")  # fmt: skip
     elapsed = float(history["elapsed_minutes"][-1])
     if math.isfinite(elapsed) and elapsed > 0:
@@ -153,7 +153,7 @@ def plot_history(history_path: str | os.PathLike, out_png: str | os.PathLike, su
         ax.plot(x, history["max_score"], color="tab:green", linestyle="--", label="best game")
         baseline = float(history["human_baseline"])
         if math.isfinite(baseline):
-            ax.axhline(baseline, color="tab:orange", linestyle=":", linewidth=2, label=f"human baseline {_num(baseline)}")
+            ax.axhline(baseline, color="tab:orange", linestyle=":", linewidth=2, label=f"demonstrations' mean {_num(baseline)}")
         rolled = history["rolled_back"]
         if rolled.any():
             ax.plot(x[rolled], mean[rolled], linestyle="none", marker="x", color="tab:red", markersize=10,

@@ -91,7 +91,7 @@ def test_summary_tells_the_story() -> None:
     assert "the best single game scored 23, at iteration 5" in text
     assert "There were 2 rollbacks, at iterations 2 and 5." in text
     assert "to K 7 and H 30 at iteration 3 and to K 9 and H 40 at iteration 5" in text
-    assert "The human baseline of 9.5 was beaten" in text and "iteration 4 was the first to beat it" in text
+    assert "The demonstrations' baseline of 9.5 was beaten" in text and "iteration 4 was the first to beat it" in text
     assert "started with the imitation bootstrap scoring a mean of 4.2" in text
     assert "The latest iteration, 5, was rolled back, so training ends with the policy of iteration 4." in text
     assert ("From the starting policy to the one of iteration 4, which training ends with, the mean score rose by 7.2, "
@@ -107,11 +107,11 @@ def test_summary_variants() -> None:
     text = vt.summary_text(make_history(flat, baseline=8.0))
     assert "There were no rollbacks." in text
     assert "stayed at K 5 and H 20 throughout" in text
-    assert "The human baseline of 8 was not beaten: the best mean score is 5 below it." in text
+    assert "The demonstrations' baseline of 8 was not beaten: the best mean score is 5 below it." in text
     assert "held steady" in text
     single = make_history([(0, 2.0, 1.0, 4, 30, True, 5, 20, True, True, 0.2, "Bootstrap.")], baseline=math.nan)
     text = vt.summary_text(single)
-    assert "There was 1 rollback, at iteration 0." in text and "No human baseline was recorded" in text
+    assert "There was 1 rollback, at iteration 0." in text and "No baseline was recorded" in text
     assert vt.summary_text(hist.empty_history()) == "No iterations have been recorded yet.\n"
 
 
