@@ -29,9 +29,6 @@ class HardPositionSettings:
 
     games: int = 200
     rewind: int = 100
-    # A starved game is rewound over its whole hungry stretch (the moves since its last apple, up to the starvation
-    # limit): the move that would have reached the food can lie anywhere in it, not only near the end.
-    rewind_starved: bool = False
     K: int = 5
     H: int = 100
     # No margin: before a starvation the best a move can show is one apple, which a margin of 1 would never let
@@ -47,7 +44,7 @@ def play_and_keep_losses(
     of every lost game (oldest first, with the game's index), and a summary of the games."""
     n = int(settings.games)
     games = SnakeBatch(n, grid_size, seeds=int(seed) + np.arange(n), reward=reward)
-    ring = max(1, int(settings.rewind), games.starve_steps if settings.rewind_starved else 0)
+    ring = max(1, int(settings.rewind))
     # A ring of the last `ring` positions of every game: memory stays ring x games, however long the games last.
     kept = {k: None for k in STATE_KEYS}
     moves = np.zeros(n, dtype=np.int64)
@@ -77,7 +74,7 @@ def play_and_keep_losses(
     states = {k: [] for k in STATE_KEYS}
     owner = []
     for i in lost:
-        count = int(min(ring if (starved[i] and settings.rewind_starved) else settings.rewind, moves[i]))
+        count = int(min(ring, moves[i]))
         slots = (np.arange(moves[i] - count, moves[i])) % ring  # oldest first
         for key in STATE_KEYS:
             states[key].append(kept[key][i, slots])
