@@ -9,10 +9,12 @@ as one sentence (`SelfPlayError`).
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import os
 import re
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -161,8 +163,18 @@ _PROGRESS_QUEUE = None  # in a worker process: where its _Teller sends news (set
 
 
 def _install_progress(queue) -> None:  # noqa: ANN001 - a multiprocessing queue
+    """A worker's start: where its news goes; Ctrl-C is the driver's to handle (no worker tracebacks); and on Linux
+    the worker is ended if the driver dies, even by SIGKILL, so no worker outlives its driver."""
     global _PROGRESS_QUEUE
     _PROGRESS_QUEUE = queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the driver died before the line above ran
+            os._exit(1)
+    except OSError:  # not Linux: workers still end when their work is done or the driver stops them
+        pass
 
 
 def _send_progress(finished: int, moves: int) -> None:
@@ -195,26 +207,47 @@ def _shares(num_episodes: int, workers: int) -> list[tuple[int, int]]:
     return [(int(s), int(n)) for s, n in zip(starts, sizes)]
 
 
-def _run_processes(jobs: list[dict], listener: Callable[[int, int], None]) -> list[tuple]:
+STALL_S = 300.0  # a worker sends news at least once a second while it plays; this long a silence means it hangs
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End every worker now (a stopped driver, a hung worker): waiting for their games would wait forever."""
+    for process in list((pool._processes or {}).values()):  # the executor offers no public way to end its workers
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall_s: float = STALL_S) -> list[tuple]:
     context = get_context("spawn")  # no forked copies of torch's threads or of the parent's state
     queue = context.Queue()
     pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
+    pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
     try:
-        with ProcessPoolExecutor(max_workers=len(jobs), **pool_options) as pool:
-            futures = [pool.submit(_worker, job) for job in jobs]
-            while True:
-                running = not all(f.done() for f in futures)
-                try:  # news until every worker is done, then whatever is still in the queue
-                    while True:
-                        listener(*queue.get(timeout=0.5) if running else queue.get_nowait())
-                except Empty:
-                    pass
-                if not running:
-                    return [f.result() for f in futures]
-    except BrokenProcessPool:
-        raise SelfPlayError(
-            "A self-play worker process died without a word (killed or out of memory); no data was written."
-        ) from None
+        futures = [pool.submit(_worker, job) for job in jobs]
+        last_news = time.monotonic()
+        while True:
+            running = not all(f.done() for f in futures)
+            try:  # news until every worker is done, then whatever is still in the queue
+                while True:
+                    listener(*queue.get(timeout=0.5) if running else queue.get_nowait())
+                    last_news = time.monotonic()
+            except Empty:
+                pass
+            if not running:
+                results = [f.result() for f in futures]
+                pool.shutdown(wait=True)
+                return results
+            if time.monotonic() - last_news > stall_s:
+                _stop_workers(pool)
+                raise SelfPlayError(f"The self-play workers sent no news for {format_seconds(stall_s)}, so they were "
+                                    "stopped as hung; no data was written.")
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a hang: no worker may outlive this call
+        _stop_workers(pool)
+        if isinstance(exc, BrokenProcessPool):
+            raise SelfPlayError(
+                "A self-play worker process died without a word (killed or out of memory); no data was written."
+            ) from None
+        raise
 
 
 def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:

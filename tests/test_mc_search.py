@@ -318,3 +318,22 @@ def test_ray_backend_makes_a_valid_dataset(checkpoint, tmp_path):
     validate_dataset(data, "ray")
     assert stats["workers"] == 2 and len(data["episode_scores"]) == 3 and (tmp_path / "ray.npz").exists()
     assert not ray.is_initialized()  # the local instance this call started is shut down again
+
+
+def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_call(tmp_path):
+    import multiprocessing
+    import os
+    import time
+
+    import self_play
+
+    fifo = tmp_path / "hang.pt"
+    os.mkfifo(fifo)  # reading a checkpoint from a pipe nobody writes blocks forever: a hung worker
+    job = {"policy_path": str(fifo), "episodes": 1, "search": SearchSettings(K=2, H=2), "seed": 0, "grid_size": G,
+           "threads": 1}  # fmt: skip
+    with pytest.raises(SelfPlayError, match="no news"):
+        self_play._run_processes([job, dict(job)], lambda finished, moves: None, stall_s=3.0)
+    deadline = time.monotonic() + 60
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not multiprocessing.active_children()
