@@ -124,26 +124,26 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
     paths = [path for i, path in enumerate(paths) if path.exists() and path not in paths[:i]]
     candidates: list[Candidate] = []
     say.say(f"Bootstrapping: evaluating {narrate.plural(len(paths), 'candidate checkpoint')} on the same "
-            f"{cfg.fast_eval_episodes} seeded games.")
+            f"{cfg.fast_eval_episodes} seeded games.", detail=True)
     for path in paths:
         try:
             policy = load_policy(path, device=device, grid_size=cfg.grid_size)
         except CheckpointError as exc:
-            say.say(f"Skipping a candidate: {exc}")
+            say.say(f"Skipping a candidate: {exc}", detail=True)
             candidates.append(Candidate(path, None, str(exc)))
             continue
         ev = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
         candidates.append(Candidate(path, ev["mean_score"]))
         say.say(f"Candidate {path.name} scores {ev['mean_score']:.1f} on average and fills "
-                f"{100 * ev['win_rate']:.0f} percent of boards.")
+                f"{100 * ev['win_rate']:.0f} percent of boards.", detail=True)
     best = pick_best(candidates)
     if best is None:
         raise CheckpointError(f"No usable checkpoint was found; delete {rel(cfg, p.imitation_policy)} and run again "
                               "to retrain it.")
-    say.say(f"The best candidate is {rel(cfg, best.path)}, with a mean score of {best.mean_score:.1f}.")
+    say.say(f"The best candidate is {rel(cfg, best.path)}, with a mean score of {best.mean_score:.1f}.", detail=True)
     if best.path != p.mc_policy:
         copy_atomic(best.path, p.mc_policy)
-        say.say(f"It was copied to {rel(cfg, p.mc_policy)}.")
+        say.say(f"It was copied to {rel(cfg, p.mc_policy)}.", detail=True)
     policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
     fast = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
     full = evaluate(policy, cfg, cfg.eval_episodes, say)
@@ -244,7 +244,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
                                          threads=cfg.mc_search_threads or usable_cores())
             say.say(f"The policy alone lost {found['lost']} of {found['games']} games ({found['starved']} by "
                     f"starving); the search overruled it in {narrate.count(found['overruled'], 'move')} of the "
-                    f"{narrate.count(found['positions'], 'move')} before those losses.")
+                    f"{narrate.count(found['positions'], 'move')} before those losses.", detail=True)
             ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
         parts.append(hard)
     datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
@@ -260,7 +260,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     state.archived_mc_files = archived  # saved with the state at the commit
     mc = datasets.load_dataset(p.mc_demos, grid_size=cfg.grid_size)
     say.say(f"Training data from self-play: the latest {narrate.plural(len(joined), 'iteration')}, "
-            f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.")
+            f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.", detail=True)
     return mc
 
 
@@ -287,19 +287,20 @@ def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
     with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games."):
         fast_ev = evaluate(trained, cfg, cfg.fast_eval_episodes, say)
         fast = compare(fast_ev["scores"], state.fast_scores, g)
-        say.say(f"Fast evaluation: {speak_score(fast_ev)}; {fast.sentence()}.")
+        say.say(f"Fast evaluation: {speak_score(fast_ev)}; {fast.sentence()}.", detail=True)
         reason = full_eval_reason(iteration, rules_of(cfg, state), standing_of(cfg, state), fast)
         if reason is None:
-            say.say("No full evaluation this iteration: the fast one is decisive enough.")
+            say.say("No full evaluation this iteration: the fast one is decisive enough.", detail=True)
             return fast_ev, None, fast, None
-        say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.")
+        say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.", detail=True)
         if len(state.full_scores) < cfg.eval_episodes:
-            say.say("First, the policy it would replace plays the same games, since it was kept on a fast evaluation.")
+            say.say("First, the policy it would replace plays the same games, since it was kept on a fast evaluation.",
+                    detail=True)
             current = load_policy(cfg.paths.mc_policy, device=device, grid_size=g)
             state.full_scores = evaluate(current, cfg, cfg.eval_episodes, say)["scores"].tolist()
         full_ev = evaluate(trained, cfg, cfg.eval_episodes, say)
         full = compare(full_ev["scores"], state.full_scores, g)
-        say.say(f"Full evaluation: {speak_score(full_ev)}; {full.sentence()}.")
+        say.say(f"Full evaluation: {speak_score(full_ev)}; {full.sentence()}.", detail=True)
     return fast_ev, full_ev, fast, full
 
 
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}); "
               "choose another --workdir.", file=sys.stderr)
         return 2
-    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress)
+    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose)
     narrate.set_narrator(say)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:

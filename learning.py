@@ -329,7 +329,7 @@ def _run(
         check = f", holding out {held} of those games to check it on games it never saw"
     else:
         check = "; there are too few games to hold any out"
-    narrator.say(f"Training the policy to {goal} {what}{check}.")
+    narrator.say(f"Training the policy to {goal} {what}{check}.", detail=True)
     description = "Imitation training" if kind == "imitation" else "Monte Carlo training"
     best = _fit(
         model, train, val, epochs=epochs, batch_size=batch_size, lr=lr, rng=rng, value_weight=value_weight,
@@ -347,7 +347,7 @@ def _run(
         seconds=time.perf_counter() - start,
         kind=kind,
     )
-    narrator.say(report.sentence())
+    narrator.say(report.sentence(), detail=kind != "imitation")
     fields = report.as_dict()
     fields["trainer"] = fields.pop("kind")
     narrator.event("training", samples_per_second=round(report.samples_per_second), **fields)

@@ -128,11 +128,13 @@ class Narrator:
         stream: TextIO | None = None,
         quiet: bool = False,
         progress_after_s: float = 5.0,
+        details: bool = True,
     ) -> None:
         if progress not in PROGRESS_MODES:
             raise ValueError(f"Progress mode {progress!r} is not one of {', '.join(PROGRESS_MODES)}.")
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
+        self.details = details  # whether detail sentences reach the console too (the log always has them)
         self.progress_after_s = float(progress_after_s)
         # Sentences on every terminal: a screen reader cannot follow a redrawn bar, so a bar only when asked for.
         self.progress_mode = "lines" if progress == "auto" else progress
@@ -146,9 +148,11 @@ class Narrator:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open for the run
 
-    def say(self, sentence: str) -> None:
-        """One sentence to the console and, with a timestamp, to the log file."""
-        if not self.quiet:
+    def say(self, sentence: str, detail: bool = False) -> None:
+        """One sentence to the console and, with a timestamp, to the log file. A `detail` (how long a step took, how
+        many moves it saw) reaches the console only when details were asked for, so a listener hears the story
+        at a pace they can follow; the log file keeps every sentence."""
+        if not self.quiet and (self.details or not detail):
             print(sentence, file=self.stream, flush=True)
         if self.log is not None:
             stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -162,17 +166,17 @@ class Narrator:
 
     @contextlib.contextmanager
     def phase(self, name: str, announce: str | None = None, say_duration: bool = True) -> Iterator[dict]:
-        """Announce a phase, time it, and say how long it took (unless the work inside already said so). The
-        yielded dict collects fields for the event."""
+        """Announce a phase, time it, and say how long it took (unless the work inside already said so), both as
+        details. The yielded dict collects fields for the event."""
         if announce:
-            self.say(announce)
+            self.say(announce, detail=True)
         fields: dict = {}
         start = time.perf_counter()
         yield fields
         seconds = time.perf_counter() - start
         fields["seconds"] = round(seconds, 3)
         if say_duration:
-            self.say(f"{name} took {format_seconds(seconds)}.")
+            self.say(f"{name} took {format_seconds(seconds)}.", detail=True)
         self.event("phase", name=name, **fields)
 
     def progress(self, total: int, description: str, unit: str = "items") -> Progress:

@@ -249,3 +249,18 @@ def test_a_history_without_a_state_is_kept_not_overwritten(world):
     (world.workdir / "training_logs/run_state.json").unlink()  # as if someone moved the state file alone
     assert _run(world, "--iterations", "0") == 0
     assert list((world.workdir / "training_logs").glob("training_history.set-aside-*.npz"))
+
+
+def test_an_iteration_ends_with_a_few_sentences_and_the_log_keeps_every_detail(world, capsys):
+    assert _run(world, "--iterations", "0") == 0
+    world.scores.update({"trained-1": 2.5})
+    capsys.readouterr()
+    assert _run(world, "--iterations", "1") == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("Iteration 1 of 1 begins.")
+    end = next(i for i, line in enumerate(out) if line.startswith("Iteration 1 is saved"))
+    assert end - start <= 6, out[start : end + 1]
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "Fast evaluation:" in log and not any(line.startswith("Fast evaluation:") for line in out)
+    assert _run(world, "--iterations", "2", "--verbose") == 0
+    assert any(line.startswith("Fast evaluation:") for line in capsys.readouterr().out.splitlines())
