@@ -35,6 +35,19 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def writable_folder(path: str | os.PathLike) -> str | None:
+    """Why a file cannot be written at `path` (its folder made if need be), as a clause; None when it can. Asked
+    before long work, so the work is never lost to a folder found unwritable at the end."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-", delete=True):
+            pass
+    except OSError as exc:
+        return f"{folder} cannot be written ({exc.strerror or type(exc).__name__})"
+    return None
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

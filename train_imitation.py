@@ -20,6 +20,7 @@ from config import OneLineParser
 from learning import train_imitation
 from narrate import Narrator
 from policy import resolve_device, save_policy
+from storage import writable_folder
 
 FIX = "python play.py --scripted 200"
 
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError:  # not a device name at all
         print(f"--device must be auto, cpu, cuda or cuda:N, not {args.device!r}.", file=sys.stderr)
+        return 2
+    unwritable = writable_folder(out_path)
+    if unwritable:
+        print(f"The policy could not be saved: {unwritable}; choose another --out.", file=sys.stderr)
         return 2
     say = Narrator()
     if not demos_path.exists():

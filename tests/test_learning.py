@@ -374,3 +374,11 @@ def test_imitation_of_the_scripted_player_scores_at_least_half_as_much(scripted_
     imitated = evaluate.evaluate_policy(policy, episodes, grid_size=10, seed=seed)["mean_score"]
     print(f"Imitation mean score {imitated:.1f} against the scripted player's {scripted:.1f} on the same {episodes} games.")
     assert imitated >= 0.5 * scripted
+
+
+def test_cli_refuses_an_unwritable_out_before_training(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert cli.main(["--workdir", str(tmp_path), "--out", str(blocker / "policy.pt")]) == 2
+    err = capsys.readouterr()
+    assert "could not be saved" in err.err and "--out" in err.err and "Training" not in err.out
