@@ -17,10 +17,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from narrate import plural
+
+
+@dataclass
+class Candidate:
+    """A checkpoint found at bootstrap, with its mean score on the bootstrap's games (None when unusable)."""
+
+    path: Path
+    mean_score: float | None = None
+    problem: str = ""
+
+
+def pick_best(candidates: list[Candidate]) -> Candidate | None:
+    """The usable candidate with the highest score; earlier candidates win ties (data/policy_mc.pt comes first)."""
+    usable = [c for c in candidates if c.mean_score is not None]
+    return max(usable, key=lambda c: c.mean_score, default=None) if usable else None
 
 
 def paired(new: np.ndarray, old: np.ndarray) -> tuple[float, float]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import history as hist
 import narrate
 from baseline import human_baseline
 from config import TrainConfig, parse_config
-from decide import Comparison, Rules, Standing, decide, full_eval_reason
+from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
 from evaluate import evaluate_policy
 from hard_positions import HardPositionSettings, hard_positions
 from learning import train_imitation, train_mc
@@ -38,19 +37,6 @@ from visualize_training import plot_history
 EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games
 SELF_PLAY_SEEDS_PER_ITERATION = 1_000_000
 
-
-# ----- decisions (pure functions; the tests drive them directly) ----------------------------------------------
-@dataclass
-class Candidate:
-    path: Path
-    mean_score: float | None = None  # None when the file could not be used
-    problem: str = ""
-
-
-def pick_best(candidates: list[Candidate]) -> Candidate | None:
-    """The usable candidate with the highest score; earlier candidates win ties (data/policy_mc.pt comes first)."""
-    usable = [c for c in candidates if c.mean_score is not None]
-    return max(usable, key=lambda c: c.mean_score, default=None) if usable else None
 
 
 # ----- helpers ---------------------------------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from decide import Comparison, Rules, Standing, decide, full_eval_reason, paired
+from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, paired, pick_best
 
 FULL = 97  # a filled 10x10 board
 
@@ -101,3 +102,10 @@ def test_each_full_evaluation_trigger():
     assert "rose by" in full_eval_reason(3, RULES, STANDING, comparison([92, 93, 92, 93], [90, 91, 90, 91]))
     assert "rollback" in full_eval_reason(3, RULES, STANDING, comparison([80, 81, 79, 80], [90, 90, 91, 89]))
     assert full_eval_reason(3, RULES, STANDING, level) is None
+
+
+def test_pick_best_prefers_highest_score_and_skips_unusable():
+    cands = [Candidate(Path("a"), None, "corrupt"), Candidate(Path("b"), 3.0), Candidate(Path("c"), 5.0)]
+    assert pick_best(cands).path == Path("c")
+    assert pick_best([Candidate(Path("a"), None, "bad")]) is None
+    assert pick_best([Candidate(Path("x"), 2.0), Candidate(Path("y"), 2.0)]).path == Path("x")

@@ -24,14 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 G = 6
 
 
-# ----- pure decisions (the rest are in test_decide.py) -----------------------------------------------------------
-def test_pick_best_prefers_highest_score_and_skips_unusable():
-    cands = [it.Candidate(Path("a"), None, "corrupt"), it.Candidate(Path("b"), 3.0), it.Candidate(Path("c"), 5.0)]
-    assert it.pick_best(cands).path == Path("c")
-    assert it.pick_best([it.Candidate(Path("a"), None, "bad")]) is None
-    assert it.pick_best([it.Candidate(Path("x"), 2.0), it.Candidate(Path("y"), 2.0)]).path == Path("x")
-
-
 # ----- the loop with stubs ---------------------------------------------------------------------------------------
 def _tiny_demos(grid: int, score: int) -> dict:
     data = datasets.empty_dataset(grid, "scripted")
