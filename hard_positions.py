@@ -20,6 +20,7 @@ import torch
 from datasets import STATE_KEYS, empty_dataset
 from env import SnakeBatch
 from mc_search import monte_carlo_actions
+from narrate import Narrator, get_narrator
 from policy import SnakePolicy
 
 
@@ -38,7 +39,8 @@ class HardPositionSettings:
 
 
 def play_and_keep_losses(
-    policy: SnakePolicy, settings: HardPositionSettings, grid_size: int, seed: int, reward: str = "default"
+    policy: SnakePolicy, settings: HardPositionSettings, grid_size: int, seed: int, reward: str = "default",
+    narrator: Narrator | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
     """Play `settings.games` greedy games (game i on seed `seed + i`); return the states of the last `rewind` moves
     of every lost game (oldest first, with the game's index), and a summary of the games."""
@@ -53,6 +55,7 @@ def play_and_keep_losses(
     won = np.zeros(n, dtype=bool)
     starved = np.zeros(n, dtype=bool)
     step = 0
+    progress = (narrator or get_narrator()).progress(n, "Playing the policy alone", unit="games")
     while len(alive):
         states = games.export_states()
         for key, value in states.items():
@@ -70,6 +73,8 @@ def play_and_keep_losses(
             starved[ended] = games.truncated[over] & ~games.won[over]
             alive = alive[~over]
             games = games.take(np.flatnonzero(~over))
+            progress.update(len(ended))
+    progress.close()
     lost = np.flatnonzero(~won)
     states = {k: [] for k in STATE_KEYS}
     owner = []
@@ -87,7 +92,7 @@ def play_and_keep_losses(
 
 def label_positions(
     policy: SnakePolicy, states: dict[str, np.ndarray], owner: np.ndarray, settings: HardPositionSettings, seed: int,
-    reward: str = "default", threads: int = 1,
+    reward: str = "default", threads: int = 1, narrator: Narrator | None = None,
 ) -> dict[str, np.ndarray]:
     """Search every position with K rollouts of H moves per action and return them as an "mc" dataset."""
     grid = int(states["ttl"].shape[1])
@@ -96,6 +101,7 @@ def label_positions(
     if n == 0:
         return data
     actions, values = np.zeros(n, np.int8), np.zeros((n, 3), np.float32)
+    progress = (narrator or get_narrator()).progress(n, "Searching the positions before the losses", unit="positions")
     for start in range(0, n, int(settings.batch)):
         part = slice(start, min(n, start + int(settings.batch)))
         batch = SnakeBatch.from_states({k: v[part] for k, v in states.items()},
@@ -103,6 +109,8 @@ def label_positions(
         found = monte_carlo_actions(batch, policy, settings.K, settings.H, margin=settings.margin,
                                     seed=int(seed) + start, threads=threads)
         actions[part], values[part] = found.actions, found.values
+        progress.update(part.stop - part.start)
+    progress.close()
     episodes, episode = np.unique(owner, return_inverse=True)
     for key in STATE_KEYS:
         data[key] = states[key].astype(data[key].dtype)
@@ -115,7 +123,7 @@ def label_positions(
 
 def hard_positions(
     policy: SnakePolicy, settings: HardPositionSettings, grid_size: int, seed: int, reward: str = "default",
-    threads: int = 1,
+    threads: int = 1, narrator: Narrator | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """The whole lever: play, keep the losses' last moves, label them deeper. Returns (dataset, stats)."""
     start = time.perf_counter()
@@ -123,8 +131,8 @@ def hard_positions(
     torch.set_num_threads(1)  # the search's own threads use the cores; torch's would only wait on them
     try:
         with torch.inference_mode():
-            states, owner, summary = play_and_keep_losses(policy, settings, grid_size, seed, reward)
-            data = label_positions(policy, states, owner, settings, seed, reward, threads)
+            states, owner, summary = play_and_keep_losses(policy, settings, grid_size, seed, reward, narrator)
+            data = label_positions(policy, states, owner, settings, seed, reward, threads, narrator)
     finally:
         torch.set_num_threads(previous)
     policy_moves = 0

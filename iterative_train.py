@@ -227,7 +227,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
             policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
             hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
                                          seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
-                                         threads=cfg.mc_search_threads or usable_cores())
+                                         threads=cfg.mc_search_threads or usable_cores(), narrator=say)
             say.say(f"The policy alone lost {found['lost']} of {found['games']} games ({found['starved']} by "
                     f"starving); the search overruled it in {narrate.count(found['overruled'], 'move')} of the "
                     f"{narrate.count(found['positions'], 'move')} before those losses.", detail=True)
