@@ -270,9 +270,11 @@ def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
           say: narrate.Narrator) -> tuple[dict, dict | None, Comparison, Comparison | None]:
     """Evaluate the new policy against the one it would replace, on the same games (decide.py says which)."""
     state, g = record.state, cfg.grid_size
-    with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games."):
+    with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games.") as ev:
         fast_ev = evaluate(trained, cfg, cfg.fast_eval_episodes, say)
         fast = compare(fast_ev["scores"], state.fast_scores, g)
+        ev.update(iteration=iteration, fast_mean=fast.new_mean, fast_fill=fast.new_fill, fast_gain=fast.gain,
+                  fast_se=fast.se, fast_fill_gain=fast.fill_gain)
         say.say(f"Fast evaluation: {speak_score(fast_ev)}; {fast.sentence()}.", detail=True)
         reason = full_eval_reason(iteration, rules_of(cfg, state), standing_of(cfg, state), fast)
         if reason is None:
@@ -286,6 +288,8 @@ def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
             state.full_scores = evaluate(current, cfg, cfg.eval_episodes, say)["scores"].tolist()
         full_ev = evaluate(trained, cfg, cfg.eval_episodes, say)
         full = compare(full_ev["scores"], state.full_scores, g)
+        ev.update(full_mean=full.new_mean, full_fill=full.new_fill, full_gain=full.gain, full_se=full.se,
+                  full_fill_gain=full.fill_gain)
         say.say(f"Full evaluation: {speak_score(full_ev)}; {full.sentence()}.", detail=True)
     return fast_ev, full_ev, fast, full
 
