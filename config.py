@@ -187,6 +187,7 @@ class TrainConfig:
     ray_address: str | None = knob(None, "Address of a Ray cluster for --backend ray (none starts a local one).")
     workdir: str = knob(".", "Folder holding data/ and training_logs/.")
     progress: str = knob("auto", "Progress reports: auto or lines (sentences with the time left), bar (tqdm), or off.")
+    debug: bool = knob(False, "Show the full traceback of an unexpected error instead of one sentence.")
     verbose: bool = knob(False, "Say every detail on the console (train.log always has them); by default an iteration "
                                 "ends with a few sentences: the decision and its figures.")
     config: str | None = knob(None, "A TOML file of settings; flags given on the command line win over it.")

@@ -422,8 +422,16 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
     say.say(f"The summary was also written to {rel(cfg, cfg.paths.summary_csv)}.")
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # the same clean stop as Ctrl-C: the last completed iteration is safe
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the same clean stop as Ctrl-C, with the exit status a shell expects (128 + the signal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise Stopped(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,14 +445,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose)
     narrate.set_narrator(say)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
     try:
         with exclusive_run(p):
             return run(cfg, say)
-    except KeyboardInterrupt:
-        say.say("Training was interrupted. Everything up to the last completed iteration is saved; run the same "
+    except KeyboardInterrupt as exc:
+        how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
+        say.say(f"Training was {how}. Everything up to the last completed iteration is saved; run the same "
                 "command again to resume.")
-        return 130
+        return 128 + exc.signum if isinstance(exc, Stopped) else 130
     except (CheckpointError, datasets.DatasetError, RunStateError, SelfPlayError, ValueError) as exc:
         say.say(f"Training stopped: {exc}")
         return 2
@@ -452,6 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         say.say(f"Training stopped: a file could not be written or read ({exc.strerror or exc}: "
                 f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.")
         return 2
+    except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
+        if cfg.debug:
+            raise
+        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); everything up to "
+                "the last completed iteration is saved. Run again with --debug to see where it happened.")
+        return 1
     finally:
         say.close()
 

@@ -154,8 +154,15 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunStateError(f"Another training run is using {paths.workdir} right now; wait for it to finish, "
-                                "or use another --workdir.") from None
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunStateError(f"Another training run ({holder}) is using {paths.workdir} right now; wait for it "
+                                "to finish, or use another --workdir.") from None
+        handle.seek(0)
+        handle.truncate()
+        started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        handle.write(f"process {os.getpid()}, started {started}")
+        handle.flush()
         yield
     finally:
         handle.close()

@@ -19,7 +19,7 @@ EXPECTED_DEFAULTS = {
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
     "mc_margin": 1.0, "mc_trap_check": True, "mc_search_threads": 0,
-    "config": None, "verbose": False,
+    "config": None, "verbose": False, "debug": False,
 }  # fmt: skip
 
 

@@ -211,7 +211,7 @@ def test_a_second_run_on_the_same_folder_is_refused(world):
     with exclusive_run(Paths(world.workdir)):  # as if another run held the folder
         assert _run(world, "--iterations", "0") == 2
     log = (world.workdir / "training_logs/train.log").read_text()
-    assert "Another training run is using" in log
+    assert "Another training run (process" in log and "is using" in log
     assert not (world.workdir / "training_logs/run_state.json").exists()
     assert _run(world, "--iterations", "0") == 0  # once it is free, training starts
 
@@ -256,3 +256,19 @@ def test_an_iteration_ends_with_a_few_sentences_and_the_log_keeps_every_detail(w
     assert "Fast evaluation:" in log and not any(line.startswith("Fast evaluation:") for line in out)
     assert _run(world, "--iterations", "2", "--verbose") == 0
     assert any(line.startswith("Fast evaluation:") for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_with_a_sentence_and_the_run_resumes(tmp_path):
+    proc = _driver(tmp_path, "--iterations", "2")
+    log = tmp_path / "training_logs/train.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.exists() and "Iteration 1 of 2 begins" in log.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert "Training was stopped by a signal" in out and "Traceback" not in out
+    rerun = _driver(tmp_path, "--iterations", "1")
+    out, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0 and "Resuming at iteration 1 of 1" in out, out
