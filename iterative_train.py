@@ -204,9 +204,11 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
             f"{cfg.rollback_z:g} standard errors.")
 
 
-def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: narrate.Narrator) -> dict:
+def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
+              say: narrate.Narrator) -> tuple[dict, list[str]]:
     """This iteration's data (search games, then the searched positions before the policy's losses), archived,
-    and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads."""
+    and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads. Returns the
+    joined data and the archive list for the commit to record."""
     p, state = cfg.paths, record.state
     with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
         search = SearchSettings(K=state.mc_K, H=state.mc_H, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
@@ -243,11 +245,10 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
         except datasets.DatasetError as exc:  # an older archive lost or damaged: train without it, and say so
             say.say(f"The self-play archive {name} is left out of training: {exc}")
     datasets.save_dataset(p.mc_demos, datasets.concat_datasets(joined, source="mc"))
-    state.archived_mc_files = archived  # saved with the state at the commit
     mc = datasets.load_dataset(p.mc_demos, grid_size=cfg.grid_size)
     say.say(f"Training data from self-play: the latest {narrate.plural(len(joined), 'iteration')}, "
             f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.", detail=True)
-    return mc
+    return mc, archived
 
 
 def train(cfg: TrainConfig, record: RunRecord, demos: dict, mc: dict, iteration: int, device,
@@ -267,9 +268,11 @@ def train(cfg: TrainConfig, record: RunRecord, demos: dict, mc: dict, iteration:
 
 
 def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
-          say: narrate.Narrator) -> tuple[dict, dict | None, Comparison, Comparison | None]:
-    """Evaluate the new policy against the one it would replace, on the same games (decide.py says which)."""
+          say: narrate.Narrator) -> tuple[dict, dict | None, Comparison, Comparison | None, list[int]]:
+    """Evaluate the new policy against the one it would replace, on the same games (decide.py says which). Also
+    returns the replaced policy's scores on the full games, measured here when the record had none."""
     state, g = record.state, cfg.grid_size
+    replaced_full = list(state.full_scores)
     with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games.") as ev:
         fast_ev = evaluate(trained, cfg, cfg.fast_eval_episodes, say)
         fast = compare(fast_ev["scores"], state.fast_scores, g)
@@ -279,19 +282,19 @@ def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
         reason = full_eval_reason(iteration, rules_of(cfg, state), standing_of(cfg, state), fast)
         if reason is None:
             say.say("No full evaluation this iteration: the fast one is decisive enough.", detail=True)
-            return fast_ev, None, fast, None
+            return fast_ev, None, fast, None, replaced_full
         say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.", detail=True)
-        if len(state.full_scores) < cfg.eval_episodes:
+        if len(replaced_full) < cfg.eval_episodes:
             say.say("First, the policy it would replace plays the same games, since it was kept on a fast evaluation.",
                     detail=True)
             current = load_policy(cfg.paths.mc_policy, device=device, grid_size=g)
-            state.full_scores = evaluate(current, cfg, cfg.eval_episodes, say)["scores"].tolist()
+            replaced_full = evaluate(current, cfg, cfg.eval_episodes, say)["scores"].tolist()
         full_ev = evaluate(trained, cfg, cfg.eval_episodes, say)
-        full = compare(full_ev["scores"], state.full_scores, g)
+        full = compare(full_ev["scores"], replaced_full, g)
         ev.update(full_mean=full.new_mean, full_fill=full.new_fill, full_gain=full.gain, full_se=full.se,
                   full_fill_gain=full.fill_gain)
         say.say(f"Full evaluation: {speak_score(full_ev)}; {full.sentence()}.", detail=True)
-    return fast_ev, full_ev, fast, full
+    return fast_ev, full_ev, fast, full, replaced_full
 
 
 def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
@@ -319,17 +322,17 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         clock = time.perf_counter()
         say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
         say.event("iteration_start", iteration=iteration, mc_K=record.state.mc_K, mc_H=record.state.mc_H)
-        mc = make_data(cfg, record, iteration, device, say)
+        mc, archived = make_data(cfg, record, iteration, device, say)
         copy_atomic(p.mc_policy, p.mc_backup)
         trained, used_human = train(cfg, record, demos, mc, iteration, device, say)
-        fast_ev, full_ev, fast, full = judge(cfg, record, trained, iteration, device, say)
+        fast_ev, full_ev, fast, full, replaced_full = judge(cfg, record, trained, iteration, device, say)
         decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
         for sentence in decision.sentences:
             say.say(sentence)
         say.event("decision", iteration=iteration, kept=decision.keep, gain=decision.compared.gain,
                   se=decision.compared.se, games=decision.compared.games, fill=decision.compared.new_fill,
                   fill_gain=decision.compared.fill_gain, full_eval=full is not None)
-        scores = {}
+        scores = {"full_scores": replaced_full}  # a rolled-back iteration still learned the kept policy's full scores
         if decision.keep:
             save_policy(trained, p.mc_policy, iteration=iteration, eval={"mean_score": decision.compared.new_mean})
             scores = {"fast_scores": fast_ev["scores"].tolist(),
@@ -342,7 +345,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         elapsed = record.state.elapsed_minutes + (time.perf_counter() - clock) / 60
         record.commit(iteration, row, elapsed, mc_K=decision.mc_K, mc_H=decision.mc_H,
                       low_improvement_streak=decision.low_improvement_streak,
-                      use_human_data=decision.use_human_data, **scores)
+                      use_human_data=decision.use_human_data, archived_mc_files=archived, **scores)
         after_iteration(cfg, iteration, elapsed, say)
     return finish(cfg, record, say)
 
