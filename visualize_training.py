@@ -145,11 +145,15 @@ def plot_history(history_path: str | os.PathLike, out_png: str | os.PathLike, su
     mean, std = history["mean_score"], history["std_score"]
     fig, (ax, ax_kh) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     try:
-        ax.fill_between(x, mean - std, mean + std, color="tab:blue", alpha=0.2, label="mean plus or minus one std")
-        ax.plot(x, mean, color="tab:blue", marker="o", markersize=3, label="mean score")
+        # Fast and full evaluations play different numbers of games, so each kind is its own series: a line never
+        # joins a fast score to a full one, and like is compared with like.
         full = history["full_eval"]
-        ax.plot(x[full], mean[full], linestyle="none", marker="o", color="tab:blue", markersize=7,
-                markerfacecolor="white", label="full evaluation")  # fmt: skip
+        ax.fill_between(x[full], (mean - std)[full], (mean + std)[full], color="tab:blue", alpha=0.2,
+                        label="full evaluations, plus or minus one std")  # fmt: skip
+        ax.plot(x[full], mean[full], color="tab:blue", marker="o", markersize=5, label="mean score, full evaluations")
+        if (~full).any():
+            ax.plot(x[~full], mean[~full], color="tab:cyan", marker="^", markersize=5, linestyle="--",
+                    label="mean score, fast evaluations")  # fmt: skip
         ax.plot(x, history["max_score"], color="tab:green", linestyle="--", label="best game")
         baseline = float(history["human_baseline"])
         if math.isfinite(baseline):
