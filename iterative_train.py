@@ -235,7 +235,9 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
                     f"{narrate.count(found['positions'], 'move')} before those losses.", detail=True)
             ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
         parts.append(hard)
+        del hard
     datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
+    del parts, games  # memory: this iteration's data is on disk now, and read back below with the others
     name = str(p.iteration_archive(iteration).relative_to(p.workdir))
     archived = [f for f in state.archived_mc_files if f != name] + [name]
     joined = []
@@ -244,9 +246,11 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
             joined.append(datasets.load_dataset(p.workdir / name, grid_size=cfg.grid_size))
         except datasets.DatasetError as exc:  # an older archive lost or damaged: train without it, and say so
             say.say(f"The self-play archive {name} is left out of training: {exc}")
-    datasets.save_dataset(p.mc_demos, datasets.concat_datasets(joined, source="mc"))
-    mc = datasets.load_dataset(p.mc_demos, grid_size=cfg.grid_size)
-    say.say(f"Training data from self-play: the latest {narrate.plural(len(joined), 'iteration')}, "
+    count = len(joined)
+    mc = datasets.concat_datasets(joined, source="mc")
+    del joined
+    datasets.save_dataset(p.mc_demos, mc)
+    say.say(f"Training data from self-play: the latest {narrate.plural(count, 'iteration')}, "
             f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.", detail=True)
     return mc, archived
 

@@ -173,10 +173,11 @@ def _prepare(
         held += len(np.unique(s.data["episode"][va]))
         train.append(_select_samples(s.data, tr, s, device))
         val.append(_select_samples(s.data, va, s, device))
-    joined = _join(train)
+    joined, val_joined = _join(train), _join(val)
+    del train, val  # memory: the joined copies are all that training needs
     if joined is None:
         raise ValueError("There are no training samples: every dataset given is empty or weighted zero.")
-    return joined, _join(val), held
+    return joined, val_joined, held
 
 
 # ----- the training loop ---------------------------------------------------------------------------------------
