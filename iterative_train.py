@@ -231,7 +231,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
                                          seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
                                          threads=cfg.mc_search_threads or usable_cores(), narrator=say)
             say.say(f"The policy alone lost {found['lost']} of {found['games']} games ({found['starved']} by "
-                    f"starving); the search overruled it in {narrate.count(found['overruled'], 'move')} of the "
+                    f"starving); the search overruled it in {found['overruled']:,} of "
                     f"{narrate.count(found['positions'], 'move')} before those losses.", detail=True)
             ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
         parts.append(hard)
