@@ -216,7 +216,9 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
         games, stats = generate_self_play_data(
             str(p.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
             seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION, grid_size=cfg.grid_size,
-            reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say)
+            reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say,
+            expected_moves=int(cfg.mc_episodes * record.history["mean_length"][-1]) if len(record.history["iteration"])
+            else None)
         ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
     parts = [games]
     if cfg.hard_games:

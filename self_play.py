@@ -30,7 +30,7 @@ from constants import BACKENDS
 from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch
 from mc_search import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
-from narrate import Narrator, format_seconds, get_narrator
+from narrate import Narrator, about, count, format_seconds, get_narrator
 from policy import load_policy
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
@@ -134,29 +134,36 @@ class _Teller:
 
 
 class _Listener:
-    """The parent's side of progress: episode milestones (a bar on a terminal), and every `every_s` seconds one
-    sentence of moves so far, so a long self-play phase is never silent."""
+    """The parent's side of progress: a bar when asked for; otherwise every `every_s` seconds one sentence of moves
+    so far and, when the number of moves to expect is known, about how long is left. Games in lockstep end nearly
+    together, so finished games say little about the time left; moves played against moves expected do."""
 
-    def __init__(self, narrator: Narrator, episodes: int, every_s: float) -> None:
-        self.narrator, self.episodes, self.every_s = narrator, episodes, every_s
-        self.bar = narrator.progress(episodes, "Self-play", "episodes")
+    def __init__(self, narrator: Narrator, episodes: int, every_s: float, expected_moves: int | None = None) -> None:
+        self.narrator, self.episodes, self.every_s, self.expected = narrator, episodes, every_s, expected_moves
+        self.bar = narrator.progress(episodes, "Self-play", "episodes") if narrator.progress_mode == "bar" else None
         self.finished = self.moves = 0
         self.start = self.last = time.perf_counter()
 
     def __call__(self, finished: int, moves: int) -> None:
         self.finished += finished
         self.moves += moves
-        self.bar.update(finished)
+        if self.bar is not None:
+            self.bar.update(finished)
+            return
         now = time.perf_counter()
-        if now - self.last >= self.every_s and self.finished < self.episodes and self.bar.bar is None:
-            self.last = now
-            self.narrator.say(
-                f"Self-play so far: {self.moves:,} moves in {format_seconds(now - self.start)}, "
-                f"{self.finished} of {self.episodes} episodes finished."
-            )
+        if self.narrator.progress_mode != "lines" or now - self.last < self.every_s or self.finished >= self.episodes:
+            return
+        self.last = now
+        elapsed = now - self.start
+        left = ""
+        if self.expected and 0 < self.moves < self.expected:
+            left = f", {about(elapsed * (self.expected - self.moves) / self.moves)} left"
+        self.narrator.say(f"Self-play so far: {count(self.moves, 'move')} in {format_seconds(elapsed)}, "
+                          f"{self.finished} of {self.episodes} games finished{left}.")
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 _PROGRESS_QUEUE = None  # in a worker process: where its _Teller sends news (set by _install_progress)
@@ -314,6 +321,7 @@ def generate_self_play_data(
     ray_address: str | None = None,
     narrator: Narrator | None = None,
     progress_every_s: float = 30.0,
+    expected_moves: int | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Play `num_episodes` self-play games with Monte Carlo search; return (dataset, stats) and optionally save.
 
@@ -323,7 +331,8 @@ def generate_self_play_data(
     slower; a worker puts more cores to work by searching on `search.threads` threads instead (None: this machine's
     cores shared out among the local workers, and one on Ray, whose workers each hold one CPU of the cluster).
     Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
-    `progress_every_s` seconds a sentence of moves so far (local workers; Ray workers report when they finish).
+    `progress_every_s` seconds a sentence of moves so far, with the time left when `expected_moves` (all games'
+    moves together) is known (local workers; Ray workers report when they finish).
     """
     if int(num_episodes) != num_episodes or num_episodes < 1:
         raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
@@ -355,7 +364,7 @@ def generate_self_play_data(
         )
 
     start = time.perf_counter()
-    listener = _Listener(say, int(num_episodes), progress_every_s)
+    listener = _Listener(say, int(num_episodes), progress_every_s, expected_moves)
     try:
         results = _play_shares(jobs, backend, ray_address, listener, failure)
     finally:

@@ -236,8 +236,9 @@ def two_workers(checkpoint):
     out = io.StringIO()
     narrator = Narrator(progress="lines", stream=out)
     data, stats = generate_self_play_data(
-        str(checkpoint), 5, num_workers=2, seed=4, narrator=narrator, progress_every_s=0, **BUDGET
-    )
+        str(checkpoint), 5, num_workers=2, seed=4, narrator=narrator, progress_every_s=0, expected_moves=10**6,
+        **BUDGET,
+    )  # fmt: skip
     return data, stats, out.getvalue()
 
 
@@ -287,7 +288,7 @@ def test_worker_processes_report_progress_while_they_play(two_workers):
     _, stats, text = two_workers
     news = [line for line in text.splitlines() if line.startswith("Self-play so far: ")]
     assert news, text
-    assert all(line.endswith("episodes finished.") and " moves in " in line for line in news)
+    assert all(" games finished, about " in line and line.endswith(" left.") and " moves in " in line for line in news)
     assert text.splitlines()[-1].startswith(f"Self-play finished {stats['moves']} moves")
 
 
