@@ -100,9 +100,10 @@ class Progress:
         if elapsed < self.after_s or not (new_quarter or now - self.last_said >= self.every_s):
             return
         pct = int(100 * self.count / self.total)
+        # Below a quarter the estimate is mostly noise (the first games to end are the early losses), so it waits.
         left = elapsed * (self.total - self.count) / max(self.count, 1)
-        self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}, "
-                          f"{about(left)} left.")
+        estimate = f", {about(left)} left" if 4 * self.count >= self.total else ""
+        self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}{estimate}.")
         self.last_said = now
 
     def close(self) -> None:
