@@ -139,12 +139,14 @@ class _KeyReader:
 
 
 def _command(key: str, direction: int, wasd: bool) -> tuple[str, int]:
-    """('move', relative action), ('quit', 0), ('help', 0) or ('unknown', 0) for a key."""
+    """('move', relative action), ('reverse', 0), ('quit', 0), ('help', 0) or ('unknown', 0) for a key."""
     absolute = {"arrow-up": 0, "arrow-right": 1, "arrow-down": 2, "arrow-left": 3, "w": 0, "d": 1, "a": 3}
     absolute |= {"s": 2} if wasd else {}
     if key in absolute:
         turn = (absolute[key] - direction) & 3  # 0 same way, 1 clockwise, 3 anticlockwise, 2 reverse
-        return "move", {0: 1, 1: 2, 2: 1, 3: 0}[turn]
+        if turn == 2:
+            return "reverse", 0
+        return "move", {0: 1, 1: 2, 3: 0}[turn]
     if key in ("l", "s", "r"):
         return "move", "lsr".index(key)
     if key in ("q", EOF):
@@ -213,6 +215,9 @@ def record_person(
                 break
             if kind == "help":
                 narrator.say(help_sentence(wasd))
+            elif kind == "reverse":
+                narrator.say(f"The snake cannot turn back on itself; it is heading {HEADINGS[int(batch.direction[0])]}. "
+                             "Press another key.")
             elif kind == "unknown":
                 narrator.say(f"The key {key} does nothing; press h for help.")
             else:

@@ -73,15 +73,16 @@ def test_person_recorder_through_a_pipe(tmp_path):
 
 
 def test_person_recorder_compass_keys_death_and_next_game(tmp_path):
-    # From (3, 3) heading right on 6 by 6: a (reverse) is straight, w turns left (up), d turns right (heading right
-    # at the last column), then straight hits the wall and ends game 1; s and l in game 2, then q keeps it unfinished.
-    result = _run_person(tmp_path, "a\nw\nd\ns\ns\nl\nq\n")
+    # From (3, 3) heading right on 6 by 6: a (reverse) is refused with a sentence, w turns left (up), d turns right,
+    # straight twice reaches the wall and ends game 1; s and l in game 2, then q keeps it unfinished.
+    result = _run_person(tmp_path, "a\nw\nd\ns\ns\ns\nl\nq\n")
     assert result.returncode == 0, result.stderr
     _plain_sentences(result.stdout)
     assert "Game 1 over: you hit the wall, score 0." in result.stdout
     assert "Game 2 starts." in result.stdout
     data = load_dataset(tmp_path / "p.npz")
-    assert data["actions"].tolist() == [1, 0, 2, 1, 1, 0]
+    assert "cannot turn back on itself; it is heading east" in result.stdout
+    assert data["actions"].tolist() == [0, 2, 1, 1, 1, 0]
     assert data["episode"].tolist() == [0, 0, 0, 0, 1, 1]
     assert data["episode_scores"].tolist() == [0, 0]
     refused = _run_person(tmp_path, "s\nq\n")
