@@ -18,7 +18,7 @@ from config import OneLineParser, Paths
 from env import SnakeBatch, SnakeEnv
 from narrate import Narrator, get_narrator
 from policy import CheckpointError, SnakePolicy, load_policy
-from storage import atomic_path
+from storage import atomic_path, writable_folder
 
 VIDEO_FORMATS = ("mp4", "gif")
 
@@ -189,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     stem, fmt = _resolve_out(args.out, checkpoint)
+    unwritable = writable_folder(stem)
+    if unwritable:
+        print(f"The video could not be saved: {unwritable}; choose another --out.", file=sys.stderr)
+        return 2
+    if args.episodes > 1000 or args.fps > 240:
+        parser.error("--episodes must be at most 1000 and --fps at most 240")
     narrator = Narrator(progress="off")
     path = record_best_episode(policy, stem, args.episodes, policy.grid_size, args.seed, args.fps, args.max_steps, narrator, fmt)
     return 0 if path is not None else 1

@@ -156,3 +156,14 @@ def test_cli_bad_checkpoint_or_flag_exits_2_with_one_line(tmp_path: Path, capsys
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--episodes must be at least 1" in err[0]
+
+
+def test_cli_refuses_an_unwritable_out_before_playing(tmp_path, capsys):
+    from policy import SnakePolicy, save_policy
+    from video_recorder import main
+
+    save_policy(SnakePolicy(6, hidden=8, layers=1), tmp_path / "p.pt")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main([str(tmp_path / "p.pt"), "--out", str(blocker / "v.gif")]) == 2
+    assert "could not be saved" in capsys.readouterr().err
