@@ -318,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="iterative_train.py",
         description="Train a Snake policy by imitation, then improve it by iterative Monte Carlo self-play. "
         "Run it again to resume where the last completed iteration left off.",
+        epilog="A rerun in the same --workdir resumes. The saved state wins for what the run has learned about itself "
+        "(the next iteration, the current K and H, the low-improvement streak, whether demonstrations are still used, "
+        "the current policy's scores); every other setting comes from this command's flags. A different --mc-k or "
+        "--mc-h is said aloud and left unused: start in another --workdir to search with other values.",
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
     )
