@@ -36,6 +36,9 @@ class HardPositionSettings:
     # overrule the policy (measured: margin 0 against 1, docs/experiments.md).
     margin: float = 0.0
     batch: int = 2048  # positions searched per call: bounds the rollouts held in memory at once
+    # The detour search (mc_search.DETOUR_ROLLOUTS) costs up to 200 moves x 3 x its rollouts per hungry position, and
+    # most positions before a starvation are hungry: off here, where tens of thousands are searched.
+    detour_rollouts: int = 0
 
 
 def play_and_keep_losses(
@@ -107,7 +110,7 @@ def label_positions(
         batch = SnakeBatch.from_states({k: v[part] for k, v in states.items()},
                                        seeds=int(seed) + np.arange(part.start, part.stop), reward=reward)
         found = monte_carlo_actions(batch, policy, settings.K, settings.H, margin=settings.margin,
-                                    seed=int(seed) + start, threads=threads)
+                                    seed=int(seed) + start, threads=threads, detour_rollouts=settings.detour_rollouts)
         actions[part], values[part] = found.actions, found.values
         progress.update(part.stop - part.start)
     progress.close()
