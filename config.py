@@ -150,10 +150,14 @@ class TrainConfig:
     mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
     mc_num_workers: int = knob(2, "Self-play worker processes.")
     mc_search_threads: int = knob(0, "Threads each self-play worker searches on; 0 shares out this machine's cores.")
+    mc_worker_timeout: float = knob(300.0, "Seconds a self-play worker process may go without news (start-up included) "
+                                           "before the run takes it for hung and stops, resumable.")
     mc_temperature: float = knob(0.0, "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
     mc_margin: float = knob(DEFAULT_MARGIN,
                             "How much better (in apples) the search's best move must be to overrule the policy's own move.")
     mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
+    mc_detours: int = knob(64, "Sampled rollouts per move that hunt for a way to the food when the snake circles "
+                               "hungry and no rollout found one (0: off; the search's speed falls where they run).")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Hard positions: the moves that lose games, searched deeper (hard_positions.py).
     hard_games: int = knob(1000, "Greedy games played each iteration to find the policy's lost games (0 turns this off).")
@@ -190,6 +194,8 @@ class TrainConfig:
     debug: bool = knob(False, "Show the full traceback of an unexpected error instead of one sentence.")
     verbose: bool = knob(False, "Say every detail on the console (train.log always has them); by default an iteration "
                                 "ends with a few sentences: the decision and its figures.")
+    quiet: bool = knob(False, "Say only what matters on the console: errors, each iteration's decision in one sentence, "
+                              "and the result (train.log and events.jsonl still get everything).")
     config: str | None = knob(None, "A TOML file of settings; flags given on the command line win over it.")
 
     # ----- derived ---------------------------------------------------------------------------------------------
@@ -215,7 +221,7 @@ class TrainConfig:
         """Raise `ConfigError` for the first bad setting; return self so calls can chain."""
         at_least = [
             ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
-            ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("mc_search_threads", 0),
+            ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("mc_search_threads", 0), ("mc_detours", 0),
             ("train_epochs", 0), ("hard_games", 0), ("hard_rewind", 1), ("hard_K", 1), ("hard_H", 1),
             ("imitation_demos", 1), ("imitation_epochs", 0), ("policy_hidden", 1), ("policy_layers", 1),
             ("batch_size", 1), ("eval_episodes", 1),
@@ -230,6 +236,7 @@ class TrainConfig:
             ("mc_H", 100_000), ("hard_K", 10_000), ("hard_H", 100_000), ("hard_rewind", 100_000),
             ("mc_num_workers", 1024), ("mc_search_threads", 1024), ("policy_hidden", 4096), ("policy_layers", 64),
             ("batch_size", 1_000_000), ("imitation_demos", 100_000), ("seed", 2**31 - 1), ("video_episodes", 1000),
+            ("mc_detours", 4096),
         ]  # fmt: skip
         for name, high in at_most:
             value = getattr(self, name)
@@ -243,6 +250,11 @@ class TrainConfig:
             raise ConfigError(f"--grid-size must be at most {MAX_GRID}, not {self.grid_size}.", "grid_size")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be above zero, not {self.lr}.", "lr")
+        if not 0 < self.mc_worker_timeout <= 86_400:  # also catches NaN; a day of silence is a hang on any machine
+            raise ConfigError(f"--mc-worker-timeout must be a number of seconds above zero and at most 86,400 (a day), "
+                              f"not {self.mc_worker_timeout}.", "mc_worker_timeout")
+        if self.quiet and self.verbose:
+            raise ConfigError("--quiet and --verbose ask for opposite things; keep one of the two.", "quiet")
         if self.fast_eval_episodes > self.eval_episodes:
             raise ConfigError(
                 f"--fast-eval-episodes ({self.fast_eval_episodes}) cannot exceed --eval-episodes ({self.eval_episodes}); "
@@ -416,3 +428,27 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
         return make_config(argv)
     except ConfigError as exc:
         build_parser().exit(2, f"{exc}\n")
+
+
+def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) -> int:
+    """A command's work, its failures said in one sentence on stderr: a file that cannot be written or read, or an
+    unexpected error, exits 1 (bad input is the command's own to refuse, with 2); the traceback only with --debug."""
+    import sys
+
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print(f"{prog} was interrupted; files it had finished writing are complete, and no other was written.",
+              file=sys.stderr)
+        return 130
+    except OSError as exc:  # expected, and said in full: no traceback even with --debug
+        print(f"{prog} stopped: a file could not be written or read ({exc.strerror or exc}: "
+              f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run it again.",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"{prog} stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); run it again with "
+              "--debug to see where it happened.", file=sys.stderr)
+        return 1

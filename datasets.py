@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from constants import MAX_GRID
 from env import SnakeBatch
 from storage import read_npz, save_npz_atomic
 
@@ -92,28 +93,55 @@ def save_dataset(path: str | os.PathLike, data: dict[str, np.ndarray]) -> None:
 
 
 def validate_dataset(data: dict[str, np.ndarray], name: str, grid_size: int | None = None) -> None:
+    """Every field's type, shape, range and consistency, before any compiled code indexes with it; each failure is
+    one `DatasetError` naming the file and the field."""
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
         raise DatasetError(f"{name} is missing the arrays {', '.join(missing)}; record it again with play.py.")
-    g = int(data["grid_size"])
-    if grid_size is not None and g != grid_size:
-        raise DatasetError(
-            f"{name} holds {g} by {g} games but this run uses a {grid_size} by {grid_size} grid; "
-            f"pass --grid-size {g} or record new data for this grid."
-        )
+    g = _check_header(data, name)
+    for key in ("actions", "episode_scores"):  # their lengths are the sample and episode counts
+        if np.ndim(data[key]) != 1:
+            raise DatasetError(f"{name}: array {key} has shape {np.shape(data[key])}, not one row of values; "
+                               "the file is damaged.")
     n = num_samples(data)
     shapes = {"ttl": (n, g, g), "head": (n, 2), "direction": (n,), "food": (n,), "since_food": (n,), "episode": (n,)}
     if "action_values" in data:
         shapes["action_values"] = (n, 3)
     for key, shape in shapes.items():
         if tuple(data[key].shape) != shape:
-            raise DatasetError(f"{name}: array {key} has shape {data[key].shape}, expected {shape}; the file is damaged.")
+            board = f" for grid_size {g}" if key == "ttl" else ""
+            raise DatasetError(f"{name}: array {key} has shape {data[key].shape}, expected {shape}{board}; "
+                               "the file is damaged.")
+    if grid_size is not None and g != grid_size:  # a whole file of another board: a setting to change, not damage
+        raise DatasetError(
+            f"{name} holds {g} by {g} games but this run uses a {grid_size} by {grid_size} grid; "
+            f"pass --grid-size {g} or record new data for this grid."
+        )
     _check_values(data, name, g, n)
     e = num_episodes(data)
     if n and (data["episode"].min() < 0 or data["episode"].max() >= e):
-        raise DatasetError(f"{name} has episode numbers outside its {e} recorded episodes; the file is damaged.")
-    if str(data["source"]) not in SOURCES:
-        raise DatasetError(f"{name} names an unknown source {str(data['source'])!r}.")
+        raise DatasetError(f"{name}: array episode holds episode numbers outside its {e} recorded episodes; "
+                           "the file is damaged.")
+
+
+def _check_header(data: dict[str, np.ndarray], name: str) -> int:
+    """The single values: source, format version and grid size (returned), each of the right type and range."""
+    damaged = "; the file is damaged or was not written by this program."
+    source = np.asarray(data["source"])
+    if np.shape(source) != () or source.dtype.kind != "U" or str(source) not in SOURCES:
+        raise DatasetError(f"{name}: source must be one of {', '.join(SOURCES)}, not {_show(source)}{damaged}")
+    for key, low, high in (("format_version", FORMAT_VERSION, FORMAT_VERSION), ("grid_size", 4, MAX_GRID)):
+        value = np.asarray(data[key])
+        if np.shape(value) != () or value.dtype.kind not in "iu" or not low <= int(value) <= high:
+            expected = f"{low}" if low == high else f"a whole number from {low} to {high}"
+            raise DatasetError(f"{name}: {key} must be {expected}, not {_show(value)}{damaged}")
+    return int(data["grid_size"])
+
+
+def _show(value: np.ndarray) -> str:
+    """A stored value as a short phrase, whatever its type."""
+    text = np.array2string(np.asarray(value), threshold=4)
+    return (text if len(text) <= 40 else text[:37] + "...") + f" (stored as {value.dtype})"
 
 
 def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> None:
@@ -140,7 +168,15 @@ def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> Non
     head = data["head"].astype(np.int64)
     at_head = ttl[np.arange(n), head[:, 0] * g + head[:, 1]]
     if (length < 1).any() or (at_head != length).any():
-        raise DatasetError(f"{name}: a game state has no snake, or its head is not where its body says{damaged}")
+        raise DatasetError(f"{name}: arrays ttl and head disagree (a game state has no snake, or its head is not where "
+                           f"its body says){damaged}")
+    food = data["food"].astype(np.int64)
+    placed = np.flatnonzero(food >= 0)
+    if (ttl[placed, food[placed]] != 0).any():
+        raise DatasetError(f"{name}: array food puts an apple on the snake's body{damaged}")
+    scores = data["episode_scores"]
+    if len(scores) and (scores.min() < 0 or scores.max() > cells):
+        raise DatasetError(f"{name}: array episode_scores holds values outside 0 to {cells}{damaged}")
 
 
 def load_dataset(path: str | os.PathLike, grid_size: int | None = None) -> dict[str, np.ndarray]:

@@ -19,9 +19,10 @@ import time
 
 import numpy as np
 
-from config import OneLineParser
+from config import OneLineParser, run_guarded
+from constants import GREEDY_MOVES_PER_S, SEARCH_WORK_PER_S
 from env import SnakeBatch
-from narrate import Narrator, format_seconds, plural
+from narrate import Narrator, format_seconds, plural, roughly
 
 
 def default_max_steps(grid_size: int, starve_steps: int) -> int:
@@ -57,6 +58,7 @@ def evaluate_policy(
     mc_seed: int = 0,
     mc_options: dict | None = None,
     narrator: Narrator | None = None,
+    expected_length: float | None = None,
 ) -> dict:
     """Play `num_episodes` games (episode i on seed `seed + i`) with greedy actions, or Monte Carlo search when
     `mc_k` and `mc_h` are both above 0, and summarise them.
@@ -65,6 +67,8 @@ def evaluate_policy(
     An episode ends by death, a full board, starvation (`starve_steps`), or the hard cap `max_steps` (default
     `default_max_steps`). Its length is the number of moves played, the fatal move included.
     `mc_options` go to `monte_carlo_actions` (margin, trap_check, temperature, ...).
+    `expected_length` (moves a game, when known; else grid_size**3, about a strong policy's game) sizes the duration
+    said at the start when it is long, from the rates the narrator measured earlier in this run.
     Monte Carlo rollouts at move m draw on a seed made from (mc_seed, m) and on each game's own food stream, so the
     same call gives the same games and a fast evaluation's games are the full evaluation's first games.
 
@@ -89,7 +93,16 @@ def evaluate_policy(
     was_training = getattr(policy, "training", None)
     if was_training:
         policy.eval()
-    progress = narrator.progress(n, "Evaluation", unit="episodes") if narrator is not None else None
+    progress = None
+    if narrator is not None:
+        moves = n * min(float(expected_length or grid_size**3), cap)
+        if search is not None:
+            expected = narrator.expected_seconds("search", moves * mc_k * mc_h, SEARCH_WORK_PER_S)
+            plan = f"Evaluation with the search: {n} games, {roughly(moves, 'move')}"
+        else:
+            expected = narrator.expected_seconds("greedy moves", moves, GREEDY_MOVES_PER_S)
+            plan = f"Evaluation: {n} games, {roughly(moves, 'move')}"
+        progress = narrator.progress(n, "Evaluation", unit="episodes", expected_s=expected, plan=plan)
     try:
         for move in range(cap):
             if search is not None:
@@ -118,6 +131,12 @@ def evaluate_policy(
         if was_training:
             policy.train()
     apples = int(scores.sum())
+    seconds = time.perf_counter() - start
+    if narrator is not None:
+        if search is not None:
+            narrator.measured("search", int(lengths.sum()) * mc_k * mc_h, seconds)
+        else:
+            narrator.measured("greedy moves", int(lengths.sum()), seconds)
     return {
         "mean_score": float(scores.mean()),
         "std_score": float(scores.std()),
@@ -127,7 +146,7 @@ def evaluate_policy(
         "moves_per_apple": float(lengths.sum() / apples) if apples else float("nan"),
         "scores": scores,
         "lengths": lengths,
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds,
         "num_episodes": n,
         "seed": int(seed),
     }
@@ -192,6 +211,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="how much better (in apples) a move must be to overrule the policy's own (default: the search's, 1)")
     p.add_argument("--no-trap-check", action="store_true",
                    help="do not count a rollout walled off from its own body at the horizon as dead")
+    p.add_argument("--mc-detours", type=int, default=None,
+                   help="sampled rollouts per move that hunt for a way to the food when the snake circles hungry "
+                        "(default: the search's, 64; 0 turns the hunt off)")
+    p.add_argument("--no-endgame", action="store_true",
+                   help="do not search every way to the food when few cells are left and the snake circles")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first game")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -203,12 +227,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "off"), help="progress reporting")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object of the figures on standard output; the sentences go to standard error")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error instead of one sentence")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    return run_guarded("evaluate.py", lambda: _evaluate(parser, args), args.debug)
+
+
+def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The command itself: bad flags and checkpoints refused with exit status 2, then the games played and said."""
     if args.episodes < 1:
         parser.error(f"the --episodes flag must be at least 1, not {args.episodes}")
     for flag, value in (("--mc-k", args.mc_k), ("--mc-h", args.mc_h)):
@@ -230,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     options = {} if args.mc_margin is None else {"margin": args.mc_margin}
     if args.no_trap_check:
         options["trap_check"] = False
+    if args.mc_detours is not None:
+        if not 0 <= args.mc_detours <= 4096:
+            parser.error(f"the --mc-detours flag must be from 0 to 4096, not {args.mc_detours}")
+        options["detour_rollouts"] = args.mc_detours
+    if args.no_endgame:
+        options["endgame"] = False
 
     import torch
 

@@ -22,6 +22,7 @@ import history as hist
 import narrate
 from baseline import human_baseline
 from config import TrainConfig, parse_config
+from constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
 from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
 from evaluate import evaluate_policy
 from hard_positions import HardPositionSettings, hard_positions
@@ -194,6 +195,9 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
     trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
     say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
             f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.")
+    if cfg.mc_detours:
+        say.say(f"A snake that circles hungry with no apple in sight gets {cfg.mc_detours} more rollouts per move, up "
+                "to the starvation limit, to find a way to the food, and with few cells left every way is searched.")
     say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
             f"{cfg.backend} backend; training reuses the data of the latest "
             f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
@@ -210,24 +214,34 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
     and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads. Returns the
     joined data and the archive list for the commit to record."""
     p, state = cfg.paths, record.state
+    last = {key: float(record.history[key][-1]) for key in ("mean_length", "win_rate")} if len(
+        record.history["iteration"]) else {"mean_length": float(cfg.grid_size**3), "win_rate": 0.0}
+    moves = int(cfg.mc_episodes * last["mean_length"])  # the current policy's games last about as long as its search's
+    say.expect(f"Self-play: {cfg.mc_episodes} games, {narrate.roughly(moves, 'move')}, at K {state.mc_K} and "
+               f"H {state.mc_H}", say.expected_seconds("search", moves * state.mc_K * state.mc_H, SEARCH_WORK_PER_S))
     with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
         search = SearchSettings(K=state.mc_K, H=state.mc_H, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
-                                trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None)
+                                trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None,
+                                detour_rollouts=cfg.mc_detours)
         games, stats = generate_self_play_data(
             str(p.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
             seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION, grid_size=cfg.grid_size,
             reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say,
-            expected_moves=int(cfg.mc_episodes * record.history["mean_length"][-1]) if len(record.history["iteration"])
-            else None)
+            worker_timeout_s=cfg.mc_worker_timeout,
+            expected_moves=moves if len(record.history["iteration"]) else None)
         ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
+    say.measured("search", stats["moves"] * state.mc_K * state.mc_H, stats.get("seconds", 0.0))
     parts = [games]
     if cfg.hard_games:
         settings = HardPositionSettings(games=cfg.hard_games, rewind=cfg.hard_rewind, K=cfg.hard_K, H=cfg.hard_H,
                                         margin=cfg.hard_margin)
-        announce = (f"Finding the moves that lose games: {cfg.hard_games} games with the policy alone, then the "
-                    f"last {cfg.hard_rewind} moves before each loss searched with {cfg.hard_K} rollouts of "
-                    f"{cfg.hard_H} moves.")
-        with say.phase("Hard positions", announce) as ev:
+        # The policy loses about as often as it did in its last evaluation, and each loss gives `hard_rewind` moves.
+        positions = int(cfg.hard_games * (1 - last["win_rate"]) * min(cfg.hard_rewind, last["mean_length"]))
+        say.expect(f"Finding the moves that lose games: {cfg.hard_games} games with the policy alone, then the last "
+                   f"{cfg.hard_rewind} moves before each loss, {narrate.roughly(positions, 'move')}, searched "
+                   f"with {cfg.hard_K} rollouts of {cfg.hard_H} moves",
+                   say.expected_seconds("hard", positions * cfg.hard_K * cfg.hard_H, HARD_WORK_PER_S))
+        with say.phase("Hard positions") as ev:
             policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
             hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
                                          seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
@@ -236,6 +250,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
                     f"starving); the search overruled it in {found['overruled']:,} of "
                     f"{narrate.count(found['positions'], 'move')} before those losses.", detail=True)
             ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
+        say.measured("hard", found["positions"] * cfg.hard_K * cfg.hard_H, found["seconds"])
         parts.append(hard)
         del hard
     datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
@@ -335,6 +350,9 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
         for sentence in decision.sentences:
             say.say(sentence)
+        if say.brief:  # --quiet: the decision in one sentence is all an iteration says
+            first = decision.sentences[0]
+            say.say(f"In iteration {iteration} of {cfg.num_iterations}, {first[:1].lower()}{first[1:]}", essential=True)
         say.event("decision", iteration=iteration, kept=decision.keep, gain=decision.compared.gain,
                   se=decision.compared.se, games=decision.compared.games, fill=decision.compared.new_fill,
                   fill_gain=decision.compared.fill_gain, full_eval=full is not None)
@@ -409,12 +427,14 @@ def after_iteration(cfg: TrainConfig, iteration: int, elapsed: float, say: narra
 def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_done: bool = False) -> int:
     if already_done:
         say.say(f"All {cfg.num_iterations} iterations are already done. To train further, run again with "
-                f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.")
+                f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.", essential=True)
     write_summary(cfg, record.history, say)
     save_plots(cfg, say)
     if not already_done:
-        say.say(f"Training is complete. The policy is in {rel(cfg, cfg.paths.mc_policy)}, and the story of the run is in "
-                f"{rel(cfg, cfg.paths.summary_txt)}.")
+        history = record.history
+        result = f", scoring {float(history['mean_score'][-1]):.1f} on average" if len(history["iteration"]) else ""
+        say.say(f"Training is complete. The policy is in {rel(cfg, cfg.paths.mc_policy)}{result}, and the story of the "
+                f"run is in {rel(cfg, cfg.paths.summary_txt)}.", essential=True)
     return 0
 
 
@@ -452,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}); "
               "choose another --workdir.", file=sys.stderr)
         return 2
-    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose)
+    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose,
+                           brief=cfg.quiet)
     narrate.set_narrator(say)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
@@ -462,20 +483,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
         say.say(f"Training was {how}. Everything up to the last completed iteration is saved; run the same "
-                "command again to resume.")
+                "command again to resume.", essential=True)
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
-    except (CheckpointError, datasets.DatasetError, RunStateError, SelfPlayError, ValueError) as exc:
-        say.say(f"Training stopped: {exc}")
+    except (CheckpointError, datasets.DatasetError, RunStateError, ValueError) as exc:  # bad input: a file or a flag
+        say.say(f"Training stopped: {exc}", essential=True)
         return 2
+    except SelfPlayError as exc:  # a failure, not bad input: the state is the last completed iteration's
+        say.say(f"Training stopped: {str(exc).rstrip('.')}; run the same command again to resume.", essential=True)
+        return 1
     except OSError as exc:
         say.say(f"Training stopped: a file could not be written or read ({exc.strerror or exc}: "
-                f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.")
-        return 2
+                f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.",
+                essential=True)
+        return 1
     except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
         if cfg.debug:
             raise
         say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); everything up to "
-                "the last completed iteration is saved. Run again with --debug to see where it happened.")
+                "the last completed iteration is saved. Run again with --debug to see where it happened.",
+                essential=True)
         return 1
     finally:
         say.close()

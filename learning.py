@@ -26,13 +26,18 @@ import torch.nn.functional as F
 import datasets
 from constants import MC_TARGETS as TARGETS
 from env import SnakeBatch
-from narrate import Narrator, count, format_seconds, get_narrator
+from narrate import Narrator, count, format_seconds, get_narrator, plural
 from observation import MIRROR_ACTIONS, encode, obs_size
 from policy import SnakePolicy, build_policy, resolve_device
 
 WEIGHT_DECAY = 1e-4
 EVAL_CHUNK = 8192
 MIRROR_SHARE = 0.5  # the share of samples seen in the mirror each epoch
+# Samples trained per second before this run has measured its own: a conservative figure measured on our 2-core
+# machine beside other work (62 to 103 thousand a second for imitation, 78 to 165 thousand for the Monte Carlo
+# targets, in the events of runs/seed0 to seed2; about 30 thousand beside two busy processes and an experiment), so
+# an expected duration errs long rather than short.
+TRAIN_SAMPLES_PER_S = 30_000
 
 
 @dataclass
@@ -251,7 +256,11 @@ def _fit(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * math.ceil(n / batch_size)))
     flip = torch.as_tensor(MIRROR_ACTIONS, device=device)
     best, best_state = _Epoch(), None
-    with narrator.progress(epochs, description, unit="epochs") as progress:
+    expected = narrator.expected_seconds("training", epochs * n, TRAIN_SAMPLES_PER_S)
+    plan = f"{description}: {plural(epochs, 'epoch')} over {count(n, 'sample')}"
+    batches = max(1, math.ceil(n / batch_size))  # progress counts batches, so news comes even in a long epoch
+    with narrator.progress(epochs * batches, description, unit="epochs", expected_s=expected, plan=plan,
+                           per=batches, steady=True) as progress:
         for epoch in range(1, epochs + 1):
             policy.train()
             order_np = rng.permutation(n)
@@ -273,13 +282,13 @@ def _fit(
                 optimizer.step()
                 schedule.step()
                 sums += torch.stack([loss.detach() * wsum, correct, wsum])
+                progress.update(1)
             sum_loss, sum_correct, sum_w = sums.tolist()
             now = _Epoch(train_loss=sum_loss / sum_w, train_accuracy=sum_correct / sum_w, epoch=epoch)
             if val is not None:
                 now.val_loss, now.val_accuracy = _evaluate(policy, val, value_weight)
             if val is None or best_state is None or now.val_loss < best.val_loss:
                 best, best_state = now, {k: v.detach().clone() for k, v in policy.state_dict().items()}
-            progress.update(1)
     policy.eval()
     if best_state is None:  # zero epochs: report the policy as it is
         best.train_loss, best.train_accuracy = _evaluate(policy, train, value_weight)
@@ -349,6 +358,7 @@ def _run(
         kind=kind,
     )
     narrator.say(report.sentence(), detail=kind != "imitation")
+    narrator.measured("training", report.samples * report.epochs, report.seconds)
     fields = report.as_dict()
     fields["trainer"] = fields.pop("kind")
     narrator.event("training", samples_per_second=round(report.samples_per_second), **fields)

@@ -27,6 +27,7 @@ module is the pure search, the hot path, and nothing else.
 from __future__ import annotations
 
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from constants import DEFAULT_MARGIN
 from endgame import MAX_FREE, endgame_moves
-from env import SnakeBatch, SnakeEnv, mix64
+from env import DC, DR, SnakeBatch, SnakeEnv, mix64
 from observation import trapped
 from policy import SnakePolicy, select_actions
 
@@ -49,6 +50,9 @@ MIN_GAMES_PER_THREAD = 32
 # of boards filled; 32, 78; 64, 85; 128, 83 (docs/experiments.md).
 DETOUR_ROLLOUTS = 64
 DETOUR_AFTER = 20
+# A detour search that found nothing is tried again this many moves later: a circling snake's position changes slowly,
+# and searching a hopeless one at every move cost most of the detours' time.
+DETOUR_RETRY = 10
 
 
 @dataclass
@@ -172,6 +176,8 @@ def monte_carlo_actions(
     round with the batch's size).
     """
     _check_search(K, H, temperature, discount, margin, threads, detour_rollouts)
+    if detour_rollouts > 0:
+        _PLANS.serve(policy)
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
                "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
@@ -295,12 +301,18 @@ def _search_games(
             actions[rows[planned >= 0]] = planned[planned >= 0]
             stuck[rows[planned >= 0]] = False
     hungry = np.flatnonzero(stuck & (games.since_food >= DETOUR_AFTER)) if detour_rollouts > 0 else np.zeros(0, np.int64)
+    followed = np.array([_PLANS.follow(games, i, policy) for i in hungry], dtype=np.int64)
+    actions[hungry[followed >= 0]] = followed[followed >= 0]
+    hungry = hungry[(followed < 0) & np.array([_PLANS.due(games, i, policy) for i in hungry], dtype=bool)]
     if len(hungry):
-        found, extra = _detours(games.take(hungry), policy, int(detour_rollouts), game_keys[hungry] ^ _DETOUR_SALT)
+        found, plans, extra = _detours(games.take(hungry), policy, int(detour_rollouts), game_keys[hungry] ^ _DETOUR_SALT)
         moves += extra
-        rescued = found.max(axis=1) > 0
-        pick = np.where(found == found.max(axis=1, keepdims=True), root_logits[hungry], -np.inf).argmax(axis=1)
-        actions[hungry[rescued]] = pick[rescued]
+        for j, plan in enumerate(plans):
+            if plan is not None:
+                actions[hungry[j]] = plan[0]
+                _PLANS.keep(games, int(hungry[j]), policy, plan)
+            else:
+                _PLANS.rest(games, int(hungry[j]), policy)
     return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
 
 
@@ -348,9 +360,11 @@ def _fed_safely(games: SnakeBatch) -> np.ndarray:
     return ok
 
 
-def _detours(games: SnakeBatch, policy: SnakePolicy, S: int, keys: np.ndarray) -> tuple[np.ndarray, int]:
-    """(G, 3) how many of S rollouts per candidate move reach an apple before the game's starvation limit and leave
-    the snake able to reach its own body after eating (or fill the board), and the moves simulated.
+def _detours(games: SnakeBatch, policy: SnakePolicy, S: int, keys: np.ndarray) -> tuple[np.ndarray, list, int]:
+    """Of S rollouts per candidate move, (G, 3) how many reach an apple before the game's starvation limit and leave
+    the snake able to go on after eating (`_fed_safely`), counted up to the move where the first did (the game's
+    search stops there); per game the moves of one of those shortest rollouts, of the move with most (None when
+    none did); and the moves simulated.
 
     Late in a game the greedy policy follows its tail round a loop that never passes the food, and so does every
     greedy rollout: all candidate moves show nothing. The food is usually reachable by a detour that takes in the
@@ -363,15 +377,22 @@ def _detours(games: SnakeBatch, policy: SnakePolicy, S: int, keys: np.ndarray) -
         live.reseed(mix64(np.repeat(keys, per) + np.tile(np.arange(per, dtype=np.uint64), n)))
     noise_keys = live.rng_key.copy()
     found = np.zeros(n * per, dtype=bool)
-    ids = np.arange(n * per)
+    solved = np.zeros(n, dtype=bool)
+    length = np.zeros(n * per, dtype=np.int64)  # moves to the apple of each rollout that found one
+    steps = [np.tile(np.repeat(np.arange(3, dtype=np.int8), S), n)]  # the moves of every rollout, move by move
+    owners = [np.arange(n * per)]
+    ids = owners[0]
     moves = int(np.count_nonzero(~live.done))
-    _, _, _, ate = live.step(np.tile(np.repeat(np.arange(3), S), n))
+    _, _, _, ate = live.step(steps[0].astype(np.int64))
     step = 0
     while True:
         if ate.any():
             fed = np.flatnonzero(ate)
             found[ids[fed]] = _fed_safely(live.take(fed))
-        keep = np.flatnonzero(~live.done & ~ate)
+            length[ids[fed]] = step + 1
+            solved[ids[fed][found[ids[fed]]] // per] = True
+        # A game's search ends at its first way found (the shortest): the rollouts still circling would cost the most.
+        keep = np.flatnonzero(~live.done & ~ate & ~solved[ids // per])
         if len(keep) == 0:
             break
         if len(keep) < len(ids):
@@ -381,8 +402,85 @@ def _detours(games: SnakeBatch, policy: SnakePolicy, S: int, keys: np.ndarray) -
         _, _, safe = live.move_targets()
         moves += len(ids)
         choice = (np.where(safe, logits, -np.inf) + _gumbel(noise_keys[ids], step)).argmax(axis=1)
+        steps.append(choice.astype(np.int8))
+        owners.append(ids)
         _, _, _, ate = live.step(choice)
-    return found.reshape(n, 3, S).sum(axis=2), moves
+    counts = found.reshape(n, 3, S).sum(axis=2)
+    plans: list = [None] * n
+    for g in np.flatnonzero(counts.max(axis=1) > 0):
+        best = np.flatnonzero(counts[g] == counts[g].max())
+        rows = g * per + (best[:, None] * S + np.arange(S)).ravel()
+        rows = rows[found[rows]]
+        r = int(rows[np.argmin(length[rows])])
+        plans[g] = np.array([steps[k][np.searchsorted(owners[k], r)] for k in range(int(length[r]))], dtype=np.int64)
+    return counts, plans, moves
+
+
+class _PlanBook:
+    """The detours found, followed move by move instead of searched again at every move.
+
+    Until the snake eats, a game is deterministic (new food appears only then), so a rollout that reached the apple
+    and could go on will do so again when its moves are replayed. A plan is kept under the game's identity (its food
+    stream's key and position) with the move count, head and heading it started from. It is followed only while the
+    game asks at every move, has not eaten, and its head and heading are where the plan's moves put them; a game that
+    left it (a move chosen otherwise, a move it did not ask about) drops it and searches afresh. Plans are kept per
+    policy object, so another policy playing the same seeded games never follows them."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.plans: dict[tuple[int, int, int], list] = {}
+        self.waits: dict[tuple[int, int, int], int] = {}  # the move from which a failed search may be tried again
+        self.owner: weakref.ref | None = None
+
+    def follow(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> int:
+        """The plan's move for game i now, or -1 when it has none that still holds."""
+        key = (id(policy), int(games.rng_key[i]), int(games.rng_ctr[i]))
+        entry = self.plans.pop(key, None)
+        if entry is None:
+            return -1
+        plan, t0, r, c, d, asked, length = entry
+        t, k = int(games.t[i]), int(games.t[i]) - t0
+        if t != asked + 1 or not 0 < k < len(plan) or length != int(games.length[i]):
+            return -1
+        for a in plan[:k]:
+            d = (d + int(a) + 3) & 3
+            r, c = r + int(DR[d]), c + int(DC[d])
+        if (r, c, d) != (int(games.head_r[i]), int(games.head_c[i]), int(games.direction[i])):
+            return -1
+        entry[5] = t
+        self.plans[key] = entry
+        return int(plan[k])
+
+    def serve(self, policy: SnakePolicy) -> None:
+        """Start afresh when another policy searches: its games, even on the same seeds, are not this one's."""
+        if self.owner is None or self.owner() is not policy:
+            self.plans.clear()
+            self.waits.clear()
+            self.owner = weakref.ref(policy)
+
+    def due(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> bool:
+        """Whether game i may be searched for a detour now: not within `DETOUR_RETRY` moves of a search that failed."""
+        until = self.waits.get((id(policy), int(games.rng_key[i]), int(games.rng_ctr[i])))
+        return until is None or not 0 <= until - int(games.t[i]) < DETOUR_RETRY
+
+    def rest(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> None:
+        """Game i's detour search found nothing: wait `DETOUR_RETRY` moves before the next."""
+        if len(self.waits) >= self.LIMIT:
+            self.waits.clear()
+        self.waits[(id(policy), int(games.rng_key[i]), int(games.rng_ctr[i]))] = int(games.t[i]) + DETOUR_RETRY
+
+    def keep(self, games: SnakeBatch, i: int, policy: SnakePolicy, plan: np.ndarray) -> None:
+        """Remember `plan`, found by `policy`'s rollouts for game i as it is now (its first move is made now)."""
+        if len(self.plans) >= self.LIMIT:
+            self.plans.clear()
+        key = (id(policy), int(games.rng_key[i]), int(games.rng_ctr[i]))
+        t = int(games.t[i])
+        self.plans[key] = [plan, t, int(games.head_r[i]), int(games.head_c[i]), int(games.direction[i]), t,
+                           int(games.length[i])]
+
+
+_PLANS = _PlanBook()
 
 
 def monte_carlo_action(

@@ -18,6 +18,9 @@ from typing import TextIO
 
 from constants import PROGRESS_MODES
 
+# A phase expected to last longer than this says at its start how long it expects to take; a shorter one does not.
+EXPECT_FROM_S = 20.0
+
 
 def plural(count: int, word: str, words: str | None = None) -> str:
     """'1 rollout', '5 rollouts': a count with its noun agreeing, as it is read aloud."""
@@ -33,6 +36,12 @@ def count(n: int, word: str, words: str | None = None) -> str:
     if abs(n) < 1_000_000:
         return f"about {round(n / 1000):,} thousand {noun}"
     return f"about {n / 1_000_000:.1f} million {noun}"
+
+
+def roughly(n: float, word: str, words: str | None = None) -> str:
+    """An estimated count, always hedged: 'about 1,500 moves', 'about 338 thousand moves'."""
+    said = count(int(round(n)), word, words)
+    return said if said.startswith("about ") else f"about {said}"
 
 
 def format_seconds(seconds: float) -> str:
@@ -68,11 +77,21 @@ def about(seconds: float) -> str:
 
 class Progress:
     """A tqdm bar when asked for; otherwise sentences: at each quarter and at least every `every_s` seconds, with
-    the time left; nothing at all for a phase done within `after_s` seconds (a listener needs no news of it)."""
+    the time left; nothing at all for a phase done within `after_s` seconds (a listener needs no news of it).
+
+    `expected_s`, the time the phase should take from the work known in advance, is said at the start (with `plan`,
+    the work in words) when it exceeds `EXPECT_FROM_S`, and stands in for the time left until a quarter is done.
+    With `per` above 1, `total` and `update` count small steps (batches) of which `per` make one unit said (an
+    epoch), so the 30-second news comes even when one unit takes longer than that. `steady` work (each step costs
+    about the same: batches, frames) says the time left from its own pace from the first sentence on."""
 
     def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str,
-                 after_s: float = 5.0, every_s: float = 30.0) -> None:
+                 after_s: float = 5.0, every_s: float = 30.0, expected_s: float | None = None,
+                 plan: str | None = None, per: int = 1, steady: bool = False) -> None:
         self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
+        self.expected_s, self.per, self.steady = expected_s, max(int(per), 1), steady
+        if expected_s is not None and self.total > 0:
+            narrator.expect(plan or f"{description}: {self.total // self.per:,} {unit}", expected_s)
         self.count = 0
         self.next_quarter = 1
         self.bar = None
@@ -97,13 +116,22 @@ class Progress:
         new_quarter = reached >= self.next_quarter
         if new_quarter:
             self.next_quarter = reached + 1
-        if elapsed < self.after_s or not (new_quarter or now - self.last_said >= self.every_s):
+        since = now - self.last_said
+        # Quarters passed within `after_s` of the last sentence are not said: a burst would outrun the listener.
+        if elapsed < self.after_s or not ((new_quarter and since >= self.after_s) or since >= self.every_s):
             return
         pct = int(100 * self.count / self.total)
-        # Below a quarter the estimate is mostly noise (the first games to end are the early losses), so it waits.
+        # Below a quarter the pace of games is mostly noise (the first to end are the early losses, the rest end in
+        # a clump), so the expectation said at the start stands in for it while it lasts; steady work's pace is fair.
         left = elapsed * (self.total - self.count) / max(self.count, 1)
-        estimate = f", {about(left)} left" if 4 * self.count >= self.total else ""
-        self.narrator.say(f"{self.description}: {pct} percent done, {self.count} of {self.total} {self.unit}{estimate}.")
+        if 4 * self.count >= self.total or (self.steady and self.count):
+            estimate = f", {about(left)} left"
+        elif self.expected_s is not None and self.expected_s > elapsed:
+            estimate = f", {about(self.expected_s - elapsed)} left"
+        else:
+            estimate = ""
+        done, total = self.count // self.per, self.total // self.per
+        self.narrator.say(f"{self.description}: {pct} percent done, {done:,} of {total:,} {self.unit}{estimate}.")
         self.last_said = now
 
     def close(self) -> None:
@@ -130,12 +158,17 @@ class Narrator:
         quiet: bool = False,
         progress_after_s: float = 5.0,
         details: bool = True,
+        brief: bool = False,
     ) -> None:
         if progress not in PROGRESS_MODES:
             raise ValueError(f"Progress mode {progress!r} is not one of {', '.join(PROGRESS_MODES)}.")
         self.stream = stream if stream is not None else sys.stdout
-        self.quiet = quiet
+        self.quiet = quiet  # nothing at all on the console (tests, benchmarks)
         self.details = details  # whether detail sentences reach the console too (the log always has them)
+        self.brief = brief  # --quiet: only essential sentences reach the console (the log still has every one)
+        # Work done per second, by kind of work, measured earlier in this run: the next phase of a kind says how long
+        # it expects to take from these rather than from a constant.
+        self.rates: dict[str, float] = {}
         self.progress_after_s = float(progress_after_s)
         # Sentences on every terminal: a screen reader cannot follow a redrawn bar, so a bar only when asked for.
         self.progress_mode = "lines" if progress == "auto" else progress
@@ -149,12 +182,20 @@ class Narrator:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open for the run
 
-    def say(self, sentence: str, detail: bool = False) -> None:
+    def say(self, sentence: str, detail: bool = False, essential: bool = False) -> None:
         """One sentence to the console and, with a timestamp, to the log file. A `detail` (how long a step took, how
         many moves it saw) reaches the console only when details were asked for, so a listener hears the story
-        at a pace they can follow; the log file keeps every sentence."""
-        if not self.quiet and (self.details or not detail):
+        at a pace they can follow; with `brief` (--quiet) only an `essential` sentence (an error, a decision, the
+        result) does. The log file keeps every sentence."""
+        if self.brief:
+            shown = essential
+        else:
+            shown = essential or self.details or not detail
+        if shown and not self.quiet:
             print(sentence, file=self.stream, flush=True)
+        self._log(sentence)
+
+    def _log(self, sentence: str) -> None:
         if self.log is not None:
             stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
             self.log.write(f"{stamp} {sentence}\n")
@@ -180,9 +221,34 @@ class Narrator:
             self.say(f"{name} took {format_seconds(seconds)}.", detail=True)
         self.event("phase", name=name, **fields)
 
-    def progress(self, total: int, description: str, unit: str = "items") -> Progress:
-        return Progress(self, total, description, unit, "off" if self.quiet else self.progress_mode,
-                        after_s=self.progress_after_s)
+    def measured(self, kind: str, work: float, seconds: float) -> None:
+        """Remember how fast a kind of work went, so the next phase of that kind can say how long it expects. A
+        phase under half a second is too short to time, and is ignored."""
+        if seconds >= 0.5 and work > 0:
+            self.rates[kind] = float(work) / float(seconds)
+
+    def expected_seconds(self, kind: str, work: float, fallback_rate: float) -> float:
+        """The time `work` should take at the rate measured earlier in this run, or at `fallback_rate` before any."""
+        return float(work) / max(self.rates.get(kind, fallback_rate), 1e-9)
+
+    def expect(self, plan: str, seconds: float | None) -> None:
+        """Say at a phase's start how long it should take ("Training: 4 epochs over about 700 thousand samples,
+        expected to take about 2 minutes."), when that is long enough for a listener to want to know; the log and
+        the events get the expectation either way."""
+        if seconds is None:
+            return
+        sentence = f"{plan}, expected to take {about(seconds)}."
+        if seconds > EXPECT_FROM_S:
+            self.say(sentence)
+        else:
+            self._log(sentence)
+        self.event("expected", plan=plan, seconds=round(float(seconds), 1))
+
+    def progress(self, total: int, description: str, unit: str = "items", expected_s: float | None = None,
+                 plan: str | None = None, per: int = 1, steady: bool = False) -> Progress:
+        mode = "off" if self.quiet else ("lines" if self.brief and self.progress_mode == "bar" else self.progress_mode)
+        return Progress(self, total, description, unit, mode, after_s=self.progress_after_s, expected_s=expected_s,
+                        plan=plan, per=per, steady=steady)
 
     def close(self) -> None:
         for handle in (self.log, self.events):

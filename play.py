@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from config import OneLineParser
+from config import OneLineParser, run_guarded
 from constants import MAX_GRID
 from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
 from env import DC, DR, SnakeBatch
@@ -276,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--realtime", action="store_true", help="the snake moves every --tick seconds instead of once per key")
     p.add_argument("--tick", type=float, default=0.5, help="seconds per move in real time mode (default 0.5)")
     p.add_argument("--wasd", action="store_true", help="s means down (compass) instead of straight")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error instead of one sentence")
     return p
 
 
@@ -286,6 +287,11 @@ def _joined_source(parts: list[dict[str, np.ndarray]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    return run_guarded("play.py", lambda: _record(parser, args), args.debug)
+
+
+def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The command itself: bad flags and files refused with exit status 2, then the games recorded and saved."""
     if args.grid_size < 4:
         parser.error(f"--grid-size {args.grid_size} is too small; use 4 or more.")
     if args.grid_size > MAX_GRID:

@@ -6,13 +6,18 @@ has left it). Its games are labelled scripted, never human.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from datasets import empty_dataset, validate_dataset
 from env import DC, DR, SnakeBatch, SnakeEnv
-from narrate import Narrator, get_narrator
+from narrate import Narrator, get_narrator, plural, roughly
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
+# Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
+# halved for a busy one, so the expected duration errs long rather than short.
+SCRIPTED_MOVES_PER_S = 12_000
 
 # Boards are Python ints used as bit sets (bit r*g+c), so a flood-fill layer is a few shifts, not a loop over cells.
 
@@ -165,7 +170,12 @@ def record_scripted(
     batch = SnakeBatch(n, grid_size, seeds=np.arange(seed, seed + n), starve_steps=starve_steps)
     geo = _geometry(batch.grid_size)
     chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
-    with narrator.progress(n, "Scripted games", "games") as bar:
+    # Known in advance only roughly: a scripted game lasts about 1.7 x grid_size**3 moves (1,692 on 10 by 10).
+    moves = 1.7 * batch.grid_size**3 * n
+    expected = narrator.expected_seconds("scripted moves", moves, SCRIPTED_MOVES_PER_S)
+    plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
+    started = time.perf_counter()
+    with narrator.progress(n, "Scripted games", "games", expected_s=expected, plan=plan) as bar:
         while True:
             live = np.flatnonzero(~batch.done)
             if len(live) == 0:
@@ -187,5 +197,6 @@ def record_scripted(
     for key, parts in chunks.items():
         data[key] = np.concatenate(parts)[order].astype(data[key].dtype)
     data["episode_scores"] = batch.score.astype(np.int32)
+    narrator.measured("scripted moves", len(episode), time.perf_counter() - started)
     validate_dataset(data, "the scripted recording")
     return data

@@ -184,17 +184,22 @@ def _install_progress(queue) -> None:  # noqa: ANN001 - a multiprocessing queue
         pass
 
 
-def _send_progress(finished: int, moves: int) -> None:
-    _PROGRESS_QUEUE.put((finished, moves))
+def _news_of(worker: int) -> Callable[[int, int], None]:
+    """Worker `worker`'s progress, sent to the parent tagged with its number, so the parent knows who fell silent."""
+
+    def send(finished: int, moves: int) -> None:
+        _PROGRESS_QUEUE.put((worker, finished, moves))
+
+    return send
 
 
-def _worker(job: dict) -> tuple:
+def _worker(job: dict, worker: int = 0) -> tuple:
     """Run one share and report failure as a value: ("ok", data, stats) or ("error", reason).
 
     Returning the reason (rather than raising) gives one plain sentence from either backend, whose own exception
     wrappers differ."""
     try:
-        data, stats = _run_self_play(**job, progress=_send_progress if _PROGRESS_QUEUE is not None else None)
+        data, stats = _run_self_play(**job, progress=_news_of(worker) if _PROGRESS_QUEUE is not None else None)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one SelfPlayError in the parent
         return ("error", _reason(exc))
     return ("ok", data, stats)
@@ -215,6 +220,7 @@ def _shares(num_episodes: int, workers: int) -> list[tuple[int, int]]:
 
 
 STALL_S = 300.0  # a worker sends news at least once a second while it plays; this long a silence means it hangs
+# (the default of --mc-worker-timeout; it counts from a worker's start, so it also bounds the worker's start-up)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -224,30 +230,44 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _hung(jobs: list[dict], worker: int, stall_s: float) -> SelfPlayError:
+    """The sentence for a worker that fell silent: which one, for how long, and the flag that allows more."""
+    first, count = jobs[worker]["first_episode"], jobs[worker]["episodes"]
+    return SelfPlayError(
+        f"Self-play worker {worker + 1} of {len(jobs)}, on episodes {first} to {first + count - 1}, sent no news for "
+        f"{format_seconds(stall_s)}, so every worker was stopped as hung and no data was written; if the machine is "
+        f"only very busy, raise --mc-worker-timeout (now {stall_s:g} seconds)."
+    )
+
+
 def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall_s: float = STALL_S) -> list[tuple]:
+    """Every job on its own spawned process, news passed to `listener`; a worker silent for `stall_s` seconds (from
+    its start, or from its last news) stops them all with a `SelfPlayError` naming it."""
     context = get_context("spawn")  # no forked copies of torch's threads or of the parent's state
     queue = context.Queue()
     pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
     pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
     try:
-        futures = [pool.submit(_worker, job) for job in jobs]
-        last_news = time.monotonic()
+        futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
+        last_news = [time.monotonic()] * len(jobs)
         while True:
             running = not all(f.done() for f in futures)
             try:  # news until every worker is done, then whatever is still in the queue
                 while True:
-                    listener(*queue.get(timeout=0.5) if running else queue.get_nowait())
-                    last_news = time.monotonic()
+                    worker, finished, moves = queue.get(timeout=0.5) if running else queue.get_nowait()
+                    last_news[worker] = time.monotonic()
+                    listener(finished, moves)
             except Empty:
                 pass
             if not running:
                 results = [f.result() for f in futures]
                 pool.shutdown(wait=True)
                 return results
-            if time.monotonic() - last_news > stall_s:
+            now = time.monotonic()
+            silent = [i for i, f in enumerate(futures) if not f.done() and now - last_news[i] > stall_s]
+            if silent:
                 _stop_workers(pool)
-                raise SelfPlayError(f"The self-play workers sent no news for {format_seconds(stall_s)}, so they were "
-                                    "stopped as hung; no data was written.")
+                raise _hung(jobs, silent[0], stall_s)
     except BaseException as exc:  # Ctrl-C, SIGTERM, a hang: no worker may outlive this call
         _stop_workers(pool)
         if isinstance(exc, BrokenProcessPool):
@@ -293,12 +313,14 @@ def _play_shares(
     ray_address: str | None,
     listener: Callable[[int, int], None],
     failure: Callable[[int, str], SelfPlayError],
+    stall_s: float = STALL_S,
 ) -> list[tuple]:
-    """Every worker's ("ok", data, stats) or ("error", reason), in worker order. Ray workers report no progress."""
+    """Every worker's ("ok", data, stats) or ("error", reason), in worker order. Ray workers report no progress.
+    One local worker plays in this process, where no silence can be watched for: it is this process."""
     if backend == "ray":
         return _run_ray(jobs, ray_address)
     if len(jobs) > 1:
-        return _run_processes(jobs, listener)
+        return _run_processes(jobs, listener, stall_s)
     try:  # in this process, also on one torch thread (restored afterwards); the cause stays chained
         return [("ok", *_run_self_play(**jobs[0], progress=listener))]
     except Exception as exc:
@@ -322,6 +344,7 @@ def generate_self_play_data(
     narrator: Narrator | None = None,
     progress_every_s: float = 30.0,
     expected_moves: int | None = None,
+    worker_timeout_s: float = STALL_S,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Play `num_episodes` self-play games with Monte Carlo search; return (dataset, stats) and optionally save.
 
@@ -332,7 +355,9 @@ def generate_self_play_data(
     cores shared out among the local workers, and one on Ray, whose workers each hold one CPU of the cluster).
     Any worker failure raises one `SelfPlayError` and nothing is written. Progress: episode milestones, and every
     `progress_every_s` seconds a sentence of moves so far, with the time left when `expected_moves` (all games'
-    moves together) is known (local workers; Ray workers report when they finish).
+    moves together) is known (local workers; Ray workers report when they finish). A local worker process that
+    sends no news for `worker_timeout_s` seconds is taken for hung: every worker is stopped and `SelfPlayError` says
+    which one fell silent.
     """
     if int(num_episodes) != num_episodes or num_episodes < 1:
         raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
@@ -340,6 +365,8 @@ def generate_self_play_data(
         raise ValueError(f"The number of self-play workers must be a whole number of at least 1, not {num_workers}.")
     if backend not in BACKENDS:
         raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
+    if not worker_timeout_s > 0:
+        raise ValueError(f"The self-play worker timeout must be a positive number of seconds, not {worker_timeout_s}.")
     say = narrator if narrator is not None else get_narrator()
     workers = min(int(num_workers), int(num_episodes))
     search_threads = search.threads or (1 if backend == "ray" else max(1, usable_cores() // workers))
@@ -366,7 +393,7 @@ def generate_self_play_data(
     start = time.perf_counter()
     listener = _Listener(say, int(num_episodes), progress_every_s, expected_moves)
     try:
-        results = _play_shares(jobs, backend, ray_address, listener, failure)
+        results = _play_shares(jobs, backend, ray_address, listener, failure, float(worker_timeout_s))
     finally:
         listener.close()
     for i, result in enumerate(results):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import datasets
-from config import OneLineParser
+from config import OneLineParser, run_guarded
 from learning import train_imitation
 from narrate import Narrator
 from policy import resolve_device, save_policy
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=2, help="hidden layers (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="seed for the initial weights, split and shuffles (default: 0)")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error instead of one sentence")
     return p
 
 
@@ -60,6 +61,11 @@ def check_flags(args: argparse.Namespace) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_guarded("train_imitation.py", lambda: _train(args), args.debug)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """The command itself: bad flags and demonstrations refused with exit status 2, then the training and its save."""
     problem = check_flags(args)
     if problem:
         print(problem, file=sys.stderr)

@@ -16,18 +16,24 @@ import numpy as np
 
 from config import OneLineParser, Paths
 from env import SnakeBatch, SnakeEnv
-from narrate import Narrator, get_narrator
+from narrate import Narrator, Progress, about, get_narrator, plural
 from policy import CheckpointError, SnakePolicy, load_policy
 from storage import atomic_path, writable_folder
 
 VIDEO_FORMATS = ("mp4", "gif")
+# Conservative rates for the expected duration said at the start, measured on our 2-core machine: beside one busy
+# process it played 164 lockstep moves a second (a move of every game still running) and drew and encoded 80 frames
+# a second; alone, several times that.
+VIDEO_STEPS_PER_S = 100.0
+VIDEO_FRAMES_PER_S = 50.0
 
 
 def play_greedy(
-    policy: SnakePolicy, episodes: int, grid_size: int, seed: int, max_steps: int | None = None
+    policy: SnakePolicy, episodes: int, grid_size: int, seed: int, max_steps: int | None = None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and move counts of `episodes` greedy games (game i seeded seed + i), played in lockstep with one
-    network call per move for the games still running."""
+    network call per move for the games still running; `progress` hears of each game that ends."""
     batch = SnakeBatch(episodes, grid_size, seeds=seed + np.arange(episodes))
     moves = np.zeros(episodes, dtype=np.int64)  # steps taken, the fatal one included (as SnakeEnv counts them)
     steps = 0
@@ -38,7 +44,16 @@ def play_greedy(
         batch.step(actions)
         moves[live] += 1
         steps += 1
+        if progress is not None:
+            progress.update(int(batch.done[live].sum()))
     return batch.score.copy(), moves
+
+
+def _counted(frames: Iterator[np.ndarray], progress: Progress) -> Iterator[np.ndarray]:
+    """The frames, each one told to `progress` as it is handed on to the writer."""
+    for frame in frames:
+        yield frame
+        progress.update(1)
 
 
 def replay_frames(
@@ -129,22 +144,38 @@ def record_best_episode(
         narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
         use = "gif"
 
-    scores, moves = play_greedy(policy, episodes, grid_size, seed, max_steps)
+    # Said at once, so a listener is never left in silence: what happens, and a conservative guess of how long,
+    # from a strong policy's game length (about 2 x grid_size**3 moves: 1,900 on 10 by 10 for the shipped player).
+    length = min(2.0 * grid_size**3, max_steps or np.inf)
+    guess = length / VIDEO_STEPS_PER_S + length / VIDEO_FRAMES_PER_S
+    narrator.say(f"Recording a video: {plural(episodes, 'greedy game')} played to pick the best, which is then replayed "
+                 f"frame by frame and written as {'an MP4' if use == 'mp4' else 'a GIF'}; expected to take "
+                 f"{about(guess)} or less.")
+    with narrator.progress(episodes, "Playing the games", unit="games") as progress:  # the sentence above expects
+        scores, moves = play_greedy(policy, episodes, grid_size, seed, max_steps, progress)
     best = int(np.argmax(scores))
     episode_seed = seed + best
     stats: dict = {}
     out_stem = Path(out_stem)
     target = out_stem.with_name(out_stem.name + "." + use)
     hold = max(int(fps), 1)  # the last position stays on screen for a second
+    frames = int(moves[best]) + 1
+    writing = f"Writing the video of episode {best + 1}, score {scores[best]}: {frames:,} frames"
     if use == "mp4":
         try:
-            _write_mp4(iio, target, replay_frames(policy, grid_size, episode_seed, max_steps, stats), fps, hold)
+            with narrator.progress(frames, "Writing the video", unit="frames",
+                                   expected_s=frames / VIDEO_FRAMES_PER_S, plan=writing, steady=True) as progress:
+                _write_mp4(iio, target, _counted(replay_frames(policy, grid_size, episode_seed, max_steps, stats),
+                                                 progress), fps, hold)
         except Exception as exc:  # a broken ffmpeg binary should cost the video format, not the run
             reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
             narrator.say(f"Writing the MP4 failed ({reason}), so the video is written as a GIF instead.")
             use, target = "gif", out_stem.with_name(out_stem.name + ".gif")
     if use == "gif":
-        _write_gif(iio, target, replay_frames(policy, grid_size, episode_seed, max_steps, stats), fps, hold)
+        with narrator.progress(frames, "Writing the video", unit="frames",
+                               expected_s=frames / VIDEO_FRAMES_PER_S, plan=writing, steady=True) as progress:
+            _write_gif(iio, target, _counted(replay_frames(policy, grid_size, episode_seed, max_steps, stats), progress),
+                       fps, hold)
     if stats["score"] != scores[best]:
         narrator.say(f"The replay scored {stats['score']}, not the {scores[best]} of the batched game; "
                      "the video shows the replay.")  # fmt: skip
@@ -195,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.episodes > 1000 or args.fps > 240:
         parser.error("--episodes must be at most 1000 and --fps at most 240")
-    narrator = Narrator(progress="off")
+    narrator = Narrator()  # sentences: what it does and how long it expects at once, then progress
     path = record_best_episode(policy, stem, args.episodes, policy.grid_size, args.seed, args.fps, args.max_steps, narrator, fmt)
     return 0 if path is not None else 1
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from config import OneLineParser, Paths
+from config import OneLineParser, Paths, run_guarded
 from history import HistoryError, load_history
 from narrate import Narrator, format_seconds, plural
 from storage import atomic_path, write_text_atomic
@@ -200,8 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="visualize_training.py", description="Plot training_logs/training_history.npz and summarise it in sentences."
     )
     parser.add_argument("--workdir", default=".", help="Folder holding training_logs/ (default: the current folder).")
+    parser.add_argument("--debug", action="store_true",
+                        help="Show the full traceback of an unexpected error instead of one sentence.")
     args = parser.parse_args(argv)
-    paths = Paths(Path(args.workdir))
+    return run_guarded("visualize_training.py", lambda: _draw(Paths(Path(args.workdir))), args.debug)
+
+
+def _draw(paths: Paths) -> int:
+    """The command itself: a missing or damaged history refused with exit status 2, then the plot and the summary."""
     try:
         plot_history(paths.history, paths.progress_png, paths.summary_txt)
     except HistoryError as exc:

@@ -18,8 +18,8 @@ EXPECTED_DEFAULTS = {
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
-    "mc_margin": 1.0, "mc_trap_check": True, "mc_search_threads": 0,
-    "config": None, "verbose": False, "debug": False,
+    "mc_margin": 1.0, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0, "mc_worker_timeout": 300.0,
+    "config": None, "verbose": False, "quiet": False, "debug": False,
 }  # fmt: skip
 
 
@@ -63,6 +63,7 @@ def test_defaults_match_the_seed_document() -> None:
         (["--mc-num-workers", "3"], "mc_num_workers", 3),
         (["--mc-workers", "5"], "mc_num_workers", 5),
         (["--mc-search-threads", "2"], "mc_search_threads", 2),
+        (["--mc-worker-timeout", "90"], "mc_worker_timeout", 90.0),
         (["--mc-temperature", "0.5"], "mc_temperature", 0.5),
         (["--mc-target", "hard"], "mc_target", "hard"),
         (["--train-epochs", "0"], "train_epochs", 0),
@@ -87,6 +88,7 @@ def test_defaults_match_the_seed_document() -> None:
         (["--backend", "ray", "--ray-address", "10.0.0.2:6379"], "ray_address", "10.0.0.2:6379"),
         (["--workdir", "/tmp/somewhere"], "workdir", "/tmp/somewhere"),
         (["--progress", "lines"], "progress", "lines"),
+        (["--quiet"], "quiet", True),
     ],
 )
 def test_each_flag_sets_its_knob(argv: list[str], field: str, value: object) -> None:
@@ -144,6 +146,10 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--grid-size", "64"], "--grid-size must be at most 63, not 64."),
         (["--mc-workers", "0"], "--mc-num-workers must be at least 1"),
         (["--mc-search-threads", "-1"], "--mc-search-threads must be at least 0"),
+        (["--mc-worker-timeout", "0"], "--mc-worker-timeout must be a number of seconds above zero"),
+        (["--mc-worker-timeout", "-5"], "--mc-worker-timeout must be a number of seconds above zero"),
+        (["--mc-worker-timeout", "nan"], "--mc-worker-timeout must be a number of seconds above zero"),
+        (["--mc-worker-timeout", "1e9"], "at most 86,400 (a day)"),
         (["--mc-reuse-iters", "0"], "--mc-reuse-iters must be at least 1"),
         (["--mc-adapt-patience", "0"], "--mc-adapt-patience must be at least 1"),
         (["--mc-adapt-threshold", "-0.1"], "--mc-adapt-threshold must be zero or more"),
@@ -154,6 +160,7 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--mc-k", "five"], "--mc-k: needs a whole number, not 'five'"),
         (["--lr", "fast"], "--lr: needs a number, not 'fast'"),
         (["--no-such-flag"], "--no-such-flag"),
+        (["--quiet", "--verbose"], "--quiet and --verbose ask for opposite things; keep one of the two."),
     ],
 )
 def test_each_bad_setting_exits_2_with_one_line_naming_the_flag(

@@ -272,3 +272,58 @@ def test_sigterm_stops_cleanly_with_a_sentence_and_the_run_resumes(tmp_path):
     rerun = _driver(tmp_path, "--iterations", "1")
     out, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0 and "Resuming at iteration 1 of 1" in out, out
+
+
+def test_a_hung_self_play_worker_stops_the_run_with_exit_1_and_the_run_resumes(world, monkeypatch, capsys):
+    from self_play import SelfPlayError
+
+    assert _run(world, "--iterations", "0") == 0
+    state_file = world.workdir / "training_logs/run_state.json"
+    before = state_file.read_bytes()
+    timeouts = []
+
+    def hung(policy_path, num_episodes, search, num_workers=1, save_path=None, **kw):
+        timeouts.append(kw["worker_timeout_s"])
+        raise SelfPlayError("Self-play worker 2 of 2, on episodes 32 to 63, sent no news for 7.5 seconds, so every "
+                            "worker was stopped as hung and no data was written; if the machine is only very busy, "
+                            "raise --mc-worker-timeout (now 7.5 seconds).")
+
+    stub = it.generate_self_play_data
+    monkeypatch.setattr(it, "generate_self_play_data", hung)
+    capsys.readouterr()
+    assert _run(world, "--iterations", "1", "--mc-worker-timeout", "7.5") == 1
+    assert timeouts == [7.5], "the flag reaches self-play"
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("Training stopped: Self-play worker 2 of 2") and "--mc-worker-timeout" in last, out
+    assert last.endswith("run the same command again to resume.") and "Traceback" not in out
+    assert state_file.read_bytes() == before, "the state is the last completed iteration's"
+    monkeypatch.setattr(it, "generate_self_play_data", stub)  # self-play works again: the rerun resumes
+    world.scores.update({"trained-1": 2.0})
+    assert _run(world, "--iterations", "1") == 0
+    assert "Resuming at iteration 1 of 1" in capsys.readouterr().out
+
+
+def test_quiet_says_only_the_decision_and_the_result_and_the_log_keeps_everything(world, capsys):
+    assert _run(world, "--iterations", "0") == 0
+    world.scores.update({"trained-1": 2.5, "trained-2": 1.0})
+    capsys.readouterr()
+    assert _run(world, "--iterations", "2", "--quiet") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3, out
+    assert out[0].startswith("In iteration 1 of 2, the new policy is kept: ") and out[0].endswith(".")
+    assert out[1].startswith("In iteration 2 of 2, ")
+    assert out[2].startswith("Training is complete. The policy is in data/policy_mc.pt, scoring ")
+    log = (world.workdir / "training_logs/train.log").read_text()
+    for sentence in ("Iteration 1 of 2 begins.", "Fast evaluation:", "Summary of every iteration follows."):
+        assert sentence in log
+    events = (world.workdir / "training_logs/events.jsonl").read_text()
+    assert events.count('"event": "decision"') == 2
+
+
+def test_quiet_with_verbose_is_a_one_sentence_flag_error(world, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _run(world, "--quiet", "--verbose")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["--quiet and --verbose ask for opposite things; keep one of the two."]

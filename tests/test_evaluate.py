@@ -186,13 +186,14 @@ def test_bad_arguments_are_refused():
 def test_progress_is_narrated_in_episodes():
     from narrate import Narrator
 
-    class Listening:
+    class Listening(Narrator):
         def __init__(self) -> None:
+            super().__init__(progress="off")
             self.calls = []
 
-        def progress(self, total, description, unit="items"):
+        def progress(self, total, description, unit="items", **expectation):
             self.calls.append((total, unit))
-            return Narrator(progress="off").progress(total, description, unit)
+            return super().progress(total, description, unit, **expectation)
 
     listener = Listening()
     evaluate_policy(Constant(1), 4, G, narrator=listener)

@@ -326,14 +326,13 @@ def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_cal
     import os
     import time
 
-    import self_play
-
     fifo = tmp_path / "hang.pt"
     os.mkfifo(fifo)  # reading a checkpoint from a pipe nobody writes blocks forever: a hung worker
-    job = {"policy_path": str(fifo), "episodes": 1, "search": SearchSettings(K=2, H=2), "seed": 0, "grid_size": G,
-           "threads": 1}  # fmt: skip
-    with pytest.raises(SelfPlayError, match="no news"):
-        self_play._run_processes([job, dict(job)], lambda finished, moves: None, stall_s=3.0)
+    with pytest.raises(SelfPlayError) as info:  # the timeout of --mc-worker-timeout, passed down as the driver does
+        generate_self_play_data(str(fifo), 4, num_workers=2, narrator=quiet(), worker_timeout_s=3.0, **BUDGET)
+    message = str(info.value)
+    assert "worker 1 of 2, on episodes 0 to 1, sent no news for 3.0 seconds" in message, message
+    assert "--mc-worker-timeout (now 3 seconds)" in message and "\n" not in message
     deadline = time.monotonic() + 60
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -1,0 +1,128 @@
+"""Every command's exit status: 2 and one sentence for bad input (a flag, a missing or damaged file), 1 and one sentence
+for a failure (a file that cannot be written, an unexpected error), and a traceback only with --debug.
+
+Failures are made by replacing one step of a command with one that raises, in this process; the damaged-file cases
+of the dataset loader are in test_fuzz_datasets.py, and the driver's hung self-play in test_driver.py."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+
+import numpy as np
+import pytest
+
+import datasets
+from policy import SnakePolicy, save_policy
+from scripted import record_scripted
+
+G = 6
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A small recording and an untrained checkpoint, for the commands that need them."""
+    data = record_scripted(2, grid_size=G, seed=0)
+    datasets.save_dataset(tmp_path / "data" / "human_demos.npz", data)
+    save_policy(SnakePolicy(G, hidden=8, layers=1), tmp_path / "policy.pt")
+    return tmp_path
+
+
+def _status(command: str, argv: list[str]) -> int:
+    module = importlib.import_module(command)
+    try:
+        return module.main(argv)
+    except SystemExit as exc:  # argparse refuses a flag by exiting 2
+        return exc.code
+
+
+def _one_sentence(capsys) -> str:
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text, text
+    last = text.strip().splitlines()[-1]
+    assert last.endswith(".") and last.isascii(), last
+    return last
+
+
+BAD_INPUT = [
+    ("train_imitation", ["--epochs", "-1"], "--epochs"),
+    ("train_imitation", ["--demos", "{tmp}/none.npz"], "none.npz"),
+    ("evaluate", ["{tmp}/policy.pt", "--episodes", "0"], "--episodes"),
+    ("evaluate", ["{tmp}/none.pt"], "none.pt"),
+    ("evaluate", ["{tmp}/data/human_demos.npz"], "human_demos.npz"),  # not a checkpoint
+    ("play", ["--scripted", "1", "--grid-size", "3", "--workdir", "{tmp}"], "--grid-size"),
+    ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "data/human_demos.npz"],
+     "--append"),  # the file exists: refused rather than overwritten
+    ("visualize_training", ["--workdir", "{tmp}"], "training_history.npz"),
+    ("video_recorder", ["{tmp}/none.pt"], "none.pt"),
+    ("video_recorder", ["{tmp}/policy.pt", "--fps", "0"], "--fps"),
+    ("iterative_train", ["--workdir", "{tmp}", "--mc-worker-timeout", "0"], "--mc-worker-timeout"),
+    ("iterative_train", ["--workdir", "{tmp}/data/human_demos.npz/x"], "--workdir"),  # a folder inside a file
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "argv", "named"), BAD_INPUT, ids=[f"{c}-{n}" for c, _, n in BAD_INPUT])
+def test_bad_input_exits_2_with_one_sentence_naming_it(files, capsys, command, argv, named):
+    argv = [a.replace("{tmp}", str(files)) for a in argv]
+    assert _status(command, argv) == 2
+    assert named in _one_sentence(capsys)
+
+
+def _raise(exc: BaseException):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device", "out.file")
+SURPRISE = RuntimeError("something no one expected")
+FAILURES = [
+    # (command, argv, the step replaced, what it raises, a word the sentence must say)
+    ("train_imitation", ["--workdir", "{tmp}", "--epochs", "1", "--hidden", "8", "--layers", "1"], "save_policy",
+     DISK_FULL, "No space left on device"),
+    ("train_imitation", ["--workdir", "{tmp}"], "train_imitation", SURPRISE, "RuntimeError"),
+    ("evaluate", ["{tmp}/policy.pt", "--episodes", "2"], "evaluate_policy", SURPRISE, "RuntimeError"),
+    ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "save_dataset",
+     DISK_FULL, "No space left on device"),
+    ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "record_scripted",
+     SURPRISE,
+     "RuntimeError"),
+    ("visualize_training", ["--workdir", "{tmp}"], "plot_history", OSError(errno.EACCES, "Permission denied", "p.png"),
+     "Permission denied"),
+    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
+     DISK_FULL, "No space left on device"),
+    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
+     SURPRISE, "RuntimeError"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "argv", "step", "exc", "said"), FAILURES,
+                         ids=[f"{c}-{s}-{type(e).__name__}" for c, _, s, e, _ in FAILURES])  # fmt: skip
+def test_a_failure_exits_1_with_one_sentence_and_a_traceback_only_for_the_unexpected_with_debug(
+    files, capsys, monkeypatch, command, argv, step, exc, said
+):
+    module = importlib.import_module(command)
+    monkeypatch.setattr(module, step, _raise(exc))
+    argv = [a.replace("{tmp}", str(files)) for a in argv]
+    assert _status(command, argv) == 1
+    assert said in _one_sentence(capsys)
+    if exc is SURPRISE:
+        with pytest.raises(RuntimeError):
+            _status(command, [*argv, "--debug"])
+    else:  # a full disk is said in full, --debug or not
+        assert _status(command, [*argv, "--debug"]) == 1
+        assert said in _one_sentence(capsys)
+
+
+def test_a_failing_play_leaves_the_recording_it_would_have_replaced(files, monkeypatch, capsys):
+    import play
+
+    path = files / "data" / "human_demos.npz"
+    before = path.read_bytes()
+    monkeypatch.setattr(play, "save_dataset", _raise(DISK_FULL))
+    argv = ["--scripted", "1", "--grid-size", str(G), "--workdir", str(files), "--append"]
+    assert _status("play", argv) == 1
+    assert path.read_bytes() == before
+    assert np.array_equal(datasets.load_dataset(path)["actions"], record_scripted(2, grid_size=G, seed=0)["actions"])

@@ -1,0 +1,120 @@
+"""For the ear: --quiet keeps only the essential sentences on the console, and a long phase says at its start how
+long it expects to take, from the work known in advance and a rate measured earlier in the run."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from narrate import EXPECT_FROM_S, Narrator, Progress
+from scripted import record_scripted
+
+
+def listener(tmp_path: Path, **options: object) -> tuple[Narrator, io.StringIO]:
+    stream = io.StringIO()
+    return Narrator(log_path=tmp_path / "train.log", events_path=tmp_path / "events.jsonl", progress="lines",
+                    stream=stream, **options), stream  # fmt: skip
+
+
+def test_brief_keeps_only_essential_sentences_on_the_console_and_every_one_in_the_log(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path, brief=True)
+    say.say("Iteration 1 of 2 begins.")
+    say.say("Self-play took 20 seconds.", detail=True)
+    say.say("In iteration 1 of 2, the new policy is kept.", essential=True)
+    progress = Progress(say, 4, "Slow work", "items", say.progress_mode, after_s=0.0)
+    progress.update(2)
+    say.close()
+    assert stream.getvalue().splitlines() == ["In iteration 1 of 2, the new policy is kept."]
+    log = (tmp_path / "train.log").read_text()
+    for sentence in ("Iteration 1 of 2 begins.", "Self-play took 20 seconds.", "the new policy is kept",
+                     "Slow work: 50 percent done"):
+        assert sentence in log
+
+
+def test_an_essential_sentence_is_said_in_every_mode_but_a_silenced_narrator(tmp_path: Path) -> None:
+    for options, heard in (({}, True), ({"details": False}, True), ({"brief": True}, True), ({"quiet": True}, False)):
+        say, stream = listener(tmp_path, **options)
+        say.say("Training stopped: the disk is full.", essential=True)
+        say.close()
+        assert (stream.getvalue() == "Training stopped: the disk is full.\n") is heard, options
+
+
+def test_a_long_phase_says_its_expected_duration_at_the_start_and_a_short_one_only_in_the_log(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    say.expect("Training: 4 epochs over about 700 thousand samples", 130.0)
+    say.expect("Evaluation: 200 games", EXPECT_FROM_S - 1)
+    say.close()
+    assert stream.getvalue().splitlines() == [
+        "Training: 4 epochs over about 700 thousand samples, expected to take about 2 minutes."]
+    log = (tmp_path / "train.log").read_text()
+    assert "Evaluation: 200 games, expected to take about 20 seconds." in log
+    assert (tmp_path / "events.jsonl").read_text().count('"event": "expected"') == 2
+
+
+def test_progress_says_the_plan_at_its_start_and_the_expectation_stands_in_below_a_quarter(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, expected_s=600.0,
+                        plan="Slow work: 100 items")
+    assert stream.getvalue() == "Slow work: 100 items, expected to take about 10 minutes.\n"
+    progress.start -= 60  # as if a minute had passed since the start, and since the last sentence
+    progress.last_said -= 60
+    progress.update(15)  # the measured pace would say under 6 minutes more; the expectation, 9
+    assert stream.getvalue().splitlines()[-1] == "Slow work: 15 percent done, 15 of 100 items, about 9 minutes left."
+    say.close()
+
+
+def test_an_expectation_uses_the_rate_measured_earlier_in_the_run_before_the_constant(tmp_path: Path) -> None:
+    say, _ = listener(tmp_path)
+    assert say.expected_seconds("training", 600_000, fallback_rate=60_000) == pytest.approx(10.0)
+    say.measured("training", 100_000, 0.1)  # too short to time: ignored
+    assert say.expected_seconds("training", 600_000, fallback_rate=60_000) == pytest.approx(10.0)
+    say.measured("training", 100_000, 5.0)
+    assert say.expected_seconds("training", 600_000, fallback_rate=60_000) == pytest.approx(30.0)
+    say.close()
+
+
+def test_training_says_its_epochs_samples_and_expected_duration_when_it_is_long(tmp_path: Path) -> None:
+    from learning import train_imitation
+
+    demos = record_scripted(6, grid_size=6, seed=1, narrator=Narrator(quiet=True))
+    say, stream = listener(tmp_path)
+    say.rates["training"] = 10.0  # as if this run had measured a very slow machine: the expectation exceeds 20 s
+    train_imitation(demos, epochs=2, batch_size=64, seed=0, device="cpu", model_config={"hidden": 8, "layers": 1},
+                    narrator=say)
+    said = [line for line in stream.getvalue().splitlines() if line.startswith("Imitation training: 2 epochs over ")]
+    assert len(said) == 1 and " samples, expected to take about " in said[0], stream.getvalue()
+    say.close()
+
+
+def test_scripted_recording_expects_from_its_games_and_learns_its_rate(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    say.rates["scripted moves"] = 1.0  # very slow: the expectation is long enough to be said
+    data = record_scripted(3, grid_size=6, seed=2, narrator=say)
+    assert stream.getvalue().splitlines()[0].startswith("Recording 3 scripted games, ")
+    assert "expected to take" in stream.getvalue().splitlines()[0]
+    assert len(np.unique(data["episode"])) == 3
+    say.close()
+
+
+def test_below_a_quarter_steady_work_says_the_time_left_from_its_own_pace(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, expected_s=30.0, per=10, steady=True)
+    progress.start -= 120  # two minutes in, far past the 30 seconds expected
+    progress.last_said -= 120
+    progress.update(10)  # one unit of ten done: the measured pace says 18 minutes more
+    assert stream.getvalue().splitlines()[-1] == "Slow work: 10 percent done, 1 of 10 items, about 18 minutes left."
+    say.close()
+
+
+def test_quarters_passed_in_a_burst_are_not_all_said(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 4, "Playing the games", "games", "lines", after_s=5.0)
+    progress.start -= 6  # past the 5 quiet seconds, then three games end at once
+    progress.last_said -= 6
+    for _ in range(3):
+        progress.update(1)
+    assert stream.getvalue().splitlines() == ["Playing the games: 25 percent done, 1 of 4 games, about 20 seconds left."]
+    say.close()
