@@ -123,6 +123,8 @@ def evaluate_policy(
                 games = games.take(np.flatnonzero(~over))
                 if progress is not None:
                     progress.update(len(ended))
+            elif progress is not None:
+                progress.update(0)  # no game ended: news still every 30 seconds, however long the games last
             if len(ids) == 0:
                 break
     finally:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from constants import HARD_WORK_PER_S
 from datasets import STATE_KEYS, empty_dataset
 from env import SnakeBatch
 from mc_search import monte_carlo_actions
@@ -35,7 +36,7 @@ class HardPositionSettings:
     # No margin: before a starvation the best a move can show is one apple, which a margin of 1 would never let
     # overrule the policy (measured: margin 0 against 1, docs/experiments.md).
     margin: float = 0.0
-    batch: int = 2048  # positions searched per call: bounds the rollouts held in memory at once
+    batch: int = 1024  # positions searched per call: bounds the rollouts held in memory, and news comes after each
     # The detour search (mc_search.DETOUR_ROLLOUTS) costs up to 200 moves x 3 x its rollouts per hungry position, and
     # most positions before a starvation are hungry: off here, where tens of thousands are searched.
     detour_rollouts: int = 0
@@ -104,7 +105,9 @@ def label_positions(
     if n == 0:
         return data
     actions, values = np.zeros(n, np.int8), np.zeros((n, 3), np.float32)
-    progress = (narrator or get_narrator()).progress(n, "Searching the positions before the losses", unit="positions")
+    say = narrator or get_narrator()
+    expected = say.expected_seconds("hard", n * settings.K * settings.H, HARD_WORK_PER_S)
+    progress = say.progress(n, "Searching the positions before the losses", unit="positions", expected_s=expected)
     for start in range(0, n, int(settings.batch)):
         part = slice(start, min(n, start + int(settings.batch)))
         batch = SnakeBatch.from_states({k: v[part] for k, v in states.items()},

@@ -112,7 +112,9 @@ class RunRecord:
         except hist.HistoryError as exc:  # the state and checkpoints are what resuming needs; the history is a record
             set_aside(paths.history)
             say(f"The history could not be read ({exc}), so it was set aside and a new one starts at iteration "
-                f"{state.next_iteration}.")
+                f"{state.next_iteration}. Lost from the record: the scores and decisions of iterations 0 to "
+                f"{state.next_iteration - 1} in the history, the summary and the plot; their checkpoints, "
+                "training_logs/train.log and training_logs/events.jsonl still hold them, and training resumes unharmed.")
             history = hist.empty_history(state.human_baseline)
         keep = history["iteration"] < state.next_iteration
         history = {k: (v[keep] if k not in hist.SCALAR_FIELDS else v) for k, v in history.items()}

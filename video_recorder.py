@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from config import OneLineParser, Paths
+from config import OneLineParser, Paths, run_guarded
 from env import SnakeBatch, SnakeEnv
 from narrate import Narrator, Progress, about, get_narrator, plural
 from policy import CheckpointError, SnakePolicy, load_policy
@@ -206,7 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="Game i uses seed + i (default: 0).")
     parser.add_argument("--fps", type=int, default=10, help="Frames per second (default: 10).")
     parser.add_argument("--max-steps", type=int, default=None, help="Stop each game after this many moves (default: no cap).")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error instead of one sentence")
     args = parser.parse_args(argv)
+    return run_guarded("video_recorder.py", lambda: _record(parser, args), args.debug)
+
+
+def _record(parser: OneLineParser, args) -> int:  # noqa: ANN001 - argparse's namespace
+    """The command itself: bad flags and checkpoints refused with exit status 2, then the video recorded."""
     for name in ("episodes", "fps", "max_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:

@@ -304,3 +304,26 @@ def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsy
     out = capsys.readouterr().out.strip()
     assert out == "Slow work: 25 percent done, 2 of 8 items, about 3 minutes left."
     assert about(42) == "about 40 seconds" and about(3700) == "about 1 hour 2 minutes"
+
+
+def test_long_games_still_give_news_while_no_game_ends():
+    from narrate import Narrator
+
+    class Watching(Narrator):
+        """Records every progress update: a move in which no game ended must still reach the progress (as 0), which
+        is what lets it say a sentence every 30 seconds however long the games last."""
+
+        def __init__(self) -> None:
+            super().__init__(progress="off")
+            self.updates = []
+
+        def progress(self, total, description, unit="items", **expectation):
+            bar = super().progress(total, description, unit, **expectation)
+            original = bar.update
+            bar.update = lambda n=1: (self.updates.append(n), original(n))[1]
+            return bar
+
+    watcher = Watching()
+    result = evaluate_policy(FoodSeeker(), 2, G, narrator=watcher)
+    assert sum(watcher.updates) == 2
+    assert watcher.updates.count(0) >= int(result["lengths"].max()) - 2

@@ -91,6 +91,8 @@ FAILURES = [
      "RuntimeError"),
     ("visualize_training", ["--workdir", "{tmp}"], "plot_history", OSError(errno.EACCES, "Permission denied", "p.png"),
      "Permission denied"),
+    ("video_recorder", ["{tmp}/policy.pt", "--episodes", "1", "--out", "{tmp}/v.gif"], "record_best_episode", SURPRISE,
+     "RuntimeError"),
     ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
      DISK_FULL, "No space left on device"),
     ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
