@@ -126,7 +126,9 @@ class Progress:
         left = elapsed * (self.total - self.count) / max(self.count, 1)
         if 4 * self.count >= self.total or (self.steady and self.count):
             estimate = f", {about(left)} left"
-        elif self.expected_s is not None and self.expected_s > elapsed:
+        elif self.expected_s is not None and elapsed < 0.75 * self.expected_s:
+            # Past three quarters of the expectation with under a quarter done, the expectation was wrong: a
+            # countdown to nothing would mislead, so nothing is said until the pace itself can be trusted.
             estimate = f", {about(self.expected_s - elapsed)} left"
         else:
             estimate = ""

@@ -66,6 +66,16 @@ def test_progress_says_the_plan_at_its_start_and_the_expectation_stands_in_below
     say.close()
 
 
+def test_an_expectation_that_proved_too_short_is_not_counted_down_to_nothing(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, expected_s=60.0)
+    progress.start -= 50  # 50 of the expected 60 seconds gone with little done: the expectation was wrong
+    progress.last_said -= 50
+    progress.update(2)
+    assert stream.getvalue().splitlines()[-1] == "Slow work: 2 percent done, 2 of 100 items."
+    say.close()
+
+
 def test_an_expectation_uses_the_rate_measured_earlier_in_the_run_before_the_constant(tmp_path: Path) -> None:
     say, _ = listener(tmp_path)
     assert say.expected_seconds("training", 600_000, fallback_rate=60_000) == pytest.approx(10.0)
