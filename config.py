@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constants import BACKENDS, DEFAULT_MARGIN, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
+from constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
@@ -236,7 +236,7 @@ class TrainConfig:
             ("mc_H", 100_000), ("hard_K", 10_000), ("hard_H", 100_000), ("hard_rewind", 100_000),
             ("mc_num_workers", 1024), ("mc_search_threads", 1024), ("policy_hidden", 4096), ("policy_layers", 64),
             ("batch_size", 1_000_000), ("imitation_demos", 100_000), ("seed", 2**31 - 1), ("video_episodes", 1000),
-            ("mc_detours", 4096),
+            ("mc_detours", MAX_DETOURS),
         ]  # fmt: skip
         for name, high in at_most:
             value = getattr(self, name)

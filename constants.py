@@ -13,6 +13,7 @@ MAX_GRID = 63  # the encoder's bit-set searches shift a row of g cells within 64
 # deaths). Measured on the v3 imitation policy, 100 games, K 5, H 20: the policy alone 83.0; search without a margin
 # 81.8; margin 0.5, 88.8; margin 1 with the trap check, 91.3 (docs/experiments.md).
 DEFAULT_MARGIN = 1.0
+MAX_DETOURS = 4096  # the most detour rollouts per move any flag accepts
 # Rates a phase's expected duration is computed from before the run has measured its own (narrate.Narrator.rates).
 # Conservative constants measured on our 2-core machine, about half of what it does alone, so an expectation errs
 # long: the search does moves x K x H at 243 to 684 thousand a second in self-play (runs/seed0 to seed2), and about

@@ -23,18 +23,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from env import SnakeBatch
+from env import DC, DR, SnakeBatch
 
 # How many free cells make an endgame this search may take on: with more, the tree grows too fast to finish.
 MAX_FREE = 6
 NODE_BUDGET = 200_000  # positions visited per search: about 20 ms in the worst case on one core
-_DR = np.array([-1, 0, 1, 0], dtype=np.int64)
-_DC = np.array([0, 1, 0, -1], dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
 def _neighbour(cell, d, g):  # noqa: ANN001, ANN202
-    r, c = cell // g + _DR[d], cell % g + _DC[d]
+    r, c = cell // g + DR[d], cell % g + DC[d]
     if r < 0 or r >= g or c < 0 or c >= g:
         return -1
     return r * g + c

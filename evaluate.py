@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from config import OneLineParser, run_guarded
-from constants import GREEDY_MOVES_PER_S, SEARCH_WORK_PER_S
+from constants import GREEDY_MOVES_PER_S, MAX_DETOURS, SEARCH_WORK_PER_S
 from env import SnakeBatch
 from narrate import Narrator, format_seconds, plural, roughly
 
@@ -263,8 +263,8 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.no_trap_check:
         options["trap_check"] = False
     if args.mc_detours is not None:
-        if not 0 <= args.mc_detours <= 4096:
-            parser.error(f"the --mc-detours flag must be from 0 to 4096, not {args.mc_detours}")
+        if not 0 <= args.mc_detours <= MAX_DETOURS:
+            parser.error(f"the --mc-detours flag must be from 0 to {MAX_DETOURS}, not {args.mc_detours}")
         options["detour_rollouts"] = args.mc_detours
     if args.no_endgame:
         options["endgame"] = False

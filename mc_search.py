@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from constants import DEFAULT_MARGIN
+from constants import DEFAULT_MARGIN, MAX_DETOURS
 from endgame import MAX_FREE, endgame_moves
 from env import DC, DR, SnakeBatch, SnakeEnv, mix64
 from observation import trapped
@@ -81,8 +81,9 @@ def _check_search(K: int, H: int, temperature: float, discount: float, margin: f
         raise ValueError(f"The discount must lie above 0 and at most 1, not {discount}.")
     if not margin >= 0:
         raise ValueError(f"The search's margin over the policy's own move must be 0 or more, not {margin}.")
-    if int(detour_rollouts) != detour_rollouts or not 0 <= detour_rollouts <= 4096:
-        raise ValueError(f"The detour rollouts per move must be a whole number from 0 to 4096, not {detour_rollouts}.")
+    if int(detour_rollouts) != detour_rollouts or not 0 <= detour_rollouts <= MAX_DETOURS:
+        raise ValueError(f"The detour rollouts per move must be a whole number from 0 to {MAX_DETOURS}, "
+                         f"not {detour_rollouts}.")
     if threads is not None and (int(threads) != threads or threads < 1):
         raise ValueError(f"The number of search threads must be a whole number of at least 1, not {threads}.")
 
@@ -433,9 +434,14 @@ class _PlanBook:
         self.waits: dict[tuple[int, int, int], int] = {}  # the move from which a failed search may be tried again
         self.owner: weakref.ref | None = None
 
+    @staticmethod
+    def _key(games: SnakeBatch, i: int, policy: SnakePolicy) -> tuple[int, int, int]:
+        """Game i's identity: the policy playing it, and its food stream's key and position (which moves on eating)."""
+        return id(policy), int(games.rng_key[i]), int(games.rng_ctr[i])
+
     def follow(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> int:
         """The plan's move for game i now, or -1 when it has none that still holds."""
-        key = (id(policy), int(games.rng_key[i]), int(games.rng_ctr[i]))
+        key = self._key(games, i, policy)
         entry = self.plans.pop(key, None)
         if entry is None:
             return -1
@@ -461,23 +467,22 @@ class _PlanBook:
 
     def due(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> bool:
         """Whether game i may be searched for a detour now: not within `DETOUR_RETRY` moves of a search that failed."""
-        until = self.waits.get((id(policy), int(games.rng_key[i]), int(games.rng_ctr[i])))
+        until = self.waits.get(self._key(games, i, policy))
         return until is None or not 0 <= until - int(games.t[i]) < DETOUR_RETRY
 
     def rest(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> None:
         """Game i's detour search found nothing: wait `DETOUR_RETRY` moves before the next."""
         if len(self.waits) >= self.LIMIT:
             self.waits.clear()
-        self.waits[(id(policy), int(games.rng_key[i]), int(games.rng_ctr[i]))] = int(games.t[i]) + DETOUR_RETRY
+        self.waits[self._key(games, i, policy)] = int(games.t[i]) + DETOUR_RETRY
 
     def keep(self, games: SnakeBatch, i: int, policy: SnakePolicy, plan: np.ndarray) -> None:
         """Remember `plan`, found by `policy`'s rollouts for game i as it is now (its first move is made now)."""
         if len(self.plans) >= self.LIMIT:
             self.plans.clear()
-        key = (id(policy), int(games.rng_key[i]), int(games.rng_ctr[i]))
         t = int(games.t[i])
-        self.plans[key] = [plan, t, int(games.head_r[i]), int(games.head_c[i]), int(games.direction[i]), t,
-                           int(games.length[i])]
+        self.plans[self._key(games, i, policy)] = [plan, t, int(games.head_r[i]), int(games.head_c[i]),
+                                                   int(games.direction[i]), t, int(games.length[i])]
 
 
 _PLANS = _PlanBook()
