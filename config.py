@@ -187,6 +187,8 @@ class TrainConfig:
     reward: str = knob("default", f"Reward preset: {', '.join(REWARD_PRESETS)}.")
     seed: int = knob(0, "Seed of every random choice; the same seed gives the same run.")
     device: str = knob("auto", "Torch device: auto, cpu, cuda or cuda:N.")
+    threads: int = knob(1, "Torch threads for training and evaluation (1: three times as fast as 2 beside busy programs, "
+                           "10 percent slower on an idle machine; docs/experiments.md).")
     backend: str = knob("process", "Self-play workers: process (this machine) or ray (a Ray cluster).")
     ray_address: str | None = knob(None, "Address of a Ray cluster for --backend ray (none starts a local one).")
     workdir: str = knob(".", "Folder holding data/ and training_logs/.")
@@ -226,6 +228,7 @@ class TrainConfig:
             ("imitation_demos", 1), ("imitation_epochs", 0), ("policy_hidden", 1), ("policy_layers", 1),
             ("batch_size", 1), ("eval_episodes", 1),
             ("fast_eval_episodes", 1), ("eval_full_every", 1), ("video_episodes", 1), ("grid_size", 4), ("seed", 0),
+            ("threads", 1),
         ]  # fmt: skip
         for name, low in at_least:
             value = getattr(self, name)
@@ -236,7 +239,7 @@ class TrainConfig:
             ("mc_H", 100_000), ("hard_K", 10_000), ("hard_H", 100_000), ("hard_rewind", 100_000),
             ("mc_num_workers", 1024), ("mc_search_threads", 1024), ("policy_hidden", 4096), ("policy_layers", 64),
             ("batch_size", 1_000_000), ("imitation_demos", 100_000), ("seed", 2**31 - 1), ("video_episodes", 1000),
-            ("mc_detours", MAX_DETOURS),
+            ("mc_detours", MAX_DETOURS), ("threads", 1024),
         ]  # fmt: skip
         for name, high in at_most:
             value = getattr(self, name)

@@ -323,6 +323,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     p = cfg.paths
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
+    torch.set_num_threads(cfg.threads)  # self-play workers and the hard-position search set their own
     say.say(f"Snake Monte Carlo training starts in {p.workdir.resolve()}, on a {cfg.grid_size} by {cfg.grid_size} "
             f"board, using the {device.type.upper()}.")
     say.event("start", config=cfg.to_dict())

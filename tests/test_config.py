@@ -19,7 +19,7 @@ EXPECTED_DEFAULTS = {
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
     "mc_margin": 1.0, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0, "mc_worker_timeout": 300.0,
-    "config": None, "verbose": False, "quiet": False, "debug": False,
+    "threads": 1, "config": None, "verbose": False, "quiet": False, "debug": False,
 }  # fmt: skip
 
 
@@ -146,6 +146,8 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--grid-size", "64"], "--grid-size must be at most 63, not 64."),
         (["--mc-workers", "0"], "--mc-num-workers must be at least 1"),
         (["--mc-search-threads", "-1"], "--mc-search-threads must be at least 0"),
+        (["--threads", "0"], "--threads must be at least 1, not 0."),
+        (["--threads", "5000"], "--threads must be at most 1,024, not 5,000."),
         (["--mc-worker-timeout", "0"], "--mc-worker-timeout must be a number of seconds above zero"),
         (["--mc-worker-timeout", "-5"], "--mc-worker-timeout must be a number of seconds above zero"),
         (["--mc-worker-timeout", "nan"], "--mc-worker-timeout must be a number of seconds above zero"),

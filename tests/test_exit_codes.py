@@ -47,6 +47,7 @@ def _one_sentence(capsys) -> str:
 
 BAD_INPUT = [
     ("train_imitation", ["--epochs", "-1"], "--epochs"),
+    ("train_imitation", ["--threads", "0"], "--threads"),
     ("train_imitation", ["--demos", "{tmp}/none.npz"], "none.npz"),
     ("evaluate", ["{tmp}/policy.pt", "--episodes", "0"], "--episodes"),
     ("evaluate", ["{tmp}/none.pt"], "none.pt"),
