@@ -129,3 +129,30 @@ def test_a_failing_play_leaves_the_recording_it_would_have_replaced(files, monke
     assert _status("play", argv) == 1
     assert path.read_bytes() == before
     assert np.array_equal(datasets.load_dataset(path)["actions"], record_scripted(2, grid_size=G, seed=0)["actions"])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_imitation_training_runs_on_the_torch_threads_asked_for(files, monkeypatch, capsys, threads):
+    """One torch thread by default: beside busy programs two trained three times slower (docs/experiments.md)."""
+    import torch
+
+    import train_imitation
+
+    seen = []
+    real = train_imitation.train_imitation
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(train_imitation, "train_imitation", spy)
+    extra = [] if threads == 1 else ["--threads", str(threads)]
+    try:
+        argv = ["--workdir", str(files), "--epochs", "1", "--hidden", "8", "--layers", "1", "--quiet", *extra]
+        assert _status("train_imitation", argv) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [threads]
+    said = capsys.readouterr().out.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("Saved the imitation policy"), said  # --quiet: the result alone
