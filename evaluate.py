@@ -22,7 +22,7 @@ import numpy as np
 from config import OneLineParser, run_guarded
 from constants import GREEDY_MOVES_PER_S, MAX_DETOURS, SEARCH_WORK_PER_S
 from env import SnakeBatch
-from narrate import Narrator, format_seconds, plural, roughly
+from narrate import Narrator, format_seconds, per_second, plural, roughly
 
 
 def default_max_steps(grid_size: int, starve_steps: int) -> int:
@@ -301,7 +301,7 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     moves = int(result["lengths"].sum())
     speed = moves / max(result["seconds"], 1e-9)
-    narrator.say(f"The evaluation took {format_seconds(result['seconds'])}, {speed:,.0f} moves per second.")
+    narrator.say(f"The evaluation took {format_seconds(result['seconds'])}, {per_second(speed, 'move')}.")
     narrator.say(
         f"Mean score {result['mean_score']:.1f}, standard deviation {result['std_score']:.1f}, best {result['max_score']}."
     )

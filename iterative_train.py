@@ -61,7 +61,7 @@ def rel(cfg: TrainConfig, path: Path) -> str:
 
 def speak_score(ev: dict) -> str:
     return (f"mean score {ev['mean_score']:.1f}, {100 * ev['win_rate']:.0f} percent of boards filled, standard "
-            f"deviation {ev['std_score']:.1f}, mean length {ev['mean_length']:.0f} moves")
+            f"deviation {ev['std_score']:.1f}, mean length {narrate.count(round(ev['mean_length']), 'move')}")
 
 
 def save_plots(cfg: TrainConfig, say: narrate.Narrator) -> None:

@@ -76,7 +76,7 @@ class TrainReport:
             )
         return (
             f"{head}; at its best epoch, {self.best_epoch}, the policy chose the {move} in "
-            f"{100 * self.val_accuracy:.1f} percent of {self.val_samples} held-out positions from games it never "
+            f"{100 * self.val_accuracy:.1f} percent of {count(self.val_samples, 'held-out position')} from games it never "
             f"saw, and in {100 * self.train_accuracy:.1f} percent of training positions."
         )
 

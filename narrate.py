@@ -53,9 +53,19 @@ def format_seconds(seconds: float) -> str:
         return f"{seconds:.0f} seconds"
     minutes, secs = divmod(int(round(seconds)), 60)
     if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''} {secs} second{'s' if secs != 1 else ''}"
+        return plural(minutes, "minute") + (f" {plural(secs, 'second')}" if secs else "")
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} hour{'s' if hours != 1 else ''} {minutes} minute{'s' if minutes != 1 else ''}"
+    return plural(hours, "hour") + (f" {plural(minutes, 'minute')}" if minutes else "")
+
+
+def per_second(rate: float, word: str) -> str:
+    """A speed as it is best heard, to two significant figures: 'about 1,200 moves a second'."""
+    rate = max(0.0, float(rate))
+    if rate >= 10:
+        digits = len(str(int(rate))) - 2
+        rate = round(rate, -digits)
+    said = count(int(round(rate)), word) if rate >= 1 else f"{rate:.1g} {word}s"
+    return f"{said if said.startswith('about ') else 'about ' + said} a second"
 
 
 def color_allowed(stream: TextIO) -> bool:

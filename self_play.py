@@ -30,7 +30,7 @@ from constants import BACKENDS
 from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch
 from mc_search import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
-from narrate import Narrator, about, count, format_seconds, get_narrator
+from narrate import Narrator, about, count, format_seconds, get_narrator, per_second
 from policy import load_policy
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
@@ -417,8 +417,8 @@ def generate_self_play_data(
     if save_path is not None:
         save_dataset(save_path, data)
     say.say(
-        f"Self-play finished {moves} moves in {format_seconds(seconds)}, {stats['moves_per_second']:.0f} moves "
-        f"per second, with a mean self-play score of {stats['mean_score']:.1f}."
+        f"Self-play finished {count(moves, 'move')} in {format_seconds(seconds)}, "
+        f"{per_second(stats['moves_per_second'], 'move')}, with a mean self-play score of {stats['mean_score']:.1f}."
     )
     say.event("self_play", **stats)
     return data, stats

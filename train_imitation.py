@@ -20,7 +20,7 @@ import torch
 import datasets
 from config import OneLineParser, run_guarded
 from learning import train_imitation
-from narrate import Narrator
+from narrate import Narrator, per_second
 from policy import resolve_device, save_policy
 from storage import writable_folder
 
@@ -120,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError as exc:  # demonstrations that do not fit the network, for one
         print(str(exc), file=sys.stderr)
         return 2
-    say.say(f"Training ran at about {report.samples_per_second:,.0f} moves a second.")
+    say.say(f"Training ran at {per_second(report.samples_per_second, 'move')}.")
     save_policy(policy, out_path, iteration=0, source=source, demos=str(demos_path), training=report.as_dict())
     if report.val_samples:
         held_out = f"it chose the {source} player's move in {100 * report.val_accuracy:.1f} percent of held-out positions"

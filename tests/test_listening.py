@@ -128,3 +128,25 @@ def test_quarters_passed_in_a_burst_are_not_all_said(tmp_path: Path) -> None:
         progress.update(1)
     assert stream.getvalue().splitlines() == ["Playing the games: 25 percent done, 1 of 4 games, about 20 seconds left."]
     say.close()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(4.26, "4.3 seconds"), (42, "42 seconds"), (60, "1 minute"), (61, "1 minute 1 second"), (125, "2 minutes 5 seconds"),
+     (3600, "1 hour"), (7320, "2 hours 2 minutes")],
+)  # fmt: skip
+def test_durations_are_said_without_zero_parts(seconds: float, said: str) -> None:
+    from narrate import format_seconds
+
+    assert format_seconds(seconds) == said
+
+
+@pytest.mark.parametrize(
+    ("rate", "said"),
+    [(3, "about 3 moves a second"), (1195, "about 1,200 moves a second"), (102_719, "about 100 thousand moves a second"),
+     (338_384, "about 340 thousand moves a second"), (2_345_678, "about 2.3 million moves a second")],
+)  # fmt: skip
+def test_speeds_are_rounded_to_two_figures_for_the_ear(rate: float, said: str) -> None:
+    from narrate import per_second
+
+    assert per_second(rate, "move") == said

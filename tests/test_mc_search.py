@@ -258,7 +258,7 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
     top = data["action_values"].max(axis=1)  # the policy's own move may stand within the margin of the best
     assert np.all(data["action_values"][np.arange(stats["moves"]), data["actions"]] >= top - DEFAULT_MARGIN - 1e-6)
     text = out.getvalue()
-    assert "5 episodes" in text and "moves per second" in text and "mean self-play score" in text
+    assert "5 episodes" in text and "moves a second" in text and "mean self-play score" in text
 
 
 def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
