@@ -73,8 +73,7 @@ class Comparison:
         """The change on the same games, said aloud with its standard errors."""
         se = "" if math.isnan(self.se) else f", standard error {self.se:.1f}"
         fill_se = "" if math.isnan(self.fill_se) else f", standard error {100 * self.fill_se:.0f}"
-        fill = _signed(100 * self.fill_gain, 0)
-        fill = "unchanged" if fill == "level" else f"{fill} points"
+        fill = _points(self.fill_gain)
         return (f"against the policy it would replace, on the same {plural(self.games, 'game')}, the score is "
                 f"{_signed(self.gain)}{se}, and the share of boards filled is {fill}{fill_se}")
 
@@ -83,6 +82,12 @@ def _signed(x: float, digits: int = 1) -> str:
     if round(x, digits) == 0:
         return "level"
     return f"{'up' if x > 0 else 'down'} {abs(x):.{digits}f}"
+
+
+def _points(share_gain: float) -> str:
+    """A change in a share, in percentage points: 'up 16 points', 'unchanged'."""
+    said = _signed(100 * share_gain, 0)
+    return "unchanged" if said == "level" else f"{said} points"
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,7 @@ class Decision:
         c = self.compared
         se = "" if math.isnan(c.se) else f" (standard error {c.se:.1f})"
         head = "kept" if self.keep else "rolled back, the previous policy restored"
-        text = (f"{head}: {_signed(c.gain)}{se} on {plural(c.games, 'game')}, "
-                f"{100 * c.new_fill:.0f} percent of boards filled.")
+        text = f"{head}: {_signed(c.gain)}{se} on {plural(c.games, 'game')}, boards filled {_points(c.fill_gain)}."
         if self.grew:
             text += f" K and H grew to {self.mc_K} and {self.mc_H}."
         if self.dropped_human_data:
