@@ -87,7 +87,8 @@ def about(seconds: float) -> str:
 
 class Progress:
     """A tqdm bar when asked for; otherwise sentences: at each quarter and at least every `every_s` seconds, with
-    the time left; nothing at all for a phase done within `after_s` seconds (a listener needs no news of it).
+    the time left; nothing at all for a phase done within `after_s` seconds (a listener needs no news of it), and a
+    quarter only when `gap_s` seconds have passed since the last sentence (one takes about 7 seconds to say).
 
     `expected_s`, the time the phase should take from the work known in advance, is said at the start (with `plan`,
     the work in words) when it exceeds `EXPECT_FROM_S`, and stands in for the time left until a quarter is done.
@@ -96,7 +97,7 @@ class Progress:
     about the same: batches, frames) says the time left from its own pace from the first sentence on."""
 
     def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str,
-                 after_s: float = 5.0, every_s: float = 30.0, expected_s: float | None = None,
+                 after_s: float = 5.0, every_s: float = 30.0, expected_s: float | None = None, gap_s: float = 20.0,
                  plan: str | None = None, per: int = 1, steady: bool = False) -> None:
         self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
         self.expected_s, self.per, self.steady = expected_s, max(int(per), 1), steady
@@ -105,7 +106,7 @@ class Progress:
         self.count = 0
         self.next_quarter = 1
         self.bar = None
-        self.after_s, self.every_s = float(after_s), float(every_s)
+        self.after_s, self.every_s, self.gap_s = float(after_s), float(every_s), float(gap_s)
         self.start = self.last_said = time.monotonic()
         if mode == "bar" and self.total > 0:
             from tqdm import tqdm
@@ -127,8 +128,8 @@ class Progress:
         if new_quarter:
             self.next_quarter = reached + 1
         since = now - self.last_said
-        # Quarters passed within `after_s` of the last sentence are not said: a burst would outrun the listener.
-        if elapsed < self.after_s or not ((new_quarter and since >= self.after_s) or since >= self.every_s):
+        # Quarters passed within `gap_s` of the last sentence are not said: a burst would outrun the listener.
+        if elapsed < self.after_s or not ((new_quarter and since >= self.gap_s) or since >= self.every_s):
             return
         pct = int(100 * self.count / self.total)
         # Below a quarter the pace of games is mostly noise (the first to end are the early losses, the rest end in
@@ -169,6 +170,7 @@ class Narrator:
         stream: TextIO | None = None,
         quiet: bool = False,
         progress_after_s: float = 5.0,
+        progress_gap_s: float = 20.0,
         details: bool = True,
         brief: bool = False,
     ) -> None:
@@ -181,7 +183,7 @@ class Narrator:
         # Work done per second, by kind of work, measured earlier in this run: the next phase of a kind says how long
         # it expects to take from these rather than from a constant.
         self.rates: dict[str, float] = {}
-        self.progress_after_s = float(progress_after_s)
+        self.progress_after_s, self.progress_gap_s = float(progress_after_s), float(progress_gap_s)
         # Sentences on every terminal: a screen reader cannot follow a redrawn bar, so a bar only when asked for.
         self.progress_mode = "lines" if progress == "auto" else progress
         self.log = self._open(log_path)
@@ -260,7 +262,7 @@ class Narrator:
                  plan: str | None = None, per: int = 1, steady: bool = False) -> Progress:
         mode = "off" if self.quiet else ("lines" if self.brief and self.progress_mode == "bar" else self.progress_mode)
         return Progress(self, total, description, unit, mode, after_s=self.progress_after_s, expected_s=expected_s,
-                        plan=plan, per=per, steady=steady)
+                        gap_s=self.progress_gap_s, plan=plan, per=per, steady=steady)
 
     def close(self) -> None:
         for handle in (self.log, self.events):

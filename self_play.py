@@ -380,7 +380,8 @@ def generate_self_play_data(
     say.say(
         f"Self-play starts: {num_episodes} episodes, {search.sentence()}, "
         f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
-        f"{threads_phrase(search_threads)}."
+        f"{threads_phrase(search_threads)}.",
+        detail=True,  # the driver has just said the games, the moves and the time expected
     )
 
     def failure(i: int, reason: str) -> SelfPlayError:

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: three times as fast as 2 beside busy programs, 10 percent slower idle)")
     p.add_argument("--quiet", action="store_true", help="say only errors and the result on the console")
+    p.add_argument("--verbose", action="store_true", help="say every detail on the console, such as the training speed")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error instead of one sentence")
     return p
 
@@ -61,6 +62,8 @@ def check_flags(args: argparse.Namespace) -> str | None:
         return f"--hidden must be at least 1, not {args.hidden}."
     if args.layers < 1:
         return f"--layers must be at least 1, not {args.layers}."
+    if args.quiet and args.verbose:
+        return "--quiet and --verbose ask for opposite things; keep one of the two."
     if not 1 <= args.threads <= 1024:
         return f"--threads must be from 1 to 1024, not {args.threads}."
     return None
@@ -92,7 +95,7 @@ def _train(args: argparse.Namespace) -> int:
     if unwritable:
         print(f"The policy could not be saved: {unwritable}; choose another --out.", file=sys.stderr)
         return 2
-    say = Narrator(brief=args.quiet)
+    say = Narrator(brief=args.quiet, details=args.verbose)
     torch.set_num_threads(args.threads)
     if not demos_path.exists():
         print(f"There are no demonstrations at {demos_path}; record some with {FIX}, then run this again.", file=sys.stderr)
@@ -120,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError as exc:  # demonstrations that do not fit the network, for one
         print(str(exc), file=sys.stderr)
         return 2
-    say.say(f"Training ran at {per_second(report.samples_per_second, 'move')}.")
+    say.say(f"Training ran at {per_second(report.samples_per_second, 'move')}.", detail=True)
     save_policy(policy, out_path, iteration=0, source=source, demos=str(demos_path), training=report.as_dict())
     if report.val_samples:
         held_out = f"it chose the {source} player's move in {100 * report.val_accuracy:.1f} percent of held-out positions"

@@ -16,7 +16,7 @@ import numpy as np
 
 from config import OneLineParser, Paths, run_guarded
 from env import SnakeBatch, SnakeEnv
-from narrate import Narrator, Progress, about, get_narrator, plural
+from narrate import Narrator, Progress, about, count, get_narrator, plural
 from policy import CheckpointError, SnakePolicy, load_policy
 from storage import atomic_path, writable_folder
 
@@ -148,9 +148,8 @@ def record_best_episode(
     # from a strong policy's game length (about 2 x grid_size**3 moves: 1,900 on 10 by 10 for the shipped player).
     length = min(2.0 * grid_size**3, max_steps or np.inf)
     guess = length / VIDEO_STEPS_PER_S + length / VIDEO_FRAMES_PER_S
-    narrator.say(f"Recording a video: {plural(episodes, 'greedy game')} played to pick the best, which is then replayed "
-                 f"frame by frame and written as {'an MP4' if use == 'mp4' else 'a GIF'}; expected to take "
-                 f"{about(guess)} or less.")
+    narrator.say(f"Recording a video of the best of {plural(episodes, 'greedy game')} as "
+                 f"{'an MP4' if use == 'mp4' else 'a GIF'}, expected to take {about(guess)} or less.")
     with narrator.progress(episodes, "Playing the games", unit="games") as progress:  # the sentence above expects
         scores, moves = play_greedy(policy, episodes, grid_size, seed, max_steps, progress)
     best = int(np.argmax(scores))
@@ -181,7 +180,7 @@ def record_best_episode(
                      "the video shows the replay.")  # fmt: skip
     narrator.say(
         f"Recorded episode {best + 1} of {episodes} (seed {episode_seed}), score {stats['score']} "
-        f"in {stats['moves']} moves, to {target}."
+        f"in {count(stats['moves'], 'move')}, to {target}."
     )
     narrator.event("video", path=str(target), episode=best, seed=episode_seed, score=int(stats["score"]), moves=stats["moves"])
     return target

@@ -298,7 +298,7 @@ def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsy
     for _ in range(8):
         quick.update()
     assert capsys.readouterr().out == ""  # done within 5 seconds: no news
-    slow = Progress(say, 8, "Slow work", "items", "lines", after_s=0.0)
+    slow = Progress(say, 8, "Slow work", "items", "lines", after_s=0.0, gap_s=0.0)
     slow.start -= 60  # as if a minute had passed before the first update
     slow.update(2)
     out = capsys.readouterr().out.strip()

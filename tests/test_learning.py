@@ -168,7 +168,7 @@ def test_imitation_continues_a_given_policy_without_changing_it(demos: dict) -> 
 
 
 def test_imitation_narrates_whole_sentences(demos: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    say = Narrator(progress="lines", progress_after_s=0)  # a test's training is over in under the usual 5 seconds
+    say = Narrator(progress="lines", progress_after_s=0, progress_gap_s=0)  # a test's training ends within seconds
     _, report = train_imitation(demos, epochs=4, model_config=SMALL, **{**FAST, "narrator": say})
     lines = capsys.readouterr().out.splitlines()
     assert any("percent done" in line for line in lines), "per-epoch progress"

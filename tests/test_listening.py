@@ -24,7 +24,7 @@ def test_brief_keeps_only_essential_sentences_on_the_console_and_every_one_in_th
     say.say("Iteration 1 of 2 begins.")
     say.say("Self-play took 20 seconds.", detail=True)
     say.say("In iteration 1 of 2, the new policy is kept.", essential=True)
-    progress = Progress(say, 4, "Slow work", "items", say.progress_mode, after_s=0.0)
+    progress = Progress(say, 4, "Slow work", "items", say.progress_mode, after_s=0.0, gap_s=0.0)
     progress.update(2)
     say.close()
     assert stream.getvalue().splitlines() == ["In iteration 1 of 2, the new policy is kept."]
@@ -56,7 +56,7 @@ def test_a_long_phase_says_its_expected_duration_at_the_start_and_a_short_one_on
 
 def test_progress_says_the_plan_at_its_start_and_the_expectation_stands_in_below_a_quarter(tmp_path: Path) -> None:
     say, stream = listener(tmp_path)
-    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, expected_s=600.0,
+    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, gap_s=0.0, expected_s=600.0,
                         plan="Slow work: 100 items")
     assert stream.getvalue() == "Slow work: 100 items, expected to take about 10 minutes.\n"
     progress.start -= 60  # as if a minute had passed since the start, and since the last sentence
@@ -68,7 +68,7 @@ def test_progress_says_the_plan_at_its_start_and_the_expectation_stands_in_below
 
 def test_an_expectation_that_proved_too_short_is_not_counted_down_to_nothing(tmp_path: Path) -> None:
     say, stream = listener(tmp_path)
-    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, expected_s=60.0)
+    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, gap_s=0.0, expected_s=60.0)
     progress.start -= 50  # 50 of the expected 60 seconds gone with little done: the expectation was wrong
     progress.last_said -= 50
     progress.update(2)
@@ -111,7 +111,7 @@ def test_scripted_recording_expects_from_its_games_and_learns_its_rate(tmp_path:
 
 def test_below_a_quarter_steady_work_says_the_time_left_from_its_own_pace(tmp_path: Path) -> None:
     say, stream = listener(tmp_path)
-    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, expected_s=30.0, per=10, steady=True)
+    progress = Progress(say, 100, "Slow work", "items", "lines", after_s=0.0, gap_s=0.0, expected_s=30.0, per=10, steady=True)
     progress.start -= 120  # two minutes in, far past the 30 seconds expected
     progress.last_said -= 120
     progress.update(10)  # one unit of ten done: the measured pace says 18 minutes more
@@ -121,7 +121,7 @@ def test_below_a_quarter_steady_work_says_the_time_left_from_its_own_pace(tmp_pa
 
 def test_quarters_passed_in_a_burst_are_not_all_said(tmp_path: Path) -> None:
     say, stream = listener(tmp_path)
-    progress = Progress(say, 4, "Playing the games", "games", "lines", after_s=5.0)
+    progress = Progress(say, 4, "Playing the games", "games", "lines", after_s=5.0, gap_s=5.0)
     progress.start -= 6  # past the 5 quiet seconds, then three games end at once
     progress.last_said -= 6
     for _ in range(3):
@@ -150,3 +150,17 @@ def test_speeds_are_rounded_to_two_figures_for_the_ear(rate: float, said: str) -
     from narrate import per_second
 
     assert per_second(rate, "move") == said
+
+
+def test_a_quarter_is_said_only_20_seconds_after_the_last_sentence(tmp_path: Path) -> None:
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 4, "Quick work", "items", "lines")
+    progress.start -= 15  # a quarter 15 seconds in: a sentence takes about 7 seconds to say, so it is kept back
+    progress.last_said -= 15
+    progress.update(1)
+    assert stream.getvalue() == ""
+    progress.start -= 10
+    progress.last_said -= 10  # 25 seconds since the last sentence, and a new quarter
+    progress.update(1)
+    assert stream.getvalue().splitlines() == ["Quick work: 50 percent done, 2 of 4 items, about 30 seconds left."]
+    say.close()

@@ -171,10 +171,10 @@ def test_cli_refuses_an_unwritable_out_before_playing(tmp_path, capsys):
 
 def test_it_says_at_once_what_it_will_do_and_how_long_then_progress(policy: SnakePolicy, tmp_path: Path) -> None:
     stream = io.StringIO()
-    narrator = Narrator(stream=stream, progress="lines", progress_after_s=0.0)  # a test's video is done in seconds
+    narrator = Narrator(stream=stream, progress="lines", progress_after_s=0.0, progress_gap_s=0.0)  # done in seconds
     path = vr.record_best_episode(policy, tmp_path / "clip", episodes=4, grid_size=6, narrator=narrator, fmt="gif")
     lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("Recording a video: 4 greedy games played to pick the best, ") and "GIF" in lines[0]
+    assert lines[0].startswith("Recording a video of the best of 4 greedy games as a GIF, expected to take about ")
     assert "expected to take about " in lines[0]
     assert any(line.startswith("Writing the video: ") and "frames" in line for line in lines), lines
     assert lines[-1].startswith("Recorded episode ") and path is not None
