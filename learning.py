@@ -33,11 +33,10 @@ from policy import SnakePolicy, build_policy, resolve_device
 WEIGHT_DECAY = 1e-4
 EVAL_CHUNK = 8192
 MIRROR_SHARE = 0.5  # the share of samples seen in the mirror each epoch
-# Samples trained per second before this run has measured its own: a conservative figure measured on our 2-core
-# machine beside other work (62 to 103 thousand a second for imitation, 78 to 165 thousand for the Monte Carlo
-# targets, in the events of runs/seed0 to seed2; about 30 thousand beside two busy processes and an experiment), so
-# an expected duration errs long rather than short.
-TRAIN_SAMPLES_PER_S = 30_000
+# Samples trained per second before this run has measured its own, on one torch thread (the default): measured on our
+# 2-core machine, about 107 thousand a second idle and 55 to 57 thousand beside two busy processes (bench/threads.py,
+# and the imitation training of a 2-iteration run), so an expected duration errs a little long rather than short.
+TRAIN_SAMPLES_PER_S = 50_000
 
 
 @dataclass
