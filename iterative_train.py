@@ -189,15 +189,18 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
             f"{cfg.mc_K_step} and {cfg.mc_H_step} after {cfg.mc_adapt_patience} iterations in a row that improve by "
             f"less than {cfg.mc_adapt_threshold:g}.")
     if cfg.hard_games:
-        say.say(f"Each iteration also plays {cfg.hard_games} games with the policy alone and searches the last "
+        say.say(f"Each iteration also plays {cfg.hard_games:,} games with the policy alone and searches the last "
                 f"{cfg.hard_rewind} moves before every lost game again, with {cfg.hard_K} rollouts of {cfg.hard_H} "
                 "moves, to learn the moves that lose games.")
     trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
+    # How the search decides: details (train.log, and the console with --verbose), as they are the same every run.
     say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
-            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.")
+            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.",
+            detail=True)
     if cfg.mc_detours:
         say.say(f"A snake that circles hungry with no apple in sight gets {cfg.mc_detours} more rollouts per move, up "
-                "to the starvation limit, to find a way to the food, and with few cells left every way is searched.")
+                "to the starvation limit, to find a way to the food, and with few cells left every way is searched.",
+                detail=True)
     say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
             f"{cfg.backend} backend; training reuses the data of the latest "
             f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
@@ -237,7 +240,7 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
                                         margin=cfg.hard_margin)
         # The policy loses about as often as it did in its last evaluation, and each loss gives `hard_rewind` moves.
         positions = int(cfg.hard_games * (1 - last["win_rate"]) * min(cfg.hard_rewind, last["mean_length"]))
-        say.expect(f"Finding the moves that lose games: {cfg.hard_games} games with the policy alone, then the last "
+        say.expect(f"Finding the moves that lose games: {cfg.hard_games:,} games with the policy alone, then the last "
                    f"{cfg.hard_rewind} moves before each loss, {narrate.roughly(positions, 'move')}, searched "
                    f"with {cfg.hard_K} rollouts of {cfg.hard_H} moves",
                    say.expected_seconds("hard", positions * cfg.hard_K * cfg.hard_H, HARD_WORK_PER_S))
@@ -442,12 +445,16 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
 def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> None:
     """One sentence per iteration, spoken and written as CSV."""
     say.say("Summary of every iteration follows.")
+    search = None
     for i in range(len(history["iteration"])):
         it, mean, fill = int(history["iteration"][i]), float(history["mean_score"][i]), history["win_rate"][i]
         kind = "full" if history["full_eval"][i] else "fast"
         filled = f", {100 * fill:.0f} percent of boards filled" if np.isfinite(fill) else ""
-        say.say(f"Iteration {it}: mean score {mean:.1f}{filled} on the {kind} evaluation, K "
-                f"{int(history['mc_K'][i])} and H {int(history['mc_H'][i])}; {history['decision'][i]}")
+        now = f"K {int(history['mc_K'][i])} and H {int(history['mc_H'][i])}"
+        said = f", {now}" if now != search else ""  # the search's size when it is new to the listener
+        search = now
+        say.say(f"Iteration {it}: mean score {mean:.1f}{filled} on the {kind} evaluation{said}; "
+                f"{history['decision'][i]}")
     write_text_atomic(cfg.paths.summary_csv, hist.summary_csv(history))
     say.say(f"The summary was also written to {rel(cfg, cfg.paths.summary_csv)}.")
 
