@@ -4,6 +4,7 @@ breaks ties by the policy; self-play is seeded, splits across workers, fails lou
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path
 
@@ -323,7 +324,6 @@ def test_ray_backend_makes_a_valid_dataset(checkpoint, tmp_path):
 
 def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_call(tmp_path):
     import multiprocessing
-    import os
     import time
 
     fifo = tmp_path / "hang.pt"
@@ -337,3 +337,70 @@ def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_cal
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not multiprocessing.active_children()
+
+
+def _live_children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` and that have not exited (Linux /proc; a zombie has exited)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z"
+    except OSError:
+        return True
+
+
+def _waiting_for_a_writer(pid: int) -> bool:
+    """Whether process `pid` is blocked opening a pipe that nobody writes (its kernel wait channel)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text().strip() == "wait_for_partner"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fifo = tmp_path / "hang.pt"
+    os.mkfifo(fifo)  # each worker waits to open it, for a writer that never comes
+    repo = Path(__file__).resolve().parents[1]
+    code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
+            "from narrate import Narrator\nfrom mc_search import SearchSettings\n"
+            "from self_play import generate_self_play_data\n"
+            f"generate_self_play_data({str(fifo)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
+            f"worker_timeout_s=3600, search=SearchSettings(K=2, H=4), grid_size={G})\n")  # fmt: skip
+    driver = subprocess.Popen([sys.executable, "-c", code])
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120  # wait on the workers' own state, never on a fixed sleep
+        while len(workers) < 2 and time.monotonic() < deadline and driver.poll() is None:
+            workers = [c for c in _live_children(driver.pid) if _waiting_for_a_writer(c)]  # past their start-up
+            time.sleep(0.02)
+        if len(workers) < 2 and len(_live_children(driver.pid)) >= 3:
+            pytest.skip("this kernel does not show what a process waits on (/proc/PID/wchan)")
+        assert len(workers) == 2, "the driver never started its two workers"
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    deadline = time.monotonic() + 60
+    while not all(_exited(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [w for w in workers if not _exited(w)]
+    for w in survivors:  # leave nothing behind when this fails
+        os.kill(w, signal.SIGKILL)
+    assert survivors == [], "self-play workers outlived their driver"
