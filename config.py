@@ -433,13 +433,31 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
         build_parser().exit(2, f"{exc}\n")
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM turned into one) that caused `exc`, if any. A signal handled while compiled code (numba)
+    was returning comes out as a SystemError whose cause is the interrupt; it is a stop, not a failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) -> int:
     """A command's work, its failures said in one sentence on stderr: a file that cannot be written or read, or an
     unexpected error, exits 1 (bad input is the command's own to refuse, with 2); the traceback only with --debug."""
     import sys
 
     try:
-        return body()
+        try:
+            return body()
+        except Exception as exc:
+            stop = interrupt_behind(exc)
+            if stop is not None:
+                raise stop from None
+            raise
     except KeyboardInterrupt:
         print(f"{prog} was interrupted; files it had finished writing are complete, and no other was written.",
               file=sys.stderr)

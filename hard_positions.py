@@ -107,7 +107,8 @@ def label_positions(
     actions, values = np.zeros(n, np.int8), np.zeros((n, 3), np.float32)
     say = narrator or get_narrator()
     expected = say.expected_seconds("hard", n * settings.K * settings.H, HARD_WORK_PER_S)
-    progress = say.progress(n, "Searching the positions before the losses", unit="positions", expected_s=expected)
+    progress = say.progress(n, "Searching the positions before the losses", unit="positions", expected_s=expected,
+                            plan_detail=True)  # the caller has said the whole phase's expectation
     for start in range(0, n, int(settings.batch)):
         part = slice(start, min(n, start + int(settings.batch)))
         batch = SnakeBatch.from_states({k: v[part] for k, v in states.items()},

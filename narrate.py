@@ -98,11 +98,11 @@ class Progress:
 
     def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str,
                  after_s: float = 5.0, every_s: float = 30.0, expected_s: float | None = None, gap_s: float = 20.0,
-                 plan: str | None = None, per: int = 1, steady: bool = False) -> None:
+                 plan: str | None = None, per: int = 1, steady: bool = False, plan_detail: bool = False) -> None:
         self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
         self.expected_s, self.per, self.steady = expected_s, max(int(per), 1), steady
         if expected_s is not None and self.total > 0:
-            narrator.expect(plan or f"{description}: {self.total // self.per:,} {unit}", expected_s)
+            narrator.expect(plan or f"{description}: {self.total // self.per:,} {unit}", expected_s, detail=plan_detail)
         self.count = 0
         self.next_quarter = 1
         self.bar = None
@@ -245,24 +245,25 @@ class Narrator:
         """The time `work` should take at the rate measured earlier in this run, or at `fallback_rate` before any."""
         return float(work) / max(self.rates.get(kind, fallback_rate), 1e-9)
 
-    def expect(self, plan: str, seconds: float | None) -> None:
+    def expect(self, plan: str, seconds: float | None, detail: bool = False) -> None:
         """Say at a phase's start how long it should take ("Training: 4 epochs over about 700 thousand samples,
         expected to take about 2 minutes."), when that is long enough for a listener to want to know; the log and
-        the events get the expectation either way."""
+        the events get the expectation either way. A `detail` is the finer count of a phase whose whole was just
+        expected aloud."""
         if seconds is None:
             return
         sentence = f"{plan}, expected to take {about(seconds)}."
         if seconds > EXPECT_FROM_S:
-            self.say(sentence)
+            self.say(sentence, detail=detail)
         else:
             self._log(sentence)
         self.event("expected", plan=plan, seconds=round(float(seconds), 1))
 
     def progress(self, total: int, description: str, unit: str = "items", expected_s: float | None = None,
-                 plan: str | None = None, per: int = 1, steady: bool = False) -> Progress:
+                 plan: str | None = None, per: int = 1, steady: bool = False, plan_detail: bool = False) -> Progress:
         mode = "off" if self.quiet else ("lines" if self.brief and self.progress_mode == "bar" else self.progress_mode)
         return Progress(self, total, description, unit, mode, after_s=self.progress_after_s, expected_s=expected_s,
-                        gap_s=self.progress_gap_s, plan=plan, per=per, steady=steady)
+                        gap_s=self.progress_gap_s, plan=plan, per=per, steady=steady, plan_detail=plan_detail)
 
     def close(self) -> None:
         for handle in (self.log, self.events):

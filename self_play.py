@@ -26,6 +26,7 @@ from queue import Empty
 import numpy as np
 import torch
 
+from config import interrupt_behind
 from constants import BACKENDS
 from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch
@@ -201,6 +202,9 @@ def _worker(job: dict, worker: int = 0) -> tuple:
     try:
         data, stats = _run_self_play(**job, progress=_news_of(worker) if _PROGRESS_QUEUE is not None else None)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one SelfPlayError in the parent
+        stop = interrupt_behind(exc)
+        if stop is not None:  # Ctrl-C or SIGTERM in the driver's own process (one local worker): a stop, not a failure
+            raise stop from None
         return ("error", _reason(exc))
     return ("ok", data, stats)
 
@@ -417,9 +421,7 @@ def generate_self_play_data(
     }
     if save_path is not None:
         save_dataset(save_path, data)
-    say.say(
-        f"Self-play finished {count(moves, 'move')} in {format_seconds(seconds)}, "
-        f"{per_second(stats['moves_per_second'], 'move')}, with a mean self-play score of {stats['mean_score']:.1f}."
-    )
+    say.say(f"Self-play finished in {format_seconds(seconds)}, with a mean self-play score of {stats['mean_score']:.1f}.")
+    say.say(f"It played {count(moves, 'move')}, {per_second(stats['moves_per_second'], 'move')}.", detail=True)
     say.event("self_play", **stats)
     return data, stats

@@ -156,3 +156,33 @@ def test_imitation_training_runs_on_the_torch_threads_asked_for(files, monkeypat
     assert seen == [threads]
     said = capsys.readouterr().out.strip().splitlines()
     assert len(said) == 1 and said[0].startswith("Saved the imitation policy"), said  # --quiet: the result alone
+
+
+def test_a_signal_that_arrives_inside_compiled_code_is_a_stop_not_a_failure(files, monkeypatch, capsys):
+    """numba turns an interrupt raised while it returns into a SystemError whose cause is the interrupt."""
+    import train_imitation
+
+    def interrupted_inside_numba(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as stop:
+            raise SystemError("CPUDispatcher(<function _encode_games>) returned a result with an exception set") from stop
+
+    monkeypatch.setattr(train_imitation, "train_imitation", interrupted_inside_numba)
+    assert _status("train_imitation", ["--workdir", str(files)]) == 130
+    assert "was interrupted" in _one_sentence(capsys)
+
+
+def test_the_driver_takes_an_interrupt_inside_compiled_code_for_a_stop(files, monkeypatch, capsys):
+    import iterative_train
+
+    def interrupted_inside_numba(*args, **kwargs):
+        try:
+            raise iterative_train.Stopped(15)
+        except KeyboardInterrupt as stop:
+            raise SystemError("returned a result with an exception set") from stop
+
+    monkeypatch.setattr(iterative_train, "ensure_prerequisites", interrupted_inside_numba)
+    argv = ["--workdir", str(files), "--grid-size", str(G), "--progress", "off"]
+    assert _status("iterative_train", argv) == 143
+    assert "Training was stopped by a signal" in _one_sentence(capsys)
