@@ -249,9 +249,10 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
             hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
                                          seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
                                          threads=cfg.mc_search_threads or usable_cores(), narrator=say)
-            say.say(f"The policy alone lost {found['lost']} of {found['games']} games ({found['starved']} by "
+            # Said aloud: the phase's finding, and news after its last progress sentence, before the data is saved.
+            say.say(f"The policy alone lost {found['lost']:,} of {found['games']:,} games ({found['starved']:,} by "
                     f"starving); the search overruled it in {found['overruled']:,} of "
-                    f"{narrate.count(found['positions'], 'move')} before those losses.", detail=True)
+                    f"{narrate.count(found['positions'], 'move')} before those losses.")
             ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
         say.measured("hard", found["positions"] * cfg.hard_K * cfg.hard_H, found["seconds"])
         parts.append(hard)
