@@ -18,6 +18,7 @@ import datetime
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import history as hist
 from config import Paths
+from constants import MAX_GRID, REWARD_PRESETS
 from storage import copy_atomic, write_json_atomic, write_text_atomic
 
 STATE_VERSION = 1
@@ -78,17 +80,50 @@ class RunState:
             raise RunStateError(f"{path} is not a run state this version understands; to start afresh, use another "
                                 "--workdir, or move the whole training_logs folder aside (not this file alone).")
         state = cls(**raw)
-        if not all(isinstance(getattr(state, name), int) and not isinstance(getattr(state, name), bool)
-                   for name in ("next_iteration", "mc_K", "mc_H", "low_improvement_streak", "grid_size")):
-            raise RunStateError(f"{path} holds a value of the wrong type; it is damaged. Move it aside and the whole "
-                                "training_logs folder with it, or use another --workdir, to start afresh.")
-        archive = re.compile(r"training_logs/mc_demos/iter_\d+\.npz")
-        if not isinstance(state.archived_mc_files, list) or not all(
-            isinstance(f, str) and archive.fullmatch(f) for f in state.archived_mc_files
-        ):
-            raise RunStateError(f"{path} names self-play archives outside training_logs/mc_demos; it is damaged. Use "
-                                "another --workdir, or move the whole training_logs folder aside, to start afresh.")
+        problem = _field_problem(state)
+        if problem:
+            raise RunStateError(f"{path} is damaged: {problem}. To start afresh without losing anything, use another "
+                                "--workdir, or move the whole training_logs folder aside (not this file alone).")
         return state
+
+
+_ARCHIVE = re.compile(r"training_logs/mc_demos/iter_\d+\.npz")
+
+
+def _whole(value: object, low: int, high: int = 2**31 - 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _field_problem(state: RunState) -> str | None:
+    """The first field of a loaded state that a run could not safely continue from, as a clause; None when sound.
+    The state feeds the search's budget and the paths read back, so each value is checked for type and range."""
+    for name, low, high in (("next_iteration", 1, 10**6), ("mc_K", 1, 10_000), ("mc_H", 1, 100_000),
+                            ("low_improvement_streak", 0, 10**6), ("grid_size", 4, MAX_GRID)):  # fmt: skip
+        if not _whole(getattr(state, name), low, high):
+            return f"{name} is {getattr(state, name)!r}, not a whole number from {low} to {high:,}"
+    if not isinstance(state.use_human_data, bool):
+        return f"use_human_data is {state.use_human_data!r}, not true or false"
+    for name in ("fast_scores", "full_scores"):
+        scores = getattr(state, name)
+        if not isinstance(scores, list) or not all(_whole(x, 0, state.grid_size**2) for x in scores):
+            return f"{name} is not a list of scores from 0 to {state.grid_size**2}"
+    if not isinstance(state.archived_mc_files, list) or not all(
+        isinstance(f, str) and _ARCHIVE.fullmatch(f) for f in state.archived_mc_files
+    ):
+        return "archived_mc_files names files outside training_logs/mc_demos"
+    if not (isinstance(state.policy_sha256, str) and re.fullmatch(r"[0-9a-f]{64}|", state.policy_sha256)):
+        return "policy_sha256 is not a SHA-256 digest"
+    if not (_number(state.elapsed_minutes) and state.elapsed_minutes >= 0):
+        return f"elapsed_minutes is {state.elapsed_minutes!r}, not a number of minutes"
+    if state.reward not in REWARD_PRESETS:
+        return f"reward is {state.reward!r}, not one of {', '.join(REWARD_PRESETS)}"
+    if not _number(state.human_baseline):
+        return f"human_baseline is {state.human_baseline!r}, not a number"
+    return None
 
 
 def file_sha256(path: str | os.PathLike) -> str:

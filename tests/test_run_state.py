@@ -1,0 +1,80 @@
+"""A damaged run_state.json is refused in one sentence naming the file, the field and the fix, before a run uses any
+of its values: they set the search's budget and the archives read back (issue 12, findings 6 and 7)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from run_state import RunState, RunStateError
+
+SOUND = dataclasses.asdict(RunState(next_iteration=3, mc_K=7, mc_H=30, fast_scores=[4, 9], full_scores=[4, 9, 12],
+                                    archived_mc_files=["training_logs/mc_demos/iter_1.npz"], policy_sha256="ab" * 32,
+                                    elapsed_minutes=2.5, human_baseline=92.8))  # fmt: skip
+
+DAMAGE = [
+    ("next_iteration", "3", "next_iteration"), ("next_iteration", 0, "next_iteration"),
+    ("mc_K", -5, "mc_K"), ("mc_K", True, "mc_K"), ("mc_K", 2.5, "mc_K"), ("mc_K", 10**9, "mc_K"),
+    ("mc_H", 0, "mc_H"), ("mc_H", None, "mc_H"), ("low_improvement_streak", -1, "low_improvement_streak"),
+    ("grid_size", 2, "grid_size"), ("grid_size", 500, "grid_size"),
+    ("use_human_data", "yes", "use_human_data"),
+    ("fast_scores", [1, -2], "fast_scores"), ("full_scores", "12", "full_scores"), ("full_scores", [1.5], "full_scores"),
+    ("full_scores", [10**6], "full_scores"),
+    ("archived_mc_files", ["../../etc/passwd"], "archived_mc_files"),
+    ("archived_mc_files", ["/tmp/iter_1.npz"], "archived_mc_files"), ("archived_mc_files", "x", "archived_mc_files"),
+    ("policy_sha256", "not a digest", "policy_sha256"), ("policy_sha256", 7, "policy_sha256"),
+    ("elapsed_minutes", -1, "elapsed_minutes"), ("elapsed_minutes", "soon", "elapsed_minutes"),
+    ("reward", "sparkly", "reward"), ("human_baseline", "high", "human_baseline"),
+]  # fmt: skip
+
+
+def _write(tmp_path: Path, state: object) -> Path:
+    path = tmp_path / "run_state.json"
+    path.write_text(json.dumps(state))
+    return path
+
+
+def test_a_sound_state_loads(tmp_path: Path) -> None:
+    assert dataclasses.asdict(RunState.load(_write(tmp_path, SOUND))) == SOUND
+
+
+@pytest.mark.parametrize(("field", "value", "named"), DAMAGE, ids=[f"{f}={v!r}"[:40] for f, v, _ in DAMAGE])
+def test_each_damaged_field_is_refused_naming_the_file_and_the_field(tmp_path, field, value, named) -> None:
+    path = _write(tmp_path, {**SOUND, field: value})
+    with pytest.raises(RunStateError) as info:
+        RunState.load(path)
+    message = str(info.value)
+    assert str(path) in message and named in message and "\n" not in message
+    assert "move the whole training_logs folder aside" in message
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1, 2]", '{"version": 99}', json.dumps({**SOUND, "extra": 1})])
+def test_an_unreadable_or_foreign_state_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "run_state.json"
+    path.write_text(text)
+    with pytest.raises(RunStateError, match="run_state.json"):
+        RunState.load(path)
+
+
+def test_the_driver_refuses_a_damaged_state_with_exit_2_and_touches_nothing(tmp_path: Path, capsys) -> None:
+    import datasets
+    import iterative_train
+    from policy import SnakePolicy, save_policy
+    from scripted import record_scripted
+
+    datasets.save_dataset(tmp_path / "data" / "human_demos.npz", record_scripted(2, grid_size=6, seed=0))
+    save_policy(SnakePolicy(6, hidden=8, layers=1), tmp_path / "data" / "policy_imitation.pt")
+    logs = tmp_path / "training_logs"
+    logs.mkdir()
+    state = logs / "run_state.json"
+    state.write_text(json.dumps({**SOUND, "grid_size": 6, "archived_mc_files": ["../../../home/user/secret.npz"]}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code = iterative_train.main(["--workdir", str(tmp_path), "--grid-size", "6", "--progress", "off"])
+    assert code == 2
+    out = capsys.readouterr()
+    said = (out.out + out.err).strip().splitlines()
+    assert said[-1].startswith("Training stopped: ") and "archived_mc_files" in said[-1] and "Traceback" not in out.err
+    assert all(p.read_bytes() == b for p, b in before.items())  # every file as it was (the log and the lock are new)
