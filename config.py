@@ -9,6 +9,7 @@ in `TrainConfig.validate`, which raises `ConfigError` with one sentence naming t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import re
@@ -445,19 +446,26 @@ def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+@contextlib.contextmanager
+def signals_as_stops() -> typing.Iterator[None]:
+    """Re-raise as the interrupt itself any failure an interrupt caused (see `interrupt_behind`)."""
+    try:
+        yield
+    except Exception as exc:
+        stop = interrupt_behind(exc)
+        if stop is not None:
+            raise stop from None
+        raise
+
+
 def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) -> int:
     """A command's work, its failures said in one sentence on stderr: a file that cannot be written or read, or an
     unexpected error, exits 1 (bad input is the command's own to refuse, with 2); the traceback only with --debug."""
     import sys
 
     try:
-        try:
+        with signals_as_stops():
             return body()
-        except Exception as exc:
-            stop = interrupt_behind(exc)
-            if stop is not None:
-                raise stop from None
-            raise
     except KeyboardInterrupt:
         print(f"{prog} was interrupted; files it had finished writing are complete, and no other was written.",
               file=sys.stderr)

@@ -21,7 +21,7 @@ import datasets
 import history as hist
 import narrate
 from baseline import human_baseline
-from config import TrainConfig, interrupt_behind, parse_config
+from config import TrainConfig, parse_config, signals_as_stops
 from constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
 from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
 from evaluate import evaluate_policy
@@ -487,14 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
     try:
-        try:
-            with exclusive_run(p):
-                return run(cfg, say)
-        except Exception as exc:
-            stop = interrupt_behind(exc)
-            if stop is not None:  # a signal that arrived inside compiled code: a stop like any other
-                raise stop from None
-            raise
+        with signals_as_stops(), exclusive_run(p):  # a signal that arrived inside compiled code is a stop too
+            return run(cfg, say)
     except KeyboardInterrupt as exc:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
         say.say(f"Training was {how}. Everything up to the last completed iteration is saved; run the same "
