@@ -109,7 +109,7 @@ def _field_problem(state: RunState) -> str | None:
         return f"use_human_data is {state.use_human_data!r}, not true or false"
     for name in ("fast_scores", "full_scores"):
         scores = getattr(state, name)
-        if not isinstance(scores, list) or not all(_whole(x, 0, state.grid_size**2) for x in scores):
+        if not isinstance(scores, list) or not all(_number(x) and 0 <= x <= state.grid_size**2 for x in scores):
             return f"{name} is not a list of scores from 0 to {state.grid_size**2}"
     if not isinstance(state.archived_mc_files, list) or not all(
         isinstance(f, str) and _ARCHIVE.fullmatch(f) for f in state.archived_mc_files

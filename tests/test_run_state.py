@@ -21,7 +21,7 @@ DAMAGE = [
     ("mc_H", 0, "mc_H"), ("mc_H", None, "mc_H"), ("low_improvement_streak", -1, "low_improvement_streak"),
     ("grid_size", 2, "grid_size"), ("grid_size", 500, "grid_size"),
     ("use_human_data", "yes", "use_human_data"),
-    ("fast_scores", [1, -2], "fast_scores"), ("full_scores", "12", "full_scores"), ("full_scores", [1.5], "full_scores"),
+    ("fast_scores", [1, -2], "fast_scores"), ("full_scores", "12", "full_scores"), ("full_scores", [float("nan")], "full_scores"),
     ("full_scores", [10**6], "full_scores"),
     ("archived_mc_files", ["../../etc/passwd"], "archived_mc_files"),
     ("archived_mc_files", ["/tmp/iter_1.npz"], "archived_mc_files"), ("archived_mc_files", "x", "archived_mc_files"),
