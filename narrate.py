@@ -68,11 +68,6 @@ def per_second(rate: float, word: str) -> str:
     return f"{said if said.startswith('about ') else 'about ' + said} a second"
 
 
-def color_allowed(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
-
-
 def about(seconds: float) -> str:
     """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'."""
     seconds = max(0.0, float(seconds))

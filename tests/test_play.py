@@ -125,7 +125,10 @@ def test_terminal_keys_in_cbreak_mode_and_terminal_restored(tmp_path):
                 seen += os.read(proc.stdout.fileno(), 4096)
         assert b"Game 1 starts" in seen
         os.write(master, b"\x1b[B")  # down arrow while heading right: a right turn
-        time.sleep(0.3)
+        while b"heading south" not in seen and time.monotonic() < deadline + 30:  # the move is made: wait on it
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                seen += os.read(proc.stdout.fileno(), 4096)
+        assert b"heading south" in seen
         os.write(master, b"lq")  # a left turn (heading right again), then save and quit
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
