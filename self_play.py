@@ -26,7 +26,6 @@ from queue import Empty
 import numpy as np
 import torch
 
-from config import interrupt_behind
 from constants import BACKENDS
 from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from env import SnakeBatch
@@ -202,9 +201,6 @@ def _worker(job: dict, worker: int = 0) -> tuple:
     try:
         data, stats = _run_self_play(**job, progress=_news_of(worker) if _PROGRESS_QUEUE is not None else None)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one SelfPlayError in the parent
-        stop = interrupt_behind(exc)
-        if stop is not None:  # Ctrl-C or SIGTERM in the driver's own process (one local worker): a stop, not a failure
-            raise stop from None
         return ("error", _reason(exc))
     return ("ok", data, stats)
 
@@ -325,7 +321,9 @@ def _play_shares(
         return _run_ray(jobs, ray_address)
     if len(jobs) > 1:
         return _run_processes(jobs, listener, stall_s)
-    try:  # in this process, also on one torch thread (restored afterwards); the cause stays chained
+    # In this process, also on one torch thread (restored afterwards). The cause stays chained, so a Ctrl-C or SIGTERM
+    # that numba turned into a failure is still seen as a stop by the command (config.signals_as_stops).
+    try:
         return [("ok", *_run_self_play(**jobs[0], progress=listener))]
     except Exception as exc:
         raise failure(0, _reason(exc)) from exc

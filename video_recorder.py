@@ -160,21 +160,22 @@ def record_best_episode(
     hold = max(int(fps), 1)  # the last position stays on screen for a second
     frames = int(moves[best]) + 1
     writing = f"Writing the video of episode {best + 1}, score {scores[best]}: {frames:,} frames"
+
+    def write(fmt: str, path: Path) -> None:
+        with narrator.progress(frames, "Writing the video", unit="frames",
+                               expected_s=frames / VIDEO_FRAMES_PER_S, plan=writing, steady=True) as progress:
+            shown = _counted(replay_frames(policy, grid_size, episode_seed, max_steps, stats), progress)
+            (_write_mp4 if fmt == "mp4" else _write_gif)(iio, path, shown, fps, hold)
+
     if use == "mp4":
         try:
-            with narrator.progress(frames, "Writing the video", unit="frames",
-                                   expected_s=frames / VIDEO_FRAMES_PER_S, plan=writing, steady=True) as progress:
-                _write_mp4(iio, target, _counted(replay_frames(policy, grid_size, episode_seed, max_steps, stats),
-                                                 progress), fps, hold)
+            write("mp4", target)
         except Exception as exc:  # a broken ffmpeg binary should cost the video format, not the run
             reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
             narrator.say(f"Writing the MP4 failed ({reason}), so the video is written as a GIF instead.")
             use, target = "gif", out_stem.with_name(out_stem.name + ".gif")
     if use == "gif":
-        with narrator.progress(frames, "Writing the video", unit="frames",
-                               expected_s=frames / VIDEO_FRAMES_PER_S, plan=writing, steady=True) as progress:
-            _write_gif(iio, target, _counted(replay_frames(policy, grid_size, episode_seed, max_steps, stats), progress),
-                       fps, hold)
+        write("gif", target)
     if stats["score"] != scores[best]:
         narrator.say(f"The replay scored {stats['score']}, not the {scores[best]} of the batched game; "
                      "the video shows the replay.")  # fmt: skip
