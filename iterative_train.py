@@ -17,22 +17,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import datasets
-import history as hist
-import narrate
-from baseline import human_baseline
-from config import TrainConfig, parse_config, signals_as_stops
-from constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
-from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
-from evaluate import evaluate_policy
-from hard_positions import HardPositionSettings, hard_positions
-from learning import train_imitation, train_mc
-from mc_search import SearchSettings, usable_cores
-from policy import CheckpointError, load_policy, resolve_device, save_policy
-from run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
-from scripted import record_scripted
-from self_play import SelfPlayError, generate_self_play_data
-from storage import copy_atomic, write_text_atomic
+from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
+from snake_mc.common.storage import copy_atomic, write_text_atomic
+from snake_mc.game import datasets
+from snake_mc.game.scripted import record_scripted
+from snake_mc.learn.baseline import human_baseline
+from snake_mc.learn.learning import train_imitation, train_mc
+from snake_mc.learn.network import CheckpointError, load_policy, resolve_device, save_policy
+from snake_mc.run import history as hist
+from snake_mc.run.config import TrainConfig, parse_config, signals_as_stops
+from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
+from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
+from snake_mc.search.evaluation import evaluate_policy
+from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
+from snake_mc.search.rollouts import SearchSettings, usable_cores
+from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
+from snake_mc.speech import narrate
 from visualize_training import plot_history
 
 EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games

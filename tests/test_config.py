@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
+from snake_mc.run.config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
 
 EXPECTED_DEFAULTS = {
     "num_iterations": 10, "mc_episodes": 64, "mc_K": 5, "mc_H": 20, "mc_K_step": 2, "mc_H_step": 10,

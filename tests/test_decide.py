@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, paired, pick_best
+from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, paired, pick_best
 
 FULL = 97  # a filled 10x10 board
 

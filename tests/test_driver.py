@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import datasets
 import iterative_train as it
-from env import SnakeBatch
-from history import load_history
-from policy import SnakePolicy, load_policy, save_policy
+from snake_mc.game import datasets
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.network import SnakePolicy, load_policy, save_policy
+from snake_mc.run.history import load_history
 
 REPO = Path(__file__).resolve().parents[1]
 G = 6
@@ -205,8 +205,8 @@ def test_resume_after_sigkill_mid_iteration(tmp_path):
 
 
 def test_a_second_run_on_the_same_folder_is_refused(world):
-    from config import Paths
-    from run_state import exclusive_run
+    from snake_mc.run.config import Paths
+    from snake_mc.run.run_state import exclusive_run
 
     with exclusive_run(Paths(world.workdir)):  # as if another run held the folder
         assert _run(world, "--iterations", "0") == 2
@@ -275,7 +275,7 @@ def test_sigterm_stops_cleanly_with_a_sentence_and_the_run_resumes(tmp_path):
 
 
 def test_a_hung_self_play_worker_stops_the_run_with_exit_1_and_the_run_resumes(world, monkeypatch, capsys):
-    from self_play import SelfPlayError
+    from snake_mc.search.self_play import SelfPlayError
 
     assert _run(world, "--iterations", "0") == 0
     state_file = world.workdir / "training_logs/run_state.json"

@@ -11,8 +11,8 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import env
-from env import DIRECTIONS, SnakeBatch, SnakeEnv, seed_keys
+from snake_mc.game import rules as env
+from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv, seed_keys
 
 UP, RIGHT, DOWN, LEFT = range(4)
 TURN_LEFT, STRAIGHT, TURN_RIGHT = range(3)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from env import SnakeEnv
-from evaluate import compare_policies, evaluate_policy, main
-from policy import SnakePolicy, save_policy
+from evaluate import main
+from snake_mc.game.rules import SnakeEnv
+from snake_mc.learn.network import SnakePolicy, save_policy
+from snake_mc.search.evaluation import compare_policies, evaluate_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 G = 6
@@ -184,7 +185,7 @@ def test_bad_arguments_are_refused():
 
 
 def test_progress_is_narrated_in_episodes():
-    from narrate import Narrator
+    from snake_mc.speech.narrate import Narrator
 
     class Listening(Narrator):
         def __init__(self) -> None:
@@ -291,7 +292,7 @@ def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: l
 
 
 def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsys):
-    from narrate import Narrator, Progress, about
+    from snake_mc.speech.narrate import Narrator, Progress, about
 
     say = Narrator(progress="lines")
     quick = Progress(say, 8, "Quick work", "items", "lines", after_s=5.0)
@@ -307,7 +308,7 @@ def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsy
 
 
 def test_long_games_still_give_news_while_no_game_ends():
-    from narrate import Narrator
+    from snake_mc.speech.narrate import Narrator
 
     class Watching(Narrator):
         """Records every progress update: a move in which no game ended must still reach the progress (as 0), which

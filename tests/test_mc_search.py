@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from constants import DEFAULT_MARGIN
-from datasets import STATE_KEYS, validate_dataset
-from env import SnakeBatch, SnakeEnv
-from mc_search import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
-from narrate import Narrator
-from policy import SnakePolicy, save_policy
-from self_play import SelfPlayError, generate_self_play_data
+from snake_mc.common.constants import DEFAULT_MARGIN
+from snake_mc.game.datasets import STATE_KEYS, validate_dataset
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.learn.network import SnakePolicy, save_policy
+from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
+from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
+from snake_mc.speech.narrate import Narrator
 
 G = 6
 
@@ -145,7 +145,7 @@ def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
 
 
 def test_the_driver_and_the_search_default_to_the_same_margin():
-    from config import TrainConfig
+    from snake_mc.run.config import TrainConfig
 
     assert TrainConfig().mc_margin == DEFAULT_MARGIN
 
@@ -381,8 +381,8 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
     os.mkfifo(fifo)  # each worker waits to open it, for a writer that never comes
     repo = Path(__file__).resolve().parents[1]
     code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
-            "from narrate import Narrator\nfrom mc_search import SearchSettings\n"
-            "from self_play import generate_self_play_data\n"
+            "from snake_mc.speech.narrate import Narrator\nfrom snake_mc.search.rollouts import SearchSettings\n"
+            "from snake_mc.search.self_play import generate_self_play_data\n"
             f"generate_self_play_data({str(fifo)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
             f"worker_timeout_s=3600, search=SearchSettings(K=2, H=4), grid_size={G})\n")  # fmt: skip
     driver = subprocess.Popen([sys.executable, "-c", code])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets import validate_dataset
-from env import SnakeBatch, SnakeEnv
-from scripted import record_scripted, scripted_action
+from snake_mc.game.datasets import validate_dataset
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.game.scripted import record_scripted, scripted_action
 
 
 @pytest.fixture(scope="module")

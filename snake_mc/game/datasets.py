@@ -24,9 +24,9 @@ import os
 
 import numpy as np
 
-from constants import MAX_GRID
-from env import SnakeBatch
-from storage import read_npz, save_npz_atomic
+from snake_mc.common.constants import MAX_GRID
+from snake_mc.common.storage import read_npz, save_npz_atomic
+from snake_mc.game.rules import SnakeBatch
 
 FORMAT_VERSION = 1
 STATE_KEYS = ("ttl", "head", "direction", "food", "since_food")

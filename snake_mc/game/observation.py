@@ -26,8 +26,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from constants import MAX_GRID
-from env import SnakeBatch
+from snake_mc.common.constants import MAX_GRID
+from snake_mc.game.rules import SnakeBatch
 
 ENCODER_NAME = "ego-board-v3"
 

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numba
 import numpy as np
 
-from constants import MAX_GRID, REWARD_PRESETS, RewardPreset
+from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS, RewardPreset
 
 # Absolute directions, clockwise: 0 up, 1 right, 2 down, 3 left. Relative actions: 0 left, 1 straight, 2 right.
 DIRECTIONS = ("up", "right", "down", "left")

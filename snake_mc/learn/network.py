@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the name torch's own documentation uses
 
-from env import SnakeBatch
-from observation import ENCODER_NAME, encode, obs_size
-from storage import atomic_path
+from snake_mc.common.storage import atomic_path
+from snake_mc.game.observation import ENCODER_NAME, encode, obs_size
+from snake_mc.game.rules import SnakeBatch
 
 CHECKPOINT_FORMAT = 1
 MAX_WIDTH = 4096  # hidden units or layers a checkpoint may name: more is a damaged file, not a network of ours

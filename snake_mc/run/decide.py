@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from narrate import plural
+from snake_mc.speech.narrate import plural
 
 
 @dataclass

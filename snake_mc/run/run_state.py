@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import history as hist
-from config import Paths
-from constants import MAX_GRID, REWARD_PRESETS
-from storage import copy_atomic, write_json_atomic, write_text_atomic
+from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS
+from snake_mc.common.storage import copy_atomic, write_json_atomic, write_text_atomic
+from snake_mc.run import history as hist
+from snake_mc.run.config import Paths
 
 STATE_VERSION = 1
 

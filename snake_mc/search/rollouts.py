@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from constants import DEFAULT_MARGIN, MAX_DETOURS
-from endgame import MAX_FREE, endgame_moves
-from env import DC, DR, SnakeBatch, SnakeEnv, mix64
-from observation import trapped
-from policy import SnakePolicy, select_actions
+from snake_mc.common.constants import DEFAULT_MARGIN, MAX_DETOURS
+from snake_mc.game.observation import trapped
+from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv, mix64
+from snake_mc.learn.network import SnakePolicy, select_actions
+from snake_mc.search.endgame import MAX_FREE, endgame_moves
 
 _TIE = 1e-6  # action values closer than this count as a tie, broken by the policy's own preference
 # A search thread needs this many games to gain: every move of the search hands the GIL between the threads, and

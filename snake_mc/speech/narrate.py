@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from constants import PROGRESS_MODES
+from snake_mc.common.constants import PROGRESS_MODES
 
 # A phase expected to last longer than this says at its start how long it expects to take; a shorter one does not.
 EXPECT_FROM_S = 20.0
