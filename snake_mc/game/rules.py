@@ -499,3 +499,18 @@ class SnakeEnv(gym.Env):
         if self.render_mode == "rgb_array":
             return self.render_rgb()
         return None
+
+
+ENV_ID = "SnakeMC-v0"
+
+
+def register_env() -> None:
+    """Register `SnakeEnv` with Gymnasium as `ENV_ID`, so that `gymnasium.make("SnakeMC-v0", grid_size=10)` makes it.
+
+    Done when this module (or the `env` face) is imported; a second call leaves the registry as it is, where a second
+    `gymnasium.register` would warn that it overrides the first."""
+    if ENV_ID not in gym.registry:
+        gym.register(id=ENV_ID, entry_point=f"{__name__}:SnakeEnv")
+
+
+register_env()
