@@ -202,7 +202,6 @@ def test_progress_is_narrated_in_episodes():
 
 
 def test_monte_carlo_evaluation_is_seeded_and_survives_longer():
-    pytest.importorskip("mc_search")
     policy = random_policy(0)
     with torch.no_grad():  # a network that always prefers straight on: it runs into the wall on its third move
         policy.policy_head.weight.zero_()

@@ -159,8 +159,18 @@ def test_a_quarter_is_said_only_20_seconds_after_the_last_sentence(tmp_path: Pat
     progress.last_said -= 15
     progress.update(1)
     assert stream.getvalue() == ""
-    progress.start -= 10
-    progress.last_said -= 10  # 25 seconds since the last sentence, and a new quarter
+    progress.start -= 12
+    progress.last_said -= 12  # 27 seconds since the last sentence, and a new quarter: about 27 seconds left
     progress.update(1)
     assert stream.getvalue().splitlines() == ["Quick work: 50 percent done, 2 of 4 items, about 30 seconds left."]
     say.close()
+
+
+@pytest.mark.parametrize(("seconds", "said"), [(24.9, "about 20 seconds"), (25.0, "about 30 seconds"),
+                                                (45.0, "about 50 seconds"), (4.0, "about 10 seconds"),
+                                                (150.0, "about 3 minutes"), (149.0, "about 2 minutes"),
+                                                (5430.0, "about 1 hour 31 minutes")])  # fmt: skip
+def test_a_time_left_is_rounded_half_up_as_a_listener_hears_it(seconds: float, said: str) -> None:
+    from snake_mc.speech.narrate import about
+
+    assert about(seconds) == said

@@ -68,12 +68,17 @@ def per_second(rate: float, word: str) -> str:
     return f"{said if said.startswith('about ') else 'about ' + said} a second"
 
 
+def _half_up(x: float) -> int:
+    return int(x + 0.5)  # x is never negative here
+
+
 def about(seconds: float) -> str:
-    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'."""
+    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'. Halves round up, as a
+    listener does (25 seconds is about 30, not Python's round-half-to-even 20)."""
     seconds = max(0.0, float(seconds))
     if seconds < 55:
-        return f"about {max(10, int(round(seconds / 10.0)) * 10)} seconds"
-    minutes = int(round(seconds / 60.0))
+        return f"about {max(10, _half_up(seconds / 10.0) * 10)} seconds"
+    minutes = _half_up(seconds / 60.0)
     if minutes < 60:
         return f"about {plural(minutes, 'minute')}"
     hours, minutes = divmod(minutes, 60)
