@@ -14,7 +14,7 @@ import math
 import re
 import sys
 
-from snake_mc.common.constants import MAX_DETOURS
+from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.run.config import OneLineParser, run_guarded
 from snake_mc.search.evaluation import compare_policies, default_max_steps, evaluate_policy
 from snake_mc.speech.narrate import Narrator, format_seconds, per_second, plural
@@ -30,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mc-k", type=int, default=0, help="Monte Carlo rollouts per action (0: plain greedy play)")
     p.add_argument("--mc-h", type=int, default=0, help="Monte Carlo rollout horizon in moves (needed with --mc-k)")
     p.add_argument("--mc-margin", type=float, default=None,
-                   help="how much better (in apples) a move must be to overrule the policy's own (default: the search's, 1)")
+                   help=f"how much better (in apples) a move must be to overrule the policy's own (default: the search's, "
+                        f"{DEFAULT_MARGIN:g})")
     p.add_argument("--no-trap-check", action="store_true",
                    help="do not count a rollout walled off from its own body at the horizon as dead")
     p.add_argument("--mc-detours", type=int, default=None,
                    help="sampled rollouts per move that hunt for a way to the food when the snake circles hungry "
-                        "(default: the search's, 64; 0 turns the hunt off)")
+                        f"(default: the search's, {DEFAULT_DETOURS}; 0 turns the hunt off)")
     p.add_argument("--no-endgame", action="store_true",
                    help="do not search every way to the food when few cells are left and the snake circles")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")

@@ -144,10 +144,40 @@ def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
     assert seeing.actions[0] == 2 and seeing.values[0, 0] == -1.0 and seeing.deaths[0].tolist() == [2, 2, 0]
 
 
-def test_the_driver_and_the_search_default_to_the_same_margin():
-    from snake_mc.run.config import TrainConfig
+def test_every_settings_default_is_the_configs_and_no_help_text_types_one():
+    """A default written twice must be the same twice: the search's, the hard positions' and the decisions' settings
+    (and the search function's keywords) against the driver's config, and the numbers evaluate.py's help gives."""
+    import dataclasses
+    import inspect
 
-    assert TrainConfig().mc_margin == DEFAULT_MARGIN
+    import evaluate
+    from snake_mc.run.config import TrainConfig
+    from snake_mc.run.decide import Rules
+    from snake_mc.search.hard_positions import HardPositionSettings
+
+    cfg = TrainConfig()
+    pairs = {
+        SearchSettings: {"K": "mc_K", "H": "mc_H", "temperature": "mc_temperature", "margin": "mc_margin",
+                         "trap_check": "mc_trap_check", "detour_rollouts": "mc_detours"},
+        HardPositionSettings: {"games": "hard_games", "rewind": "hard_rewind", "K": "hard_K", "H": "hard_H",
+                               "margin": "hard_margin"},
+        Rules: {"eval_full_every": "eval_full_every", "adapt_threshold": "mc_adapt_threshold",
+                "adapt_patience": "mc_adapt_patience", "K_step": "mc_K_step", "H_step": "mc_H_step",
+                "rollback_z": "rollback_z", "include_human_data": "include_human_data"},
+    }  # fmt: skip
+    for kind, knobs in pairs.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(kind)}
+        for field, knob in knobs.items():
+            said = f"{kind.__name__}.{field} is {defaults[field]} but {knob} {getattr(cfg, knob)}"
+            assert defaults[field] == getattr(cfg, knob), said
+    keywords = inspect.signature(monte_carlo_actions).parameters
+    for field in ("temperature", "margin", "trap_check", "detour_rollouts", "endgame"):
+        assert keywords[field].default == getattr(SearchSettings(), field), field
+    assert DEFAULT_MARGIN == cfg.mc_margin
+    parser = evaluate._parser()
+    helps = {action.option_strings[0]: action.help for action in parser._actions if action.option_strings}
+    assert helps["--mc-margin"].endswith(f"(default: the search's, {cfg.mc_margin:g})")
+    assert f"(default: the search's, {cfg.mc_detours};" in helps["--mc-detours"]
 
 
 def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():

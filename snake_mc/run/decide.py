@@ -94,7 +94,7 @@ def _points(share_gain: float) -> str:
 class Rules:
     """The settings the decisions read (made once from `TrainConfig`)."""
 
-    eval_full_every: int = 5
+    eval_full_every: int = 2
     adapt_threshold: float = 0.5
     adapt_patience: int = 2
     K_step: int = 2

@@ -29,7 +29,7 @@ from snake_mc.speech.narrate import Narrator, get_narrator
 class HardPositionSettings:
     """How many games to play, how far to rewind each loss, and how deep to search there."""
 
-    games: int = 200
+    games: int = 1000
     rewind: int = 100
     K: int = 5
     H: int = 100

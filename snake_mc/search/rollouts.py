@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from snake_mc.common.constants import DEFAULT_MARGIN, MAX_DETOURS
+from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.game.observation import trapped
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv, mix64
 from snake_mc.learn.network import SnakePolicy, select_actions
@@ -45,10 +45,9 @@ _TIE = 1e-6  # action values closer than this count as a tie, broken by the poli
 # with small batches the hand-overs cost more than the overlap brings. Measured with models/snake10.pt, K 5, H 20, two
 # threads against one: 64 games 1.44 times as fast, 32 games 1.09, 16 games 0.76, 8 games 0.45.
 MIN_GAMES_PER_THREAD = 32
-# Rollouts per candidate move of the detour search, run for a snake that has gone DETOUR_AFTER moves without an apple
-# while no rollout found one it survives. Measured with models/snake10.pt, K 5, H 20, on 60 games: none, 70 percent
-# of boards filled; 32, 78; 64, 85; 128, 83 (docs/experiments.md).
-DETOUR_ROLLOUTS = 64
+# Rollouts per candidate move of the detour search (constants.DEFAULT_DETOURS, where the measurements are), run for a
+# snake that has gone DETOUR_AFTER moves without an apple while no rollout found one it survives.
+DETOUR_ROLLOUTS = DEFAULT_DETOURS
 DETOUR_AFTER = 20
 # A detour search that found nothing is tried again this many moves later: a circling snake's position changes slowly,
 # and searching a hopeless one at every move cost most of the detours' time.
