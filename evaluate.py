@@ -1,7 +1,7 @@
 """Evaluate a saved policy on seeded games and say how well it plays; the face of the evaluation's public API.
 
-`evaluate_policy` and `compare_policies` live in `snake_mc/search/evaluation.py` (so `from evaluate import
-evaluate_policy` keeps working); this file is the command.
+`evaluate_policy` lives in `snake_mc/search/evaluation.py` (so `from evaluate import evaluate_policy` keeps
+working); this file is the command.
 
 Usage: python evaluate.py CHECKPOINT --episodes 100 [--mc-k K --mc-h H] [--grid-size N] [--seed S] [--device D] [--json]
 """
@@ -16,10 +16,10 @@ import sys
 
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.run.config import OneLineParser, run_guarded
-from snake_mc.search.evaluation import compare_policies, default_max_steps, evaluate_policy
+from snake_mc.search.evaluation import default_max_steps, evaluate_policy
 from snake_mc.speech.narrate import Narrator, format_seconds, per_second, plural
 
-__all__ = ["compare_policies", "default_max_steps", "evaluate_policy", "main"]
+__all__ = ["default_max_steps", "evaluate_policy", "main"]
 
 
 # ----- command line --------------------------------------------------------------------------------------------

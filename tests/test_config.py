@@ -279,7 +279,7 @@ def test_paths_follow_the_seed_layout(tmp_path: Path) -> None:
     assert paths == Paths(tmp_path)
     expected = {
         "human_demos": "data/human_demos.npz", "imitation_policy": "data/policy_imitation.pt",
-        "mc_policy": "data/policy_mc.pt", "mc_backup": "data/policy_mc_backup.pt", "mc_demos": "data/mc_demos.npz",
+        "mc_policy": "data/policy_mc.pt", "mc_demos": "data/mc_demos.npz",
         "logs_dir": "training_logs", "models_dir": "training_logs/models", "mc_archive_dir": "training_logs/mc_demos",
         "videos_dir": "training_logs/videos", "history": "training_logs/training_history.npz",
         "run_state": "training_logs/run_state.json", "train_log": "training_logs/train.log",

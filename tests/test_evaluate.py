@@ -1,4 +1,4 @@
-"""evaluate.py: seeded, batched, greedy evaluation; paired comparison; the command line."""
+"""evaluate.py and search/evaluation.py: seeded, batched evaluation, alone or with the search; the command line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from evaluate import main
 from snake_mc.game.rules import SnakeEnv
 from snake_mc.learn.network import SnakePolicy, save_policy
-from snake_mc.search.evaluation import compare_policies, evaluate_policy
+from snake_mc.search.evaluation import evaluate_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 G = 6
@@ -158,23 +158,6 @@ def test_policy_sees_only_live_games():
     lengths = r["lengths"]
     assert len(set(lengths.tolist())) > 1
     assert counting.sizes == [int((lengths > t).sum()) for t in range(lengths.max())]
-
-
-def test_compare_policy_with_itself_and_better_with_worse():
-    seeker = FoodSeeker()
-    same = compare_policies(seeker, seeker, 8, G, seed=1)
-    assert same["diff"] == 0 and same["se"] == 0
-    assert same["ties"] == 8 and same["wins"] == 0 and same["losses"] == 0
-    better = compare_policies(Constant(1), seeker, 12, G, seed=1)
-    assert better["diff"] > 0 and better["se"] > 0 and better["n"] == 12
-    assert better["diff"] == pytest.approx(better["mean_b"] - better["mean_a"])
-    assert better["wins"] + better["ties"] + better["losses"] == 12
-    assert (
-        better["sentence"].startswith("The new policy scores ")
-        and " more on average over the same 12 games" in better["sentence"]
-    )
-    worse = compare_policies(seeker, Constant(1), 12, G, seed=1)
-    assert worse["diff"] == pytest.approx(-better["diff"]) and " less " in worse["sentence"]
 
 
 def test_bad_arguments_are_refused():

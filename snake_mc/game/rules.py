@@ -23,7 +23,6 @@ from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS, RewardPreset
 DIRECTIONS = ("up", "right", "down", "left")
 DR = np.array([-1, 0, 1, 0], dtype=np.int64)
 DC = np.array([0, 1, 0, -1], dtype=np.int64)
-ACTION_NAMES = ("left", "straight", "right")
 EMPTY = np.int32(-(2**30))  # timestamp of a cell the snake never entered
 
 _U64 = np.uint64

@@ -69,10 +69,6 @@ class Paths:
         return self.data_dir / "policy_mc.pt"
 
     @property
-    def mc_backup(self) -> Path:
-        return self.data_dir / "policy_mc_backup.pt"
-
-    @property
     def mc_demos(self) -> Path:
         return self.data_dir / "mc_demos.npz"
 

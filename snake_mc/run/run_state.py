@@ -54,14 +54,6 @@ class RunState:
     human_baseline: float = 0.0
     version: int = STATE_VERSION
 
-    @property
-    def prior_fast(self) -> float | None:
-        return sum(self.fast_scores) / len(self.fast_scores) if self.fast_scores else None
-
-    @property
-    def prior_full(self) -> float | None:
-        return sum(self.full_scores) / len(self.full_scores) if self.full_scores else None
-
     def save(self, path: str | os.PathLike) -> None:
         write_json_atomic(path, dataclasses.asdict(self))
 

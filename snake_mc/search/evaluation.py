@@ -1,7 +1,8 @@
-"""Evaluation: seeded, batched games of a policy alone or with the search; and a paired comparison of two policies.
+"""Evaluation: seeded, batched games of a policy alone or with the search.
 
 Episode i of an evaluation always uses game seed ``seed + i``, so a fast evaluation of F episodes plays exactly the
-first F games of a full one, and two policies evaluated with the same seed meet exactly the same food. All episodes
+first F games of a full one, and two policies evaluated with the same seed meet exactly the same food (the driver's
+paired comparison, `decide.Comparison`, relies on it). All episodes
 run as one `SnakeBatch` in lockstep; each move is one policy call on the games still running (finished games are
 dropped from the batch, never fed to the network).
 
@@ -10,7 +11,6 @@ The command, `python evaluate.py CHECKPOINT`, is the top-level `evaluate.py`.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -146,52 +146,4 @@ def evaluate_policy(
         "seconds": seconds,
         "num_episodes": n,
         "seed": int(seed),
-    }
-
-
-def _spoken(x: float) -> str:
-    """A number as a listener wants it: one decimal, or two significant digits when it is small but not zero."""
-    if x != 0 and abs(x) < 0.1:
-        return f"{x:.2g}"
-    return f"{x:.1f}"
-
-
-def compare_policies(a, b, num_episodes: int, grid_size: int = 10, seed: int = 0, **kwargs) -> dict:
-    """Evaluate `a` (the old policy) and `b` (the new one) on the same seeded games and compare them pair by pair.
-
-    diff = mean(score_b - score_a), so a positive diff means the new policy is better; se is the standard error
-    of the paired differences (sample standard deviation / sqrt(n); nan for a single game). wins, ties and losses
-    count the games where b scored more than, the same as, or less than a. `kwargs` go to `evaluate_policy`.
-    """
-    eval_a = evaluate_policy(a, num_episodes, grid_size, seed, **kwargs)
-    eval_b = evaluate_policy(b, num_episodes, grid_size, seed, **kwargs)
-    d = (eval_b["scores"] - eval_a["scores"]).astype(np.float64)
-    n = len(d)
-    diff = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    if diff > 0:
-        change = f"scores {_spoken(diff)} more"
-    elif diff < 0:
-        change = f"scores {_spoken(-diff)} less"
-    else:
-        change = "scores the same"
-    games = "game" if n == 1 else f"{n} games"
-    error = "no standard error from a single game" if math.isnan(se) else f"a standard error of {_spoken(se)}"
-    wins, ties, losses = int((d > 0).sum()), int((d == 0).sum()), int((d < 0).sum())
-    sentence = (
-        f"The new policy {change} on average over the same {games}, with {error}; "
-        f"it did better in {wins}, the same in {ties} and worse in {losses}."
-    )
-    return {
-        "mean_a": eval_a["mean_score"],
-        "mean_b": eval_b["mean_score"],
-        "diff": diff,
-        "se": se,
-        "n": n,
-        "wins": wins,
-        "ties": ties,
-        "losses": losses,
-        "sentence": sentence,
-        "eval_a": eval_a,
-        "eval_b": eval_b,
     }

@@ -290,7 +290,3 @@ def get_narrator() -> Narrator:
 def set_narrator(narrator: Narrator) -> None:
     global _default
     _default = narrator
-
-
-def say(sentence: str) -> None:
-    _default.say(sentence)
