@@ -11,6 +11,7 @@ The command, `python evaluate.py CHECKPOINT`, is the top-level `evaluate.py`.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -76,64 +77,84 @@ def evaluate_policy(
     start = time.perf_counter()
     games = SnakeBatch(n, grid_size, seeds=int(seed) + np.arange(n), starve_steps=starve_steps, reward=reward)
     cap = int(max_steps) if max_steps is not None else default_max_steps(grid_size, games.starve_steps)
-    search = None
-    if mc_k > 0:
-        from snake_mc.search.rollouts import monte_carlo_actions  # imported only when the search is asked for
-
-        search = monte_carlo_actions
-    scores = np.zeros(n, dtype=np.int64)
-    lengths = np.zeros(n, dtype=np.int64)
-    won = np.zeros(n, dtype=bool)
-    ids = np.arange(n)  # episode index of each game still in `games`
-    was_training = getattr(policy, "training", None)
-    if was_training:
-        policy.eval()
+    search = _searcher(mc_k, mc_h, mc_options)
+    work = int(mc_k) * int(mc_h) if search is not None else 1  # rollout moves a move costs, or one greedy move
     progress = None
     if narrator is not None:
         moves = n * min(float(expected_length or grid_size**3), cap)
-        if search is not None:
-            expected = narrator.expected_seconds("search", moves * mc_k * mc_h, SEARCH_WORK_PER_S)
-            plan = f"Evaluation with the search: {n} games, {roughly(moves, 'move')}"
-        else:
-            expected = narrator.expected_seconds("greedy moves", moves, GREEDY_MOVES_PER_S)
-            plan = f"Evaluation: {n} games, {roughly(moves, 'move')}"
-        progress = narrator.progress(n, "Evaluation", unit="episodes", expected_s=expected, plan=plan)
+        progress = _announce(narrator, n, moves, work, search is not None)
+    was_training = getattr(policy, "training", None)
+    if was_training:
+        policy.eval()
     try:
-        for move in range(cap):
-            if search is not None:
-                step_seed = int(np.random.SeedSequence([int(mc_seed), move]).generate_state(1)[0])
-                actions = search(games, policy, int(mc_k), int(mc_h), seed=step_seed, **(mc_options or {})).actions
-            else:
-                actions = policy.act(games, greedy=True)
-            games.step(np.asarray(actions))
-            over = games.done
-            if move == cap - 1:
-                over = np.ones_like(over)  # the cap: every game still running ends here
-            if over.any():
-                ended = ids[over]
-                scores[ended] = games.score[over]
-                won[ended] = games.won[over]
-                lengths[ended] = move + 1  # all games move together, so every one ending now has played move + 1
-                ids = ids[~over]
-                games = games.take(np.flatnonzero(~over))
-                if progress is not None:
-                    progress.update(len(ended))
-            elif progress is not None:
-                progress.update(0)  # no game ended: news still every 30 seconds, however long the games last
-            if len(ids) == 0:
-                break
+        scores, lengths, won = _play(games, policy, cap, search, int(mc_seed), progress)
     finally:
         if progress is not None:
             progress.close()
         if was_training:
             policy.train()
-    apples = int(scores.sum())
     seconds = time.perf_counter() - start
     if narrator is not None:
+        narrator.measured("search" if search is not None else "greedy moves", int(lengths.sum()) * work, seconds)
+    return _summary(scores, lengths, won, seconds, int(seed))
+
+
+def _searcher(mc_k: int, mc_h: int, mc_options: dict | None):
+    """`monte_carlo_actions` with K, H and the options bound, or None for greedy play (K 0)."""
+    if mc_k == 0:
+        return None
+    from snake_mc.search.rollouts import monte_carlo_actions  # imported only when the search is asked for
+
+    return functools.partial(monte_carlo_actions, K=int(mc_k), H=int(mc_h), **(mc_options or {}))
+
+
+def _announce(narrator: Narrator, n: int, moves: float, work: int, searching: bool):
+    """The evaluation's progress, with its expected duration from the rates this run measured (or cautious ones)."""
+    if searching:
+        expected = narrator.expected_seconds("search", moves * work, SEARCH_WORK_PER_S)
+        plan = f"Evaluation with the search: {n} games, {roughly(moves, 'move')}"
+    else:
+        expected = narrator.expected_seconds("greedy moves", moves, GREEDY_MOVES_PER_S)
+        plan = f"Evaluation: {n} games, {roughly(moves, 'move')}"
+    return narrator.progress(n, "Evaluation", unit="episodes", expected_s=expected, plan=plan)
+
+
+def _play(games: SnakeBatch, policy, cap: int, search, mc_seed: int, progress) -> tuple[np.ndarray, ...]:
+    """Play every game to its end (or the cap) in lockstep; each episode's score, length and whether it filled the
+    board, in episode order. Finished games leave the batch, so the policy only ever sees live ones."""
+    n = len(games)
+    scores = np.zeros(n, dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
+    won = np.zeros(n, dtype=bool)
+    ids = np.arange(n)  # episode index of each game still in `games`
+    for move in range(cap):
         if search is not None:
-            narrator.measured("search", int(lengths.sum()) * mc_k * mc_h, seconds)
+            step_seed = int(np.random.SeedSequence([mc_seed, move]).generate_state(1)[0])
+            actions = search(games, policy, seed=step_seed).actions
         else:
-            narrator.measured("greedy moves", int(lengths.sum()), seconds)
+            actions = policy.act(games, greedy=True)
+        games.step(np.asarray(actions))
+        over = games.done
+        if move == cap - 1:
+            over = np.ones_like(over)  # the cap: every game still running ends here
+        if over.any():
+            ended = ids[over]
+            scores[ended] = games.score[over]
+            won[ended] = games.won[over]
+            lengths[ended] = move + 1  # all games move together, so every one ending now has played move + 1
+            ids = ids[~over]
+            games = games.take(np.flatnonzero(~over))
+            if progress is not None:
+                progress.update(len(ended))
+        elif progress is not None:
+            progress.update(0)  # no game ended: news still every 30 seconds, however long the games last
+        if len(ids) == 0:
+            break
+    return scores, lengths, won
+
+
+def _summary(scores: np.ndarray, lengths: np.ndarray, won: np.ndarray, seconds: float, seed: int) -> dict:
+    apples = int(scores.sum())
     return {
         "mean_score": float(scores.mean()),
         "std_score": float(scores.std()),
@@ -144,6 +165,6 @@ def evaluate_policy(
         "scores": scores,
         "lengths": lengths,
         "seconds": seconds,
-        "num_episodes": n,
-        "seed": int(seed),
+        "num_episodes": len(scores),
+        "seed": seed,
     }
