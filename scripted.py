@@ -1,7 +1,9 @@
 """The built-in scripted player: the default demonstrator on a fresh machine, and `record_scripted` to record it.
 
-Its quality caps what imitation can learn, so it plans on a time-aware board (a body cell counts as free once the tail
-has left it). Its games are labelled scripted, never human.
+Its quality caps what imitation can learn. On boards with a tour (even sizes) it is the tour player (`tour.py`),
+which fills every board; where the tour's rule does not apply (odd boards, or a body out of tour order, as in a
+position the network reached on its own) it plans a shortest path on a time-aware board (a body cell counts as free
+once the tail has left it). Its games are labelled scripted, never human.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 from datasets import empty_dataset, validate_dataset
 from env import DC, DR, SnakeBatch, SnakeEnv
 from narrate import Narrator, get_narrator, plural, roughly
+from tour import tour_moves
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
@@ -150,6 +153,10 @@ def scripted_action(game: SnakeEnv | SnakeBatch, index: int = 0) -> int:
     batch = game.game if isinstance(game, SnakeEnv) else game
     if batch.done[index]:
         return 1
+    one = batch.take(np.array([index]))
+    actions, applies = tour_moves(one)
+    if applies[0]:
+        return int(actions[0])
     (body,) = _bodies(batch, np.array([index]))
     return _decide(
         _geometry(batch.grid_size), body, int(batch.direction[index]), int(batch.food[index]),
@@ -180,8 +187,9 @@ def record_scripted(
             live = np.flatnonzero(~batch.done)
             if len(live) == 0:
                 break
-            actions = np.ones(n, dtype=np.int64)
-            for i, body in zip(live, _bodies(batch, live)):
+            actions, applies = tour_moves(batch)
+            rest = live[~applies[live]]
+            for i, body in zip(rest, _bodies(batch, rest)):
                 actions[i] = _decide(
                     geo, body, int(batch.direction[i]), int(batch.food[i]), int(batch.since_food[i]), batch.starve_steps
                 )
