@@ -21,6 +21,7 @@ import numpy as np
 
 from config import OneLineParser, run_guarded
 from constants import GREEDY_MOVES_PER_S, MAX_DETOURS, SEARCH_WORK_PER_S
+from decide import wilson_interval
 from env import SnakeBatch
 from narrate import Narrator, format_seconds, per_second, plural, roughly
 
@@ -145,6 +146,7 @@ def evaluate_policy(
         "max_score": int(scores.max()),
         "mean_length": float(lengths.mean()),
         "win_rate": float(won.mean()),
+        "win_rate_interval": wilson_interval(int(won.sum()), n),
         "moves_per_apple": float(lengths.sum() / apples) if apples else float("nan"),
         "scores": scores,
         "lengths": lengths,
@@ -306,7 +308,9 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         f"Mean score {result['mean_score']:.1f}, standard deviation {result['std_score']:.1f}, best {result['max_score']}."
     )
     narrator.say(f"Mean episode length {result['mean_length']:.1f} moves.")
-    narrator.say(f"The board was filled in {100 * result['win_rate']:.1f} percent of games.")
+    low, high = result["win_rate_interval"]
+    narrator.say(f"The board was filled in {100 * result['win_rate']:.1f} percent of games; the 95 percent interval "
+                 f"runs from {100 * low:.1f} to {100 * high:.1f} percent.")
     if math.isnan(result["moves_per_apple"]):
         narrator.say("No apple was eaten, so there is no moves-per-apple figure.")
     else:
@@ -315,7 +319,8 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.json:
         figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}
         figures = {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in figures.items()}
-        figures.update(max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
+        figures.update(win_rate_interval=[round(x, 4) for x in result["win_rate_interval"]],
+                       max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
                        mc_k=int(args.mc_k), mc_h=int(args.mc_h), checkpoint=str(args.checkpoint))
         print(json.dumps(figures), flush=True)
     return 0
