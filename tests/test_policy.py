@@ -220,14 +220,20 @@ def reference_tour_features(game: SnakeBatch, i: int) -> np.ndarray:
     to_food = ahead[food] if food >= 0 else n
     d = int(game.direction[i])
     steps = [(-1, 0), (0, 1), (1, 0), (0, -1)]
+    candidates = {}
     for a in range(3):
         dr, dc = steps[(d + a + 3) % 4]
         r, c = int(game.head_r[i]) + dr, int(game.head_c[i]) + dc
         if not (0 <= r < g and 0 <= c < g) or ttl[r * g + c] > 1:
             continue
         step = ahead[r * g + c]
-        out[3 * a : 3 * a + 3] = [ordered and 0 < step <= to_tail, step <= to_food, step / n]
-    out[9:] = [ordered, to_food / n, to_tail / n]
+        keeps, short = ordered and 0 < step <= to_tail, step <= to_food
+        out[4 * a : 4 * a + 3] = [keeps, short, step / n]
+        if keeps and short:
+            candidates[a] = step
+    if candidates:
+        out[4 * max(candidates, key=candidates.get) + 3] = 1.0
+    out[12:] = [ordered, to_food / n, to_tail / n]
     return out
 
 
@@ -254,10 +260,11 @@ def test_the_teachers_move_is_what_the_tour_features_rank_first() -> None:
     data = record_scripted(4, grid_size=8, seed=5, narrator=Narrator(quiet=True))
     batch = SnakeBatch.from_states(data)
     for mirror in (False, True):
-        block = encode(batch, mirror=mirror)[:, -NUM_TOUR_FEATURES:][:, :9].reshape(-1, 3, 3)
+        block = encode(batch, mirror=mirror)[:, -NUM_TOUR_FEATURES:][:, :12].reshape(-1, 3, 4)
         ranked = np.where((block[:, :, 0] > 0) & (block[:, :, 1] > 0), block[:, :, 2], -1).argmax(axis=1)
         expected = MIRROR_ACTIONS[data["actions"]] if mirror else data["actions"]
         assert np.array_equal(ranked, expected)
+        assert np.array_equal(block[:, :, 3].argmax(axis=1), expected) and (block[:, :, 3].sum(axis=1) == 1).all()
 
 
 def test_food_in_a_corner_the_body_walls_in_is_not_safe_to_eat():
