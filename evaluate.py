@@ -220,6 +220,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: the search's, 64; 0 turns the hunt off)")
     p.add_argument("--no-endgame", action="store_true",
                    help="do not search every way to the food when few cells are left and the snake circles")
+    p.add_argument("--no-tour", action="store_true",
+                   help="search a snake in tour order too, instead of taking the tour's move (tour.py)")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first game")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -270,6 +272,8 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         options["detour_rollouts"] = args.mc_detours
     if args.no_endgame:
         options["endgame"] = False
+    if args.no_tour:
+        options["tour"] = False
 
     import torch
 
