@@ -12,7 +12,7 @@ from config import ConfigError, Paths, TrainConfig, build_parser, load_toml, mak
 EXPECTED_DEFAULTS = {
     "num_iterations": 10, "mc_episodes": 64, "mc_K": 5, "mc_H": 20, "mc_K_step": 2, "mc_H_step": 10,
     "mc_adapt_threshold": 0.5, "mc_adapt_patience": 2, "mc_reuse_iters": 3, "mc_num_workers": 2, "train_epochs": 4,
-    "mc_weight": 3.0, "include_human_data": True, "eval_episodes": 400, "fast_eval_episodes": 200, "eval_full_every": 2,
+    "mc_weight": 3.0, "include_human_data": True, "eval_episodes": 1000, "fast_eval_episodes": 400, "eval_full_every": 2,
     "rollback_z": 2.0, "hard_games": 1000, "hard_rewind": 100, "hard_K": 5, "hard_H": 100, "hard_margin": 0.0,
     "record_videos": False, "video_episodes": 5, "grid_size": 10, "reward": "default", "seed": 0, "device": "auto",
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
@@ -74,7 +74,7 @@ def test_defaults_match_the_seed_document() -> None:
         (["--imitation-epochs", "2"], "imitation_epochs", 2),
         (["--batch-size", "64"], "batch_size", 64),
         (["--lr", "0.01"], "lr", 0.01),
-        (["--eval-episodes", "400"], "eval_episodes", 400),
+        (["--eval-episodes", "600"], "eval_episodes", 600),
         (["--fast-eval-episodes", "10"], "fast_eval_episodes", 10),
         (["--eval-full-every", "2"], "eval_full_every", 2),
         (["--record-videos"], "record_videos", True),
