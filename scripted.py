@@ -15,7 +15,7 @@ import numpy as np
 from datasets import empty_dataset, validate_dataset
 from env import DC, DR, SnakeBatch, SnakeEnv
 from narrate import Narrator, get_narrator, plural, roughly
-from tour import tour_moves
+from tour import tour_index, tour_moves
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
@@ -177,8 +177,9 @@ def record_scripted(
     batch = SnakeBatch(n, grid_size, seeds=np.arange(seed, seed + n), starve_steps=starve_steps)
     geo = _geometry(batch.grid_size)
     chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
-    # Known in advance only roughly: a scripted game lasts about 1.7 x grid_size**3 moves (1,692 on 10 by 10).
-    moves = 1.7 * batch.grid_size**3 * n
+    # Known in advance only roughly: a tour game lasts about 2.3 x grid_size**3 moves (2,250 on 10 by 10), a
+    # shortest-path game (odd boards) about 1.7 x grid_size**3 (1,692 on 10 by 10).
+    moves = (2.3 if tour_index(batch.grid_size) is not None else 1.7) * batch.grid_size**3 * n
     expected = narrator.expected_seconds("scripted moves", moves, SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()
