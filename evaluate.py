@@ -1,6 +1,6 @@
 """Evaluate a saved policy on seeded games and say how well it plays; the face of the evaluation's public API.
 
-`evaluate_policy` lives in `snake_mc/search/evaluation.py` (so `from evaluate import evaluate_policy` keeps
+`evaluate_policy` lives in `snake_mc/run/evaluation.py` (so `from evaluate import evaluate_policy` keeps
 working); this file is the command.
 
 Usage: python evaluate.py CHECKPOINT --episodes 100 [--mc-k K --mc-h H] [--grid-size N] [--seed S] [--device D] [--json]
@@ -16,7 +16,7 @@ import sys
 
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.run.config import OneLineParser, run_guarded
-from snake_mc.search.evaluation import default_max_steps, evaluate_policy
+from snake_mc.run.evaluation import default_max_steps, evaluate_policy
 from snake_mc.speech.narrate import Narrator, format_seconds, per_second, plural
 
 __all__ = ["default_max_steps", "evaluate_policy", "main"]
@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                         f"(default: the search's, {DEFAULT_DETOURS}; 0 turns the hunt off)")
     p.add_argument("--no-endgame", action="store_true",
                    help="do not search every way to the food when few cells are left and the snake circles")
+    p.add_argument("--no-tour", action="store_true",
+                   help="search a snake in tour order too, instead of taking the tour's move (snake_mc/game/tour.py)")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first game")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
@@ -89,6 +91,8 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         options["detour_rollouts"] = args.mc_detours
     if args.no_endgame:
         options["endgame"] = False
+    if args.no_tour:
+        options["tour"] = False
 
     import torch
 
@@ -127,7 +131,9 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         f"Mean score {result['mean_score']:.1f}, standard deviation {result['std_score']:.1f}, best {result['max_score']}."
     )
     narrator.say(f"Mean episode length {result['mean_length']:.1f} moves.")
-    narrator.say(f"The board was filled in {100 * result['win_rate']:.1f} percent of games.")
+    low, high = result["win_rate_interval"]
+    narrator.say(f"The board was filled in {100 * result['win_rate']:.1f} percent of games; the 95 percent interval "
+                 f"runs from {100 * low:.1f} to {100 * high:.1f} percent.")
     if math.isnan(result["moves_per_apple"]):
         narrator.say("No apple was eaten, so there is no moves-per-apple figure.")
     else:
@@ -136,7 +142,8 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.json:
         figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}
         figures = {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in figures.items()}
-        figures.update(max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
+        figures.update(win_rate_interval=[round(x, 4) for x in result["win_rate_interval"]],
+                       max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
                        mc_k=int(args.mc_k), mc_h=int(args.mc_h), checkpoint=str(args.checkpoint))
         print(json.dumps(figures), flush=True)
     return 0

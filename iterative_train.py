@@ -27,8 +27,8 @@ from snake_mc.learn.network import CheckpointError, load_policy, resolve_device,
 from snake_mc.run import history as hist
 from snake_mc.run.config import TrainConfig, parse_config, signals_as_stops
 from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
+from snake_mc.run.evaluation import evaluate_policy
 from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
-from snake_mc.search.evaluation import evaluate_policy
 from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
 from snake_mc.search.rollouts import SearchSettings, usable_cores
 from snake_mc.search.self_play import SelfPlayError, generate_self_play_data

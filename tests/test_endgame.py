@@ -37,7 +37,7 @@ def test_the_search_fills_a_board_where_the_policy_alone_would_not_look():
     policy = build_policy({"grid_size": 4, "hidden": 8})
     env = _last_two_cells()
     for move in range(6):
-        found = monte_carlo_actions(env.game, policy, 2, 3, seed=move)
+        found = monte_carlo_actions(env.game, policy, 2, 3, seed=move, tour=False)
         env.step(int(found.actions[0]))
         if env.game.done[0]:
             break

@@ -34,6 +34,16 @@ def positions(*envs: SnakeEnv) -> SnakeBatch:
     return SnakeBatch.from_states({k: np.concatenate([s[k] for s in states]) for k in STATE_KEYS})
 
 
+def rollout_search(*args, **kwargs):
+    """The search without the tour's shortcut (tour.py), so that these hand-made positions test the rollouts even
+    where a body happens to lie in tour order."""
+    return monte_carlo_actions(*args, tour=False, **kwargs)
+
+
+def rollout_search_one(*args, **kwargs) -> int:
+    return monte_carlo_action(*args, tour=False, **kwargs)
+
+
 def quiet() -> Narrator:
     return Narrator(progress="off", stream=io.StringIO())
 
@@ -44,12 +54,12 @@ def test_search_avoids_moves_that_die_at_once():
     # Heading up in the top-left corner only a right turn survives; in the top-right corner only a left turn.
     left_corner = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))
     right_corner = SnakeEnv.from_state(G, [(0, 5), (1, 5), (2, 5)], "up", (4, 1))
-    found = monte_carlo_actions(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    found = rollout_search(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert found.actions.tolist() == [2, 0]
     assert found.values[0, 0] == found.values[0, 1] == -1.0
     assert found.deaths[0].tolist()[:2] == [4, 4] and found.deaths[1].tolist()[1:] == [4, 4]
     assert found.values[0, 2] > -1.0 and found.values[1, 0] > -1.0
-    assert monte_carlo_action(left_corner, tiny_policy(), 4, 5, seed=0, temperature=1.0) == 2
+    assert rollout_search_one(left_corner, tiny_policy(), 4, 5, seed=0, temperature=1.0) == 2
 
 
 def test_search_avoids_a_dead_end_shorter_than_the_snake():
@@ -59,7 +69,7 @@ def test_search_avoids_a_dead_end_shorter_than_the_snake():
     env = SnakeEnv.from_state(8, body, "right", (7, 7))
     policy = tiny_policy(1, g=8, hidden=32)
     for seed in range(3):
-        found = monte_carlo_actions(env.game, policy, K=16, H=6, seed=seed, temperature=1.0)
+        found = rollout_search(env.game, policy, K=16, H=6, seed=seed, temperature=1.0)
         assert found.actions[0] == 2, (seed, found.values)
         assert found.values[0, 0] == found.values[0, 1] == -1.0
         assert found.deaths[0, 0] == found.deaths[0, 1] == 16
@@ -73,7 +83,7 @@ def test_search_leaves_the_real_games_unchanged():
         games.step(rng.integers(0, 3, 8))
     games = games.take(np.flatnonzero(~games.done))
     before = {name: getattr(games, name).copy() for name in SnakeBatch._ARRAYS}
-    monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=1, bootstrap=True)
+    rollout_search(games, tiny_policy(), K=3, H=6, seed=1, bootstrap=True)
     for name, value in before.items():
         np.testing.assert_array_equal(getattr(games, name), value, err_msg=name)
 
@@ -95,7 +105,7 @@ def test_rollouts_draw_their_own_food():
     real = env.clone()
     real.step(1)
     spy, k = Spy(tiny_policy()), 8
-    monte_carlo_actions(env.game, spy, K=k, H=2, seed=5)
+    rollout_search(env.game, spy, K=k, H=2, seed=5)
     after_eating = spy.food[1][k : 2 * k]  # call 0 is the root; call 1 sees all 3K rollouts after the candidate move
     assert len(set(after_eating.tolist())) > 2
     assert not np.all(after_eating == real.game.food[0])  # not the real game's next food
@@ -116,7 +126,7 @@ def test_ties_follow_the_policy_not_a_fixed_action():
     # Three open positions with no food in reach: with H=1 every move is worth 0, so all three actions tie.
     envs = [SnakeEnv.from_state(G, [(2, 2), (2, 1)], "right", (5, 5)) for _ in range(3)]
     prefs = np.array([[0.1, 0.0, 0.9], [0.9, 0.1, 0.0], [0.0, 0.9, 0.1]])
-    found = monte_carlo_actions(positions(*envs), Preference(prefs), K=2, H=1, seed=0)
+    found = rollout_search(positions(*envs), Preference(prefs), K=2, H=1, seed=0)
     assert np.all(found.values == 0.0)
     assert found.actions.tolist() == [2, 0, 1]
 
@@ -126,11 +136,11 @@ def test_the_policys_move_stands_unless_another_is_better_by_more_than_the_margi
     # one apple and every other move nothing.
     game = SnakeEnv.from_state(G, [(3, 2), (4, 2), (5, 2)], "up", (3, 3)).game
     straight = Preference(np.array([[0.0, 0.9, 0.1]]))
-    overruled = monte_carlo_actions(game, straight, K=2, H=1, margin=0.5, seed=0)
+    overruled = rollout_search(game, straight, K=2, H=1, margin=0.5, seed=0)
     assert overruled.values.tolist() == [[0.0, 0.0, 1.0]] and overruled.actions[0] == 2
-    assert monte_carlo_actions(game, straight, K=2, H=1, margin=1.5, seed=0).actions[0] == 1
+    assert rollout_search(game, straight, K=2, H=1, margin=1.5, seed=0).actions[0] == 1
     with pytest.raises(ValueError, match="margin"):
-        monte_carlo_actions(game, straight, K=2, H=1, margin=-1, seed=0)
+        rollout_search(game, straight, K=2, H=1, margin=-1, seed=0)
 
 
 def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
@@ -138,9 +148,9 @@ def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
     # frees too late; a right turn is open. The policy prefers left; with H=1 only the trap check sees the difference.
     game = SnakeEnv.from_state(G, [(0, 1), (1, 1), (1, 0), (2, 0), (3, 0)], "up", None).game
     left = Preference(np.array([[0.9, 0.0, 0.1]]))
-    blind = monte_carlo_actions(game, left, K=2, H=1, trap_check=False, seed=0)
+    blind = rollout_search(game, left, K=2, H=1, trap_check=False, seed=0)
     assert blind.actions[0] == 0 and blind.values[0, 0] == 0.0
-    seeing = monte_carlo_actions(game, left, K=2, H=1, seed=0)
+    seeing = rollout_search(game, left, K=2, H=1, seed=0)
     assert seeing.actions[0] == 2 and seeing.values[0, 0] == -1.0 and seeing.deaths[0].tolist() == [2, 2, 0]
 
 
@@ -180,10 +190,29 @@ def test_every_settings_default_is_the_configs_and_no_help_text_types_one():
     assert f"(default: the search's, {cfg.mc_detours};" in helps["--mc-detours"]
 
 
+def test_a_snake_in_tour_order_takes_the_tours_move_without_a_rollout():
+    """From tour order the tour never dies and never starves, so no rollout is spent there and no apple count,
+    detour or endgame plan can lead the snake out of it; the games out of order are searched as they would be alone."""
+    from snake_mc.game.tour import tour_moves
+
+    fresh = SnakeBatch(3, G, seeds=[1, 2, 3])  # a fresh snake lies in tour order
+    against = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))  # a body against the tour
+    games = positions(*[SnakeEnv.from_state(G, [(3, 3), (3, 2), (3, 1)], "right", (0, 5))], against)
+    tour_actions, in_order = tour_moves(games)
+    assert in_order.tolist() == [True, False]
+    found = monte_carlo_actions(games, tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    assert found.actions[0] == tour_actions[0] and found.values[0].tolist() == [1.0 * (a == tour_actions[0]) for a in range(3)]
+    alone = monte_carlo_actions(games.take(np.array([1])), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    assert found.actions[1] == alone.actions[0] == 2 and np.array_equal(found.values[1], alone.values[0])
+    assert found.rollout_moves == alone.rollout_moves > 0
+    everything = monte_carlo_actions(fresh, tiny_policy(), K=4, H=5, seed=0)
+    assert everything.rollout_moves == 0 and np.array_equal(everything.actions, tour_moves(fresh)[0])
+
+
 def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():
     env = SnakeEnv.from_state(G, [(2, 2), (2, 1)], "right", (5, 5))
     policy = tiny_policy(3)
-    found = monte_carlo_actions(env.game, policy, K=2, H=1, seed=0, bootstrap=True, discount=0.5)
+    found = rollout_search(env.game, policy, K=2, H=1, seed=0, bootstrap=True, discount=0.5)
     after = env.game.repeat(3)
     after.step(np.arange(3))
     _, value = policy.evaluate_batch(after)
@@ -192,8 +221,8 @@ def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():
 
 def test_search_is_seeded():
     games = SnakeBatch(4, G, seeds=np.arange(4))
-    a = monte_carlo_actions(games, tiny_policy(), K=3, H=8, seed=11)
-    b = monte_carlo_actions(games, tiny_policy(), K=3, H=8, seed=11)
+    a = rollout_search(games, tiny_policy(), K=3, H=8, seed=11)
+    b = rollout_search(games, tiny_policy(), K=3, H=8, seed=11)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.rollout_moves == b.rollout_moves <= 4 * 3 * 3 * 8
 
@@ -221,10 +250,10 @@ def mid_play(n: int) -> SnakeBatch:
 def test_search_threads_change_the_speed_never_the_answer(options):
     games = mid_play(6 * MIN_GAMES_PER_THREAD)
     assert games.num_games >= 3 * MIN_GAMES_PER_THREAD + 1  # enough for three unequal groups
-    one = monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=5, **options)
+    one = rollout_search(games, tiny_policy(), K=3, H=6, seed=5, **options)
     for threads in (2, 3, 50):  # 50 asked for: as many as the games allow
         spy = ThreadSpy(tiny_policy())
-        many = monte_carlo_actions(games, spy, K=3, H=6, seed=5, threads=threads, **options)
+        many = rollout_search(games, spy, K=3, H=6, seed=5, threads=threads, **options)
         helpers = {name for name in spy.threads if name.startswith("mc-search")}
         # The groups run on the pool's threads, never more than asked or than the games allow; how many of the pool's
         # threads a busy machine actually wakes is its business, so at least one is all that is asserted.
@@ -240,14 +269,14 @@ def test_search_threads_change_the_speed_never_the_answer(options):
 
 def test_a_batch_too_small_to_share_is_searched_on_the_calling_thread():
     spy = ThreadSpy(tiny_policy())
-    monte_carlo_actions(mid_play(MIN_GAMES_PER_THREAD), spy, K=2, H=3, seed=0, threads=4)
+    rollout_search(mid_play(MIN_GAMES_PER_THREAD), spy, K=2, H=3, seed=0, threads=4)
     assert spy.threads == {threading.current_thread().name}
 
 
 @pytest.mark.parametrize("threads", [0, -2, 1.5])
 def test_a_bad_thread_count_is_refused_in_a_sentence(threads):
     with pytest.raises(ValueError, match="search threads must be a whole number of at least 1"):
-        monte_carlo_actions(SnakeBatch(2, G), tiny_policy(), K=2, H=3, threads=threads)
+        rollout_search(SnakeBatch(2, G), tiny_policy(), K=2, H=3, threads=threads)
 
 
 # ----- self-play -----------------------------------------------------------------------------------------------

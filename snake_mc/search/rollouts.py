@@ -37,6 +37,7 @@ import numpy as np
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.game.observation import trapped
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv, mix64
+from snake_mc.game.tour import tour_moves
 from snake_mc.learn.network import SnakePolicy, select_actions
 from snake_mc.search.endgame import MAX_FREE, endgame_moves
 
@@ -103,6 +104,7 @@ class SearchSettings:
     threads: int | None = None
     detour_rollouts: int = DETOUR_ROLLOUTS
     endgame: bool = True
+    tour: bool = True
 
     def __post_init__(self) -> None:
         _check_search(self.K, self.H, self.temperature, self.discount, self.margin, self.threads, self.detour_rollouts)
@@ -111,7 +113,8 @@ class SearchSettings:
         """The keyword arguments of `monte_carlo_actions` (without K and H), on `threads` when given."""
         return {"temperature": self.temperature, "discount": self.discount, "bootstrap": self.bootstrap,
                 "margin": self.margin, "trap_check": self.trap_check, "threads": threads or self.threads or 1,
-                "detour_rollouts": self.detour_rollouts, "endgame": self.endgame}
+                "detour_rollouts": self.detour_rollouts, "endgame": self.endgame,
+                "tour": self.tour}
 
     def sentence(self) -> str:
         return f"{self.K} rollouts of {self.H} moves per candidate move"
@@ -151,6 +154,7 @@ def monte_carlo_actions(
     threads: int = 1,
     detour_rollouts: int = DETOUR_ROLLOUTS,
     endgame: bool = True,
+    tour: bool = True,
 ) -> MCResult:
     """Choose a move for each of the G games by K rollouts of H moves per candidate action; `games` is not touched.
 
@@ -169,6 +173,13 @@ def monte_carlo_actions(
     gone `DETOUR_AFTER` moves without an apple, `detour_rollouts` sampled rollouts per move hunt for a detour to the
     food up to the starvation limit (`_detours`). Either one's find replaces the choice.
 
+    With `tour`, a game whose body lies in tour order (tour.py) takes the tour's move without a rollout: from there the
+    tour provably never dies and never starves, which no rollout of H moves can better on filling the board, while a
+    rollout's apple count, a detour or an endgame plan could lead the snake out of the order that makes it safe (on
+    10 by 10, a search without this rule lowered the tour-trained policy's self-play score from 96 to 84). Its values
+    are 1 for the tour's move and 0 for the others, and its rollout moves none; only the games out of order are
+    searched.
+
     Up to `threads` Python threads search disjoint groups of at least `MIN_GAMES_PER_THREAD` games at once (the
     game's rules, the encoder and torch all release the GIL), which puts a second core to work where torch alone
     cannot use it on so small a network. Every game's rollouts are keyed by the game, so the answer is the same for
@@ -176,11 +187,34 @@ def monte_carlo_actions(
     round with the batch's size).
     """
     _check_search(K, H, temperature, discount, margin, threads, detour_rollouts)
-    if detour_rollouts > 0:
-        _PLANS.serve(policy)
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
-    options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
-               "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
+    if tour:
+        tour_actions, in_order = tour_moves(games)
+        in_order &= ~games.done
+        if in_order.any():
+            rest = np.flatnonzero(~in_order)
+            values = np.zeros((games.num_games, 3), np.float32)
+            values[np.flatnonzero(in_order), tour_actions[in_order]] = 1.0
+            result = MCResult(actions=tour_actions, values=values, deaths=np.zeros((games.num_games, 3), np.int64),
+                              rollout_moves=0)
+            if len(rest):
+                searched = _search_groups(games.take(rest), policy, K, H, base, threads, temperature=temperature,
+                                          discount=discount, bootstrap=bootstrap, margin=margin, trap_check=trap_check,
+                                          detour_rollouts=detour_rollouts, endgame=endgame)
+                result.actions[rest], result.values[rest], result.deaths[rest] = (
+                    searched.actions, searched.values, searched.deaths)
+                result.rollout_moves = searched.rollout_moves
+            return result
+    return _search_groups(games, policy, K, H, base, threads, temperature=temperature, discount=discount,
+                          bootstrap=bootstrap, margin=margin, trap_check=trap_check, detour_rollouts=detour_rollouts,
+                          endgame=endgame)
+
+
+def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,
+                   **options) -> MCResult:
+    """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads."""
+    if options["detour_rollouts"] > 0:
+        _PLANS.serve(policy)
     groups = np.array_split(np.arange(games.num_games), max(1, min(int(threads), games.num_games // MIN_GAMES_PER_THREAD)))
     if len(groups) <= 1:
         return _search_games(games, policy, int(K), int(H), base, **options)
