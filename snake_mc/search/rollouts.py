@@ -188,26 +188,31 @@ def monte_carlo_actions(
     """
     _check_search(K, H, temperature, discount, margin, threads, detour_rollouts)
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
+    options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
+               "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
     if tour:
         tour_actions, in_order = tour_moves(games)
         in_order &= ~games.done
         if in_order.any():
-            rest = np.flatnonzero(~in_order)
-            values = np.zeros((games.num_games, 3), np.float32)
-            values[np.flatnonzero(in_order), tour_actions[in_order]] = 1.0
-            result = MCResult(actions=tour_actions, values=values, deaths=np.zeros((games.num_games, 3), np.int64),
-                              rollout_moves=0)
-            if len(rest):
-                searched = _search_groups(games.take(rest), policy, K, H, base, threads, temperature=temperature,
-                                          discount=discount, bootstrap=bootstrap, margin=margin, trap_check=trap_check,
-                                          detour_rollouts=detour_rollouts, endgame=endgame)
-                result.actions[rest], result.values[rest], result.deaths[rest] = (
-                    searched.actions, searched.values, searched.deaths)
-                result.rollout_moves = searched.rollout_moves
-            return result
-    return _search_groups(games, policy, K, H, base, threads, temperature=temperature, discount=discount,
-                          bootstrap=bootstrap, margin=margin, trap_check=trap_check, detour_rollouts=detour_rollouts,
-                          endgame=endgame)
+            return _tour_first(games, tour_actions, in_order,
+                               lambda rest: _search_groups(rest, policy, K, H, base, threads, **options))
+    return _search_groups(games, policy, K, H, base, threads, **options)
+
+
+def _tour_first(games: SnakeBatch, tour_actions: np.ndarray, in_order: np.ndarray, search) -> MCResult:
+    """The tour's move for the games in tour order (value 1 for it, 0 for the others, no rollout), and `search`'s
+    answer for the games out of order."""
+    rest = np.flatnonzero(~in_order)
+    values = np.zeros((games.num_games, 3), np.float32)
+    values[np.flatnonzero(in_order), tour_actions[in_order]] = 1.0
+    result = MCResult(actions=tour_actions, values=values, deaths=np.zeros((games.num_games, 3), np.int64),
+                      rollout_moves=0)
+    if len(rest):
+        searched = search(games.take(rest))
+        result.actions[rest], result.values[rest], result.deaths[rest] = (
+            searched.actions, searched.values, searched.deaths)
+        result.rollout_moves = searched.rollout_moves
+    return result
 
 
 def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,
@@ -270,20 +275,36 @@ def _search_games(
     endgame: bool = False,
 ) -> MCResult:
     """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
-    n_games, per_game = games.num_games, 3 * int(K)
-    n_roll = n_games * per_game
+    n_games = games.num_games
     root_logits, _ = policy.evaluate_batch(games)  # the policy's own preference, for breaking ties
-
-    rollouts = games.repeat(per_game)  # game i owns rollouts i*3K .. i*3K+3K-1: action 0 K times, then 1, then 2
     # Each game's rollouts get keys made from this call's draw and the game's own food stream (its key and how far
     # it has read), never from its place in the batch: a game searched alone or among others sees the same rollouts,
     # so a fast evaluation's games are the full evaluation's first games, searched alike.
     with np.errstate(over="ignore"):  # mix64 is a bijection, so a game key + 0..3K-1 gives 3K distinct keys
         game_keys = mix64(games.rng_key ^ mix64(games.rng_ctr ^ base))
-        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
+    returns, died, fed, moves = _rollouts(games, policy, int(K), int(H), game_keys, temperature=temperature,
+                                          discount=discount, bootstrap=bootstrap, trap_check=trap_check)
+    values = returns.reshape(n_games, 3, int(K)).mean(axis=2).astype(np.float32)
+    deaths = died.reshape(n_games, 3, int(K)).sum(axis=2).astype(np.int64)
+    actions = _choose(values, deaths == int(K), root_logits, margin)
+    # A snake none of whose rollouts found an apple and lived is circling its own body: with few cells left, search
+    # every way to the apple; a hungry one, search for a detour by sampled rollouts.
+    stuck = ~(fed & ~died).reshape(n_games, 3 * int(K)).any(axis=1) & ~games.done
+    moves += _look_deeper(games, policy, actions, stuck, root_logits, game_keys, int(detour_rollouts), endgame)
+    return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
 
+
+def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys: np.ndarray, *, temperature: float,
+              discount: float, bootstrap: bool, trap_check: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Play K rollouts of H moves for each game's 3 candidate moves: each rollout's (discounted) return, whether it
+    died, whether it reached an apple, in game-major order, and the rollout moves played."""
+    n_games, per_game = games.num_games, 3 * K
+    n_roll = n_games * per_game
+    rollouts = games.repeat(per_game)  # game i owns rollouts i*3K .. i*3K+3K-1: action 0 K times, then 1, then 2
+    with np.errstate(over="ignore"):
+        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
     moves = int(np.count_nonzero(~rollouts.done))
-    rewards, terminated, _, ate = rollouts.step(np.tile(np.repeat(np.arange(3), int(K)), n_games))
+    rewards, terminated, _, ate = rollouts.step(np.tile(np.repeat(np.arange(3), K), n_games))
     returns = rewards.astype(np.float64)
     fed = ate.copy()  # rollouts that reached an apple
     died = terminated & ~rollouts.won
@@ -291,7 +312,7 @@ def _search_games(
     live = rollouts if len(ids) == n_roll else rollouts.take(ids)
     keys = rollouts.rng_key.copy()  # each rollout's own key, for its sampling noise
     weight = 1.0
-    for step in range(1, int(H)):
+    for step in range(1, H):
         if len(ids) == 0:
             break
         weight *= discount
@@ -313,21 +334,26 @@ def _search_games(
         if estimate is None:
             raise ValueError("Bootstrapping needs a policy with a value head; this network has none.")
         returns[ids] += weight * discount * estimate
+    return returns, died, fed, moves
 
-    values = returns.reshape(n_games, 3, int(K)).mean(axis=2).astype(np.float32)
+
+def _choose(values: np.ndarray, doomed: np.ndarray, root_logits: np.ndarray, margin: float) -> np.ndarray:
+    """The policy's own move stands unless another is better by more than `margin`, or it is doomed (every rollout
+    died) while another is not; otherwise the best-valued move not doomed, ties going to the policy's preference."""
+    n_games = len(values)
     top = values.max(axis=1, keepdims=True)
     preferred = root_logits.argmax(axis=1)
-    deaths = died.reshape(n_games, 3, int(K)).sum(axis=2).astype(np.int64)
-    doomed = deaths == int(K)  # every rollout of the move died: no margin saves it while another move survives
-    # The best-valued move among those not doomed (unless all are), ties going to the policy's preference.
     open_values = np.where(doomed & ~doomed.all(axis=1, keepdims=True), -np.inf, values)
     best = np.where(open_values >= open_values.max(axis=1, keepdims=True) - _TIE, root_logits, -np.inf).argmax(axis=1)
     rows = np.arange(n_games)
     stands = (values[rows, preferred] >= top[:, 0] - margin - _TIE) & ~(doomed[rows, preferred] & ~doomed.all(axis=1))
-    actions = np.where(stands, preferred, best).astype(np.int64)
-    # A snake none of whose rollouts found an apple and lived is circling its own body: with few cells left, search
-    # every way to the apple; a hungry one, search for a detour by sampled rollouts.
-    stuck = ~(fed & ~died).reshape(n_games, per_game).any(axis=1) & ~games.done
+    return np.where(stands, preferred, best).astype(np.int64)
+
+
+def _look_deeper(games: SnakeBatch, policy: SnakePolicy, actions: np.ndarray, stuck: np.ndarray,
+                 root_logits: np.ndarray, game_keys: np.ndarray, detour_rollouts: int, endgame: bool) -> int:
+    """For the stuck games, the endgame search's plan (few cells free) or a detour (hungry) replaces the choice in
+    `actions`, in place; returns the extra rollout moves played."""
     if endgame and stuck.any():
         rows = np.flatnonzero(stuck & (games.grid_size**2 - games.length <= MAX_FREE))
         if len(rows):
@@ -338,16 +364,16 @@ def _search_games(
     followed = np.array([_PLANS.follow(games, i, policy) for i in hungry], dtype=np.int64)
     actions[hungry[followed >= 0]] = followed[followed >= 0]
     hungry = hungry[(followed < 0) & np.array([_PLANS.due(games, i, policy) for i in hungry], dtype=bool)]
-    if len(hungry):
-        found, plans, extra = _detours(games.take(hungry), policy, int(detour_rollouts), game_keys[hungry] ^ _DETOUR_SALT)
-        moves += extra
-        for j, plan in enumerate(plans):
-            if plan is not None:
-                actions[hungry[j]] = plan[0]
-                _PLANS.keep(games, int(hungry[j]), policy, plan)
-            else:
-                _PLANS.rest(games, int(hungry[j]), policy)
-    return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
+    if not len(hungry):
+        return 0
+    found, plans, extra = _detours(games.take(hungry), policy, detour_rollouts, game_keys[hungry] ^ _DETOUR_SALT)
+    for j, plan in enumerate(plans):
+        if plan is not None:
+            actions[hungry[j]] = plan[0]
+            _PLANS.keep(games, int(hungry[j]), policy, plan)
+        else:
+            _PLANS.rest(games, int(hungry[j]), policy)
+    return extra
 
 
 _DETOUR_SALT = np.uint64(0x5DEECE66D)
