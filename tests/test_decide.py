@@ -8,7 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, paired, pick_best, wilson_interval
+from snake_mc.run.decide import (
+    Candidate,
+    Comparison,
+    Rules,
+    Standing,
+    decide,
+    full_eval_reason,
+    paired,
+    pick_best,
+    wilson_interval,
+)
 
 FULL = 97  # a filled 10x10 board
 
@@ -88,8 +98,9 @@ def test_the_full_comparison_decides_when_there_is_one():
     assert d.keep and d.compared is full
 
 
-def test_gain_is_measured_against_the_replaced_policy_not_an_older_full_score():
-    # Finding 2: the replaced policy scores 95 on these games; an older full evaluation said 90. The gain is 1, not 6.
+def test_a_gain_above_the_threshold_restarts_the_low_improvement_count():
+    # Which scores the gain is measured against (the replaced policy's, on the same games, never an older full score)
+    # is the driver's choice: test_driver.py::test_every_comparison_is_on_the_same_games_and_a_fast_kept_policy_...
     replaced = [95, 94, 96, 95]
     c = comparison([96, 95, 97, 96], replaced)
     assert c.gain == pytest.approx(1.0)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from constants import DEFAULT_MARGIN
-from datasets import STATE_KEYS, validate_dataset
-from env import SnakeBatch, SnakeEnv
-from mc_search import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
-from narrate import Narrator
-from policy import SnakePolicy, save_policy
-from self_play import SelfPlayError, generate_self_play_data
+from snake_mc.common.constants import DEFAULT_MARGIN
+from snake_mc.game.datasets import STATE_KEYS, validate_dataset
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.learn.network import SnakePolicy, save_policy
+from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
+from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
+from snake_mc.speech.narrate import Narrator
 
 G = 6
 
@@ -154,16 +154,46 @@ def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
     assert seeing.actions[0] == 2 and seeing.values[0, 0] == -1.0 and seeing.deaths[0].tolist() == [2, 2, 0]
 
 
-def test_the_driver_and_the_search_default_to_the_same_margin():
-    from config import TrainConfig
+def test_every_settings_default_is_the_configs_and_no_help_text_types_one():
+    """A default written twice must be the same twice: the search's, the hard positions' and the decisions' settings
+    (and the search function's keywords) against the driver's config, and the numbers evaluate.py's help gives."""
+    import dataclasses
+    import inspect
 
-    assert TrainConfig().mc_margin == DEFAULT_MARGIN
+    import evaluate
+    from snake_mc.run.config import TrainConfig
+    from snake_mc.run.decide import Rules
+    from snake_mc.search.hard_positions import HardPositionSettings
+
+    cfg = TrainConfig()
+    pairs = {
+        SearchSettings: {"K": "mc_K", "H": "mc_H", "temperature": "mc_temperature", "margin": "mc_margin",
+                         "trap_check": "mc_trap_check", "detour_rollouts": "mc_detours"},
+        HardPositionSettings: {"games": "hard_games", "rewind": "hard_rewind", "K": "hard_K", "H": "hard_H",
+                               "margin": "hard_margin"},
+        Rules: {"eval_full_every": "eval_full_every", "adapt_threshold": "mc_adapt_threshold",
+                "adapt_patience": "mc_adapt_patience", "K_step": "mc_K_step", "H_step": "mc_H_step",
+                "rollback_z": "rollback_z", "include_human_data": "include_human_data"},
+    }  # fmt: skip
+    for kind, knobs in pairs.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(kind)}
+        for field, knob in knobs.items():
+            said = f"{kind.__name__}.{field} is {defaults[field]} but {knob} {getattr(cfg, knob)}"
+            assert defaults[field] == getattr(cfg, knob), said
+    keywords = inspect.signature(monte_carlo_actions).parameters
+    for field in ("temperature", "margin", "trap_check", "detour_rollouts", "endgame"):
+        assert keywords[field].default == getattr(SearchSettings(), field), field
+    assert DEFAULT_MARGIN == cfg.mc_margin
+    parser = evaluate._parser()
+    helps = {action.option_strings[0]: action.help for action in parser._actions if action.option_strings}
+    assert helps["--mc-margin"].endswith(f"(default: the search's, {cfg.mc_margin:g})")
+    assert f"(default: the search's, {cfg.mc_detours};" in helps["--mc-detours"]
 
 
 def test_a_snake_in_tour_order_takes_the_tours_move_without_a_rollout():
     """From tour order the tour never dies and never starves, so no rollout is spent there and no apple count,
     detour or endgame plan can lead the snake out of it; the games out of order are searched as they would be alone."""
-    from tour import tour_moves
+    from snake_mc.game.tour import tour_moves
 
     fresh = SnakeBatch(3, G, seeds=[1, 2, 3])  # a fresh snake lies in tour order
     against = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))  # a body against the tour
@@ -410,8 +440,8 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
     os.mkfifo(fifo)  # each worker waits to open it, for a writer that never comes
     repo = Path(__file__).resolve().parents[1]
     code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
-            "from narrate import Narrator\nfrom mc_search import SearchSettings\n"
-            "from self_play import generate_self_play_data\n"
+            "from snake_mc.speech.narrate import Narrator\nfrom snake_mc.search.rollouts import SearchSettings\n"
+            "from snake_mc.search.self_play import generate_self_play_data\n"
             f"generate_self_play_data({str(fifo)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
             f"worker_timeout_s=3600, search=SearchSettings(K=2, H=4), grid_size={G})\n")  # fmt: skip
     driver = subprocess.Popen([sys.executable, "-c", code])

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from env import DIRECTIONS, SnakeBatch, SnakeEnv
-from observation import (
+from snake_mc.game.observation import (
     ENCODER_NAME,
     FEATURES_PER_MOVE,
     MIRROR_ACTIONS,
@@ -21,8 +20,9 @@ from observation import (
     move_features,
     obs_size,
 )
-from policy import CheckpointError, SnakePolicy, load_policy, save_policy
-from tour import tour_index
+from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv
+from snake_mc.game.tour import tour_index
+from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy
 
 G = 6
 # A bent body and off-axis food, so no rotation or mirror of the position looks like the position itself.
@@ -254,8 +254,8 @@ def test_tour_features_agree_with_a_plain_reference_and_are_zero_without_a_tour(
 def test_the_teachers_move_is_what_the_tour_features_rank_first() -> None:
     """The teacher decides by what the network sees: among the moves that keep the tour order and stay short of the
     food, the one furthest ahead. If the encoder hid one of these facts, imitation could not fill boards."""
-    from narrate import Narrator
-    from scripted import record_scripted
+    from snake_mc.game.scripted import record_scripted
+    from snake_mc.speech.narrate import Narrator
 
     data = record_scripted(4, grid_size=8, seed=5, narrator=Narrator(quiet=True))
     batch = SnakeBatch.from_states(data)
@@ -326,8 +326,8 @@ def test_rotated_random_positions_encode_identically() -> None:
 def scripted_states(g: int = 8, games: int = 6) -> dict[str, np.ndarray]:
     """Long snakes in tight spots, where shortest paths tie and the path walked to the food must not depend on which
     way the board happens to be turned."""
-    from narrate import Narrator
-    from scripted import record_scripted
+    from snake_mc.game.scripted import record_scripted
+    from snake_mc.speech.narrate import Narrator
 
     data = record_scripted(games, grid_size=g, seed=3, narrator=Narrator(quiet=True))
     return {key: data[key][::7] for key in ("ttl", "head", "direction", "food", "since_food")}
@@ -534,8 +534,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, writer: str,
     [("head", 500), ("direction", 9), ("food", 10_000), ("ttl", 30_000), ("since_food", -5), ("head", -1)],
 )
 def test_a_dataset_with_out_of_range_values_is_refused_before_encoding(tmp_path, key, value):
-    import datasets
-    from scripted import record_scripted
+    from snake_mc.game import datasets
+    from snake_mc.game.scripted import record_scripted
 
     data = record_scripted(2, grid_size=6, seed=0)
     data[key] = data[key].copy()
@@ -547,8 +547,8 @@ def test_a_dataset_with_out_of_range_values_is_refused_before_encoding(tmp_path,
 
 
 def test_a_dataset_of_floats_is_refused(tmp_path):
-    import datasets
-    from scripted import record_scripted
+    from snake_mc.game import datasets
+    from snake_mc.game.scripted import record_scripted
 
     data = record_scripted(2, grid_size=6, seed=0)
     data["head"] = data["head"].astype(np.float32)

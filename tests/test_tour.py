@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from env import SnakeBatch, SnakeEnv
-from tour import in_tour_order, tour_distances, tour_index, tour_moves
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.game.tour import in_tour_order, tour_distances, tour_index, tour_moves
 
 
 @pytest.mark.parametrize("g", [4, 6, 10, 12])

@@ -31,9 +31,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from constants import MAX_GRID
-from env import SnakeBatch
-from tour import tour_index
+from snake_mc.common.constants import MAX_GRID
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.game.tour import tour_index
 
 ENCODER_NAME = "ego-board-v4-tour"
 

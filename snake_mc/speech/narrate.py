@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from constants import PROGRESS_MODES
+from snake_mc.common.constants import PROGRESS_MODES
 
 # A phase expected to last longer than this says at its start how long it expects to take; a shorter one does not.
 EXPECT_FROM_S = 20.0
@@ -68,12 +68,17 @@ def per_second(rate: float, word: str) -> str:
     return f"{said if said.startswith('about ') else 'about ' + said} a second"
 
 
+def _half_up(x: float) -> int:
+    return int(x + 0.5)  # x is never negative here
+
+
 def about(seconds: float) -> str:
-    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'."""
+    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'. Halves round up, as a
+    listener does (25 seconds is about 30, not Python's round-half-to-even 20)."""
     seconds = max(0.0, float(seconds))
     if seconds < 55:
-        return f"about {max(10, int(round(seconds / 10.0)) * 10)} seconds"
-    minutes = int(round(seconds / 60.0))
+        return f"about {max(10, _half_up(seconds / 10.0) * 10)} seconds"
+    minutes = _half_up(seconds / 60.0)
     if minutes < 60:
         return f"about {plural(minutes, 'minute')}"
     hours, minutes = divmod(minutes, 60)
@@ -285,7 +290,3 @@ def get_narrator() -> Narrator:
 def set_narrator(narrator: Narrator) -> None:
     global _default
     _default = narrator
-
-
-def say(sentence: str) -> None:
-    _default.say(sentence)

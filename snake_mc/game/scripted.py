@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 
-from datasets import empty_dataset, validate_dataset
-from env import DC, DR, SnakeBatch, SnakeEnv
-from narrate import Narrator, get_narrator, plural, roughly
-from tour import tour_index, tour_moves
+from snake_mc.game.datasets import empty_dataset, validate_dataset
+from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
+from snake_mc.game.tour import tour_index, tour_moves
+from snake_mc.speech.narrate import Narrator, get_narrator, plural, roughly
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),

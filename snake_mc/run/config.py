@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
+from snake_mc.common.constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
@@ -67,10 +67,6 @@ class Paths:
     @property
     def mc_policy(self) -> Path:
         return self.data_dir / "policy_mc.pt"
-
-    @property
-    def mc_backup(self) -> Path:
-        return self.data_dir / "policy_mc_backup.pt"
 
     @property
     def mc_demos(self) -> Path:

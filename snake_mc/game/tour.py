@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from env import SnakeBatch
+from snake_mc.game.rules import SnakeBatch
 
 _TOURS: dict[int, np.ndarray | None] = {}
 
