@@ -1,6 +1,6 @@
 """Evaluate a saved policy on seeded games and say how well it plays; the face of the evaluation's public API.
 
-`evaluate_policy` lives in `snake_mc/run/evaluation.py` (so `from evaluate import evaluate_policy` keeps
+`evaluate_policy` lives in `snake_mc/search/evaluation.py` (so `from evaluate import evaluate_policy` keeps
 working); this file is the command.
 
 Usage: python evaluate.py CHECKPOINT --episodes 100 [--mc-k K --mc-h H] [--grid-size N] [--seed S] [--device D] [--json]
@@ -16,7 +16,7 @@ import sys
 
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.run.config import OneLineParser, run_guarded
-from snake_mc.run.evaluation import default_max_steps, evaluate_policy
+from snake_mc.search.evaluation import default_max_steps, evaluate_policy
 from snake_mc.speech.narrate import Narrator, format_seconds, per_second, plural
 
 __all__ = ["default_max_steps", "evaluate_policy", "main"]
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-endgame", action="store_true",
                    help="do not search every way to the food when few cells are left and the snake circles")
     p.add_argument("--no-tour", action="store_true",
-                   help="search a snake in tour order too, instead of taking the tour's move (snake_mc/game/tour.py)")
+                   help="search a snake in tour order too, instead of taking the tour's move (tour.py)")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first game")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")

@@ -27,8 +27,8 @@ from snake_mc.learn.network import CheckpointError, load_policy, resolve_device,
 from snake_mc.run import history as hist
 from snake_mc.run.config import TrainConfig, parse_config, signals_as_stops
 from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
-from snake_mc.run.evaluation import evaluate_policy
 from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
+from snake_mc.search.evaluation import evaluate_policy
 from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
 from snake_mc.search.rollouts import SearchSettings, usable_cores
 from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
@@ -134,7 +134,7 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
     policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
     fast = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
     full = evaluate(policy, cfg, cfg.eval_episodes, say)
-    say.say(f"Iteration 0, the starting policy, over {cfg.eval_episodes} games: {speak_score(full)}.")
+    say.say(f"Iteration 0, the starting policy, over {narrate.count(cfg.eval_episodes, 'game')}: {speak_score(full)}.")
     return fast, full
 
 
@@ -204,11 +204,11 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
     say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
             f"{cfg.backend} backend; training reuses the data of the latest "
             f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
-    say.say(f"Every iteration gets a fast evaluation on {cfg.fast_eval_episodes} games; a full one on "
-            f"{cfg.eval_episodes} games comes every {cfg.eval_full_every} iterations, after a fast gain of "
-            f"{cfg.mc_adapt_threshold:g} or more, or before a rollback. A new policy is compared with the one it "
-            f"would replace on the same games, and rolled back only when it scores lower by more than "
-            f"{cfg.rollback_z:g} standard errors.")
+    say.say(f"Every iteration gets a fast evaluation on {narrate.count(cfg.fast_eval_episodes, 'game')}; a full one "
+            f"on {narrate.count(cfg.eval_episodes, 'game')} comes every {cfg.eval_full_every} iterations, after a fast "
+            f"gain of {cfg.mc_adapt_threshold:g} or more, or before a rollback. A new policy is compared with the one it "
+            f"would replace on the same games, and rolled back only when it scores lower, or fills fewer boards, by "
+            f"more than {cfg.rollback_z:g} standard errors.")
 
 
 def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,

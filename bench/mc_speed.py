@@ -78,7 +78,9 @@ class Batched:
     def run(self, budget: float) -> None:
         start = time.perf_counter()
         while time.perf_counter() - start < budget:
-            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng, threads=self.threads)
+            # The rollout search itself: a game in tour order would take the tour's move without a rollout (tour=True,
+            # the search's default), and fresh games start in tour order, so this would time nothing.
+            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng, threads=self.threads, tour=False)
             self.games.step(found.actions)
             self.decisions += GAMES
             self.rollout_moves += found.rollout_moves

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 from snake_mc.game.scripted import record_scripted  # noqa: E402
 from snake_mc.learn.learning import train_imitation  # noqa: E402
 from snake_mc.learn.network import load_policy  # noqa: E402
-from snake_mc.run.evaluation import evaluate_policy  # noqa: E402 - the path above must be set first
+from snake_mc.search.evaluation import evaluate_policy  # noqa: E402 - the path above must be set first
 from snake_mc.speech.narrate import Narrator  # noqa: E402
 
 

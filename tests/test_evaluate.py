@@ -14,7 +14,7 @@ import torch
 from evaluate import main
 from snake_mc.game.rules import SnakeEnv
 from snake_mc.learn.network import SnakePolicy, save_policy
-from snake_mc.run.evaluation import evaluate_policy
+from snake_mc.search.evaluation import evaluate_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 G = 6

@@ -97,8 +97,7 @@ def test_the_faces_name_the_public_api():
     from policy import load_policy, save_policy
     from snake_mc.game.rules import SnakeBatch, SnakeEnv
     from snake_mc.learn import network
-    from snake_mc.run import evaluation
-    from snake_mc.search import rollouts
+    from snake_mc.search import evaluation, rollouts
 
     assert env.SnakeBatch is SnakeBatch and env.SnakeEnv is SnakeEnv
     assert load_policy is network.load_policy and save_policy is network.save_policy

@@ -366,7 +366,7 @@ def test_imitation_of_the_scripted_player_predicts_its_moves(scripted_imitation)
 def test_imitation_of_the_scripted_player_scores_at_least_half_as_much(scripted_imitation) -> None:
     """The issue's bar: a greedy mean score at least half the scripted player's, on the same unseen seeds."""
     from snake_mc.game import scripted
-    from snake_mc.run import evaluation
+    from snake_mc.search import evaluation
 
     policy, _ = scripted_imitation
     episodes, seed = 50, 10_000

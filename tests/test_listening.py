@@ -119,6 +119,23 @@ def test_below_a_quarter_steady_work_says_the_time_left_from_its_own_pace(tmp_pa
     say.close()
 
 
+def test_steady_work_is_paced_from_the_steps_after_a_slow_first_one(tmp_path: Path) -> None:
+    """The first batch of imitation training carries the compiler's one-time cost: it once took 30 seconds of a phase
+    expected to take a minute, and the pace it set said 72 hours left. The pace counts from after the first step."""
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 1000, "Training", "epochs", "lines", after_s=0.0, gap_s=0.0, expected_s=60.0, per=100,
+                        steady=True)
+    progress.start -= 30  # the first batch took 30 seconds
+    progress.last_said -= 30
+    progress.update(1)
+    assert stream.getvalue().splitlines()[-1] == "Training: 0 percent done, 0 of 10 epochs, about 30 seconds left."
+    progress.first = (progress.first[0] - 10, progress.first[1])  # then 199 batches in 10 seconds
+    progress.last_said -= 30
+    progress.update(199)
+    assert stream.getvalue().splitlines()[-1] == "Training: 20 percent done, 2 of 10 epochs, about 40 seconds left."
+    say.close()
+
+
 def test_quarters_passed_in_a_burst_are_not_all_said(tmp_path: Path) -> None:
     say, stream = listener(tmp_path)
     progress = Progress(say, 4, "Playing the games", "games", "lines", after_s=5.0, gap_s=5.0)

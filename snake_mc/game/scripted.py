@@ -21,6 +21,9 @@ HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
 # halved for a busy one, so the expected duration errs long rather than short.
 SCRIPTED_MOVES_PER_S = 12_000
+# The tour player decides for every game at once (numpy): 35 thousand moves a second measured on a machine loaded 6
+# deep (200 games of 10 by 10 in 13 seconds), taken as 20 thousand so the expectation errs long.
+TOUR_MOVES_PER_S = 20_000
 
 # Boards are Python ints used as bit sets (bit r*g+c), so a flood-fill layer is a few shifts, not a loop over cells.
 
@@ -179,8 +182,9 @@ def record_scripted(
     chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
     # Known in advance only roughly: a tour game lasts about 2.3 x grid_size**3 moves (2,250 on 10 by 10), a
     # shortest-path game (odd boards) about 1.7 x grid_size**3 (1,692 on 10 by 10).
-    moves = (2.3 if tour_index(batch.grid_size) is not None else 1.7) * batch.grid_size**3 * n
-    expected = narrator.expected_seconds("scripted moves", moves, SCRIPTED_MOVES_PER_S)
+    touring = tour_index(batch.grid_size) is not None
+    moves = (2.3 if touring else 1.7) * batch.grid_size**3 * n
+    expected = narrator.expected_seconds("scripted moves", moves, TOUR_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()
     with narrator.progress(n, "Scripted games", "games", expected_s=expected, plan=plan) as bar:

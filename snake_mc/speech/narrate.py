@@ -104,6 +104,7 @@ class Progress:
         if expected_s is not None and self.total > 0:
             narrator.expect(plan or f"{description}: {self.total // self.per:,} {unit}", expected_s, detail=plan_detail)
         self.count = 0
+        self.first: tuple[float, int] | None = None  # when the first update came, and the count then
         self.next_quarter = 1
         self.bar = None
         self.after_s, self.every_s, self.gap_s = float(after_s), float(every_s), float(gap_s)
@@ -123,6 +124,8 @@ class Progress:
             return
         now = time.monotonic()
         elapsed = now - self.start
+        if self.first is None:
+            self.first = (now, self.count)
         reached = min(4, self.count * 4 // self.total)  # quarters completed; only the highest new one is said
         new_quarter = reached >= self.next_quarter
         if new_quarter:
@@ -135,12 +138,19 @@ class Progress:
         # Below a quarter the pace of games is mostly noise (the first to end are the early losses, the rest end in
         # a clump), so the expectation said at the start stands in for it while it lasts; steady work's pace is fair.
         left = elapsed * (self.total - self.count) / max(self.count, 1)
-        if 4 * self.count >= self.total or (self.steady and self.count):
+        since_first, done_since = now - self.first[0], self.count - self.first[1]
+        if self.steady and done_since > 0:
+            # The first step carries one-time costs (the compiler's first call, caches warming: one imitation batch
+            # once took 30 seconds and made "72 hours left"), so steady work is paced from the steps after it.
+            estimate = f", {about(since_first * (self.total - self.count) / done_since)} left"
+        elif 4 * self.count >= self.total:
             estimate = f", {about(left)} left"
         elif self.expected_s is not None and elapsed < 0.75 * self.expected_s:
             # Past three quarters of the expectation with under a quarter done, the expectation was wrong: a
             # countdown to nothing would mislead, so nothing is said until the pace itself can be trusted.
             estimate = f", {about(self.expected_s - elapsed)} left"
+        elif self.steady and self.count:
+            estimate = f", {about(left)} left"  # only the first step's pace, but the expectation proved wrong
         else:
             estimate = ""
         done, total = self.count // self.per, self.total // self.per

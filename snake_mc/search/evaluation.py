@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from snake_mc.common.constants import GREEDY_MOVES_PER_S, SEARCH_WORK_PER_S
+from snake_mc.common.stats import wilson_interval
 from snake_mc.game.rules import SnakeBatch
-from snake_mc.run.decide import wilson_interval
 from snake_mc.speech.narrate import Narrator, roughly
 
 
@@ -70,8 +70,8 @@ def evaluate_policy(
     same call gives the same games and a fast evaluation's games are the full evaluation's first games.
 
     Returns mean_score, std_score (population standard deviation), max_score, mean_length, win_rate (fraction of
-    boards filled) and win_rate_interval (its 95 percent Wilson interval), moves_per_apple (all moves over all
-    apples; nan when none was eaten), scores and lengths (int arrays in episode order), seconds, num_episodes and seed.
+    boards filled), moves_per_apple (all moves over all apples; nan when none was eaten), scores and lengths (int
+    arrays in episode order), seconds, num_episodes and seed.
     """
     _check_counts(num_episodes, mc_k, mc_h, max_steps)
     n = int(num_episodes)
@@ -162,7 +162,7 @@ def _summary(scores: np.ndarray, lengths: np.ndarray, won: np.ndarray, seconds: 
         "max_score": int(scores.max()),
         "mean_length": float(lengths.mean()),
         "win_rate": float(won.mean()),
-        "win_rate_interval": wilson_interval(int(won.sum()), len(scores)),
+        "win_rate_interval": wilson_interval(int(won.sum()), len(won)),
         "moves_per_apple": float(lengths.sum() / apples) if apples else float("nan"),
         "scores": scores,
         "lengths": lengths,
