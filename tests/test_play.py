@@ -37,8 +37,7 @@ def test_cli_scripted_writes_refuses_overwrite_and_appends(tmp_path, capsys):
     assert play.main([*args, "--append"]) == 0
     joined = load_dataset(path)
     assert len(joined["episode_scores"]) == 6 and str(joined["source"]) == "scripted"
-    # appended games continue the seeds, so they are new games rather than copies of the first three: their food
-    # differs (the tour player's first moves do not depend on the food, so the bodies alone could not tell)
+    # appended games continue the seeds, so they are new games rather than copies of the first three
     assert not np.array_equal(joined["food"][joined["episode"] == 3][:5], joined["food"][joined["episode"] == 0][:5])
     assert play.main(["--scripted", "2", "--grid-size", "8", "--workdir", str(tmp_path), "--append"]) == 2
     assert "--grid-size 6" in capsys.readouterr().out
