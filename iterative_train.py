@@ -9,6 +9,7 @@ commit; a summary at the end. This module does; decide.py decides (pure function
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import time
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
-from snake_mc.common.storage import copy_atomic, write_text_atomic
+from snake_mc.common.storage import copy_atomic
 from snake_mc.game import datasets
 from snake_mc.game.scripted import record_scripted
 from snake_mc.learn.baseline import human_baseline
@@ -27,7 +28,7 @@ from snake_mc.learn.network import CheckpointError, load_policy, resolve_device,
 from snake_mc.run import history as hist
 from snake_mc.run.config import TrainConfig, parse_config, signals_as_stops
 from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
-from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
+from snake_mc.run.run_state import FolderInUse, RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from snake_mc.search.evaluation import evaluate_policy
 from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
 from snake_mc.search.rollouts import SearchSettings, usable_cores
@@ -46,9 +47,14 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+def eval_seed(cfg: TrainConfig) -> int:
+    """The seed of the first game of this run's evaluations (fast and full games start at the same seed)."""
+    return EVAL_SEED_BASE + cfg.seed
+
+
 def evaluate(policy, cfg: TrainConfig, episodes: int, narrator: narrate.Narrator) -> dict:
-    return evaluate_policy(policy, episodes, grid_size=cfg.grid_size, seed=EVAL_SEED_BASE + cfg.seed,
-                           reward=cfg.reward, narrator=narrator)
+    return evaluate_policy(policy, episodes, grid_size=cfg.grid_size, seed=eval_seed(cfg), reward=cfg.reward,
+                           narrator=narrator)
 
 
 def rel(cfg: TrainConfig, path: Path) -> str:
@@ -76,7 +82,7 @@ def record_video(cfg: TrainConfig, policy, iteration: int, say: narrate.Narrator
     from video_recorder import record_best_episode
 
     record_best_episode(policy, cfg.paths.videos_dir / f"iter_{iteration}", episodes=cfg.video_episodes,
-                        grid_size=cfg.grid_size, seed=EVAL_SEED_BASE + cfg.seed, narrator=say)
+                        grid_size=cfg.grid_size, seed=eval_seed(cfg), narrator=say)
 
 
 # ----- the run -----------------------------------------------------------------------------------------------------
@@ -104,8 +110,9 @@ def ensure_prerequisites(cfg: TrainConfig, say: narrate.Narrator) -> dict:
     return demos
 
 
-def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, dict]:
-    """Evaluate every checkpoint on the same seeded episodes, copy the best to data/policy_mc.pt: iteration 0."""
+def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[Path, dict, dict]:
+    """Evaluate every checkpoint on the same seeded episodes; the best (its path, its fast and full evaluations)
+    becomes data/policy_mc.pt when iteration 0 is committed."""
     p = cfg.paths
     paths = [p.mc_policy, *sorted(p.models_dir.glob("*.pt")), p.imitation_policy]
     paths = [path for i, path in enumerate(paths) if path.exists() and path not in paths[:i]]
@@ -129,13 +136,12 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
                               "to retrain it.")
     say.say(f"The best candidate is {rel(cfg, best.path)}, with a mean score of {best.mean_score:.1f}.", detail=True)
     if best.path != p.mc_policy:
-        copy_atomic(best.path, p.mc_policy)
-        say.say(f"It was copied to {rel(cfg, p.mc_policy)}.", detail=True)
-    policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
+        say.say(f"It is copied to {rel(cfg, p.mc_policy)}.", detail=True)
+    policy = load_policy(best.path, device=device, grid_size=cfg.grid_size)
     fast = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
     full = evaluate(policy, cfg, cfg.eval_episodes, say)
     say.say(f"Iteration 0, the starting policy, over {narrate.count(cfg.eval_episodes, 'game')}: {speak_score(full)}.")
-    return fast, full
+    return best.path, fast, full
 
 
 def start_record(cfg: TrainConfig, say: narrate.Narrator, device, baseline: float) -> RunRecord:
@@ -144,18 +150,21 @@ def start_record(cfg: TrainConfig, say: narrate.Narrator, device, baseline: floa
     if old is not None:
         say.say(f"A history without a run state was found; it was kept as {old.name}, and this run starts a new one.")
     with say.phase("Bootstrapping"):
-        fast, full = bootstrap(cfg, say, device)
-    state = RunState(mc_K=cfg.mc_K, mc_H=cfg.mc_H, use_human_data=cfg.include_human_data, next_iteration=0,
-                     fast_scores=fast["scores"].tolist(), full_scores=full["scores"].tolist(),
-                     grid_size=cfg.grid_size, reward=cfg.reward, human_baseline=baseline)
+        best, fast, full = bootstrap(cfg, say, device)
+    state = RunState(mc_K=cfg.mc_K, mc_H=cfg.mc_H, next_iteration=0, fast_scores=fast["scores"].tolist(),
+                     full_scores=full["scores"].tolist(), eval_seed=eval_seed(cfg), grid_size=cfg.grid_size,
+                     reward=cfg.reward, human_baseline=baseline)
     record = RunRecord(cfg.paths, state, hist.empty_history(baseline))
-    record.commit(0, history_row(full, True, state.mc_K, state.mc_H, False, state.use_human_data,
-                                 "the starting policy, chosen by bootstrapping."), elapsed_minutes=0.0)
+    write = None if best == cfg.paths.mc_policy else (lambda path: copy_atomic(best, path))
+    record.commit(0, history_row(full, True, state.mc_K, state.mc_H, False, cfg.include_human_data,
+                                 "the starting policy, chosen by bootstrapping."), elapsed_minutes=0.0,
+                  write_policy=write)
     return record
 
 
-def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator) -> None:
-    """Check the folder's record fits this run, put back a policy an interrupted iteration left, and say the rule."""
+def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, device) -> None:
+    """Check the folder's record fits this run, put back a policy an interrupted iteration left, say the rule, and
+    measure the current policy on this run's games when the saved scores were measured on others."""
     p, state = cfg.paths, record.state
     if (state.grid_size, state.reward) != (cfg.grid_size, cfg.reward):
         raise RunStateError(
@@ -168,13 +177,39 @@ def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator) ->
         say.say(f"The last run stopped in the middle of iteration {state.next_iteration}, so {rel(cfg, p.mc_policy)} is "
                 f"restored from {p.iteration_model(state.next_iteration - 1).name}.")
         record.restore_policy()
+    demos = ("no longer used" if not state.use_human_data else "in use" if cfg.include_human_data else
+             "left out of this command's iterations by --no-include-human-data")
     say.say(f"Resuming at iteration {state.next_iteration} of {cfg.num_iterations}, with K {state.mc_K}, "
-            f"H {state.mc_H}, a low-improvement streak of {state.low_improvement_streak}, and demonstrations "
-            f"{'in use' if state.use_human_data else 'no longer used'}.")
+            f"H {state.mc_H}, a low-improvement streak of {state.low_improvement_streak}, and demonstrations {demos}.")
     if (cfg.mc_K, cfg.mc_H) != (state.mc_K, state.mc_H):
         say.say(f"The saved K {state.mc_K} and H {state.mc_H} continue this run, as its own growth rule left them; "
                 f"the K {cfg.mc_K} and H {cfg.mc_H} of this command are not used. To search with them, start in "
                 "another --workdir.")
+    measure_on_these_games(cfg, record, say, device)
+
+
+def measure_on_these_games(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, device) -> None:
+    """A rerun with another --seed, --fast-eval-episodes or --eval-episodes plays other games than the saved scores
+    were measured on: the current policy plays this run's fast games now (its full ones when a full evaluation needs
+    them), so every comparison stays on the same games. The new scores are saved with the next commit."""
+    state, seed = record.state, eval_seed(cfg)
+    flags = [flag for flag, changed in (("--seed", state.eval_seed != seed),
+                                         ("--fast-eval-episodes", len(state.fast_scores) != cfg.fast_eval_episodes),
+                                         ("--eval-episodes", len(state.full_scores) not in (0, cfg.eval_episodes)))
+             if changed]
+    if not flags:
+        return
+    was = ("on games this version did not record" if state.eval_seed is None else
+           f"on {narrate.count(len(state.fast_scores), 'fast game')} and "
+           f"{narrate.count(len(state.full_scores), 'full game')} from seed {state.eval_seed - EVAL_SEED_BASE}")
+    say.say(f"The saved scores of the current policy were measured {was}; this run's {' and '.join(flags)} ask for "
+            f"others, so the current policy first plays this run's {narrate.count(cfg.fast_eval_episodes, 'fast game')}"
+            f", and its full games when a full evaluation needs them.")
+    current = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
+    state.fast_scores = evaluate(current, cfg, cfg.fast_eval_episodes, say)["scores"].tolist()
+    if state.eval_seed != seed or len(state.full_scores) != cfg.eval_episodes:
+        state.full_scores = []
+    state.eval_seed = seed
 
 
 def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator, resumed: bool = False) -> None:
@@ -211,11 +246,10 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
             f"more than {cfg.rollback_z:g} standard errors.")
 
 
-def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
-              say: narrate.Narrator) -> tuple[dict, list[str]]:
+def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: narrate.Narrator) -> list[str]:
     """This iteration's data (search games, then the searched positions before the policy's losses), archived,
-    and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads. Returns the
-    joined data and the archive list for the commit to record."""
+    and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads (`train`). Returns
+    the archive list for the commit to record."""
     p, state = cfg.paths, record.state
     last = {key: float(record.history[key][-1]) for key in ("mean_length", "win_rate")} if len(
         record.history["iteration"]) else {"mean_length": float(cfg.grid_size**3), "win_rate": 0.0}
@@ -273,12 +307,13 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
     datasets.save_dataset(p.mc_demos, mc)
     say.say(f"Training data from self-play: the latest {narrate.plural(count, 'iteration')}, "
             f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.", detail=True)
-    return mc, archived
+    return archived
 
 
-def train(cfg: TrainConfig, record: RunRecord, demos: dict, mc: dict, iteration: int, device,
-          say: narrate.Narrator) -> tuple:
-    """A copy of the current policy trained on this iteration's data (and the demonstrations while they are used)."""
+def train(cfg: TrainConfig, record: RunRecord, demos: dict, iteration: int, device, say: narrate.Narrator) -> tuple:
+    """A copy of the current policy trained on data/mc_demos.npz, the self-play data `make_data` joined (and the
+    demonstrations while they are used)."""
+    mc = datasets.load_dataset(cfg.paths.mc_demos, grid_size=cfg.grid_size)
     use_human = record.state.use_human_data and cfg.include_human_data
     source = f"{demos['source']} demonstrations plus self-play data" if use_human else "self-play data alone"
     with say.phase("Training", f"Training on {source} for {narrate.plural(cfg.train_epochs, 'epoch')}.",
@@ -309,7 +344,7 @@ def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
             say.say("No full evaluation this iteration: the fast one is decisive enough.", detail=True)
             return fast_ev, None, fast, None, replaced_full
         say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.", detail=True)
-        if len(replaced_full) < cfg.eval_episodes:
+        if len(replaced_full) != cfg.eval_episodes:
             say.say("First, the policy it would replace plays the same games, since it was kept on a fast evaluation.",
                     detail=True)
             current = load_policy(cfg.paths.mc_policy, device=device, grid_size=g)
@@ -340,7 +375,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     if record is None:
         record = start_record(cfg, say, device, baseline.score)
     else:
-        resume_record(cfg, record, say)
+        resume_record(cfg, record, say, device)
     if record.state.next_iteration > cfg.num_iterations:
         return finish(cfg, record, say, already_done=True)
     say_plan(cfg, record.state, baseline, say, resumed)
@@ -348,8 +383,8 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         clock = time.perf_counter()
         say.say(f"Iteration {iteration} of {cfg.num_iterations} begins{time_left(record.history, cfg, iteration)}.")
         say.event("iteration_start", iteration=iteration, mc_K=record.state.mc_K, mc_H=record.state.mc_H)
-        mc, archived = make_data(cfg, record, iteration, device, say)
-        trained, used_human = train(cfg, record, demos, mc, iteration, device, say)
+        archived = make_data(cfg, record, iteration, device, say)
+        trained, used_human = train(cfg, record, demos, iteration, device, say)
         fast_ev, full_ev, fast, full, replaced_full = judge(cfg, record, trained, iteration, device, say)
         decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
         for sentence in decision.sentences:
@@ -361,15 +396,17 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
                   se=decision.compared.se, games=decision.compared.games, fill=decision.compared.new_fill,
                   fill_gain=decision.compared.fill_gain, full_eval=full is not None)
         scores = {"full_scores": replaced_full}  # a rolled-back iteration still learned the kept policy's full scores
-        if decision.keep:  # the trained policy reaches data/policy_mc.pt only when kept: a rollback has nothing to undo
-            save_policy(trained, p.mc_policy, iteration=iteration, eval={"mean_score": decision.compared.new_mean})
+        write = None  # the trained policy reaches data/policy_mc.pt (in the commit) only when kept
+        if decision.keep:
+            write = functools.partial(save_policy, trained, iteration=iteration,
+                                      eval={"mean_score": decision.compared.new_mean})
             scores = {"fast_scores": fast_ev["scores"].tolist(),
                       "full_scores": full_ev["scores"].tolist() if full_ev is not None else []}
         reported = full_ev if full_ev is not None else fast_ev
         row = history_row(reported, full is not None, decision.mc_K, decision.mc_H, not decision.keep, used_human,
                           decision.summary, decision.compared)
         elapsed = record.state.elapsed_minutes + (time.perf_counter() - clock) / 60
-        record.commit(iteration, row, elapsed, mc_K=decision.mc_K, mc_H=decision.mc_H,
+        record.commit(iteration, row, elapsed, write_policy=write, mc_K=decision.mc_K, mc_H=decision.mc_H,
                       low_improvement_streak=decision.low_improvement_streak,
                       use_human_data=decision.use_human_data, archived_mc_files=archived, **scores)
         after_iteration(cfg, iteration, elapsed, say)
@@ -444,7 +481,7 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
                 f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.", essential=True)
     if not already_done:
         say.say(result_sentence(record.history), essential=True)
-    write_summary(cfg, record.history, say)
+    say_summary(cfg, record.history, say)
     save_plots(cfg, say)
     if not already_done:
         say.say(f"The policy is in {rel(cfg, cfg.paths.mc_policy)}; every iteration's story is in "
@@ -468,8 +505,8 @@ def result_sentence(history: dict) -> str:
     return said + "."
 
 
-def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> None:
-    """One sentence per iteration, spoken and written as CSV."""
+def say_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> None:
+    """One sentence per iteration (summary.csv, written by each commit, has them as a table)."""
     say.say("Summary of every iteration follows.", detail=True)
     search = None
     for i in range(len(history["iteration"])):
@@ -481,8 +518,7 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
         search = now
         say.say(f"Iteration {it}: mean score {mean:.1f}{filled} on the {kind} evaluation{said}; "
                 f"{history['decision'][i]}", detail=True)
-    write_text_atomic(cfg.paths.summary_csv, hist.summary_csv(history))
-    say.say(f"The summary was also written to {rel(cfg, cfg.paths.summary_csv)}.", detail=True)
+    say.say(f"The summary is also in {rel(cfg, cfg.paths.summary_csv)}.", detail=True)
 
 
 class Stopped(KeyboardInterrupt):
@@ -506,13 +542,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}); "
               "choose another --workdir.", file=sys.stderr)
         return 2
-    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose,
-                           brief=cfg.quiet)
-    narrate.set_narrator(say)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
     try:
-        with signals_as_stops(), exclusive_run(p):  # a signal that arrived inside compiled code is a stop too
+        with exclusive_run(p):  # before the log is opened: a refused run writes nothing into the running run's files
+            return narrated_run(cfg)
+    except FolderInUse as exc:
+        say = narrate.Narrator(progress=cfg.progress, details=cfg.verbose, brief=cfg.quiet)  # the console alone
+        say.say(f"Training stopped: {exc}", essential=True)
+        say.close()
+        return 2
+
+
+def narrated_run(cfg: TrainConfig) -> int:
+    """The run with its narrator (console, train.log, events.jsonl), every way it can end said in one sentence."""
+    p = cfg.paths
+    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose,
+                           brief=cfg.quiet)
+    narrate.set_narrator(say)
+    try:
+        with signals_as_stops():  # a signal that arrived inside compiled code is a stop too
             return run(cfg, say)
     except KeyboardInterrupt as exc:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"

@@ -130,7 +130,7 @@ def test_demonstrations_are_dropped_once_a_kept_policy_beats_their_mean():
     below = decide(STANDING, comparison([85, 86, 85, 86], [84, 85, 84, 85]), None, RULES)
     assert below.use_human_data and not below.dropped_human_data
     off = decide(STANDING, c, None, Rules(include_human_data=False, human_baseline=90.0))
-    assert not off.use_human_data and not off.dropped_human_data
+    assert off.use_human_data and not off.dropped_human_data, "this command's --no-include-human-data is not saved"
 
 
 def test_each_full_evaluation_trigger():

@@ -55,6 +55,7 @@ def world(tmp_path, monkeypatch):
         calls: list[tuple[str, int, int]] = []  # (tag, episodes, seed) of every evaluation, in order
         trained = 0
         train_calls: list[bool] = []
+        mc_sizes: list[int] = []  # the moves of self-play data each training was given
         workdir = tmp_path
 
     def fake_eval(policy, episodes, seed=0, **kw):
@@ -80,6 +81,7 @@ def world(tmp_path, monkeypatch):
     def fake_train(policy, human, mc, include_human_data=True, **kw):
         World.trained += 1
         World.train_calls.append(include_human_data)
+        World.mc_sizes.append(datasets.num_samples(mc))
         new = SnakePolicy(G, hidden=8, layers=1)
         new.meta = {"tag": f"trained-{World.trained}"}
         return new, type("R", (), {"sentence": lambda self: "Stub training finished.", "val_accuracy": 0.5})()
@@ -250,14 +252,19 @@ def test_resume_after_sigkill_mid_iteration(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_a_second_run_on_the_same_folder_is_refused(world):
+def test_a_second_run_on_the_same_folder_is_refused(world, capsys):
     from snake_mc.run.config import Paths
     from snake_mc.run.run_state import exclusive_run
 
+    log = world.workdir / "training_logs/train.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("The running run's own log.\n")
+    capsys.readouterr()
     with exclusive_run(Paths(world.workdir)):  # as if another run held the folder
         assert _run(world, "--iterations", "0") == 2
-    log = (world.workdir / "training_logs/train.log").read_text()
-    assert "Another training run (process" in log and "is using" in log
+    said = capsys.readouterr().out
+    assert "Training stopped: Another training run (process" in said and "is using" in said
+    assert log.read_text() == "The running run's own log.\n", "the refusal is not written into the other run's log"
     assert not (world.workdir / "training_logs/run_state.json").exists()
     assert _run(world, "--iterations", "0") == 0  # once it is free, training starts
 
@@ -391,3 +398,83 @@ def test_quiet_with_verbose_is_a_one_sentence_flag_error(world, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["--quiet and --verbose ask for opposite things; keep one of the two."]
+
+
+# ----- the record says what it holds (issue 20, findings 11 to 13) ------------------------------------------------
+def test_training_reads_the_joined_self_play_data_from_mc_demos(world, monkeypatch):
+    """data/mc_demos.npz is what training reads: a file changed between the join and the training is what it learns."""
+    made = it.make_data
+
+    def make_then_change(cfg, record, *args):
+        archived = made(cfg, record, *args)
+        datasets.save_dataset(cfg.paths.mc_demos, datasets.concat_datasets(
+            [datasets.load_dataset(cfg.paths.mc_demos, grid_size=G)] * 3, source="mc"))
+        return archived
+
+    monkeypatch.setattr(it, "make_data", make_then_change)
+    world.scores.update({"trained-1": 2.0, "trained-2": 2.0})
+    assert _run(world, "--iterations", "2", "--mc-reuse-iters", "2") == 0
+    assert world.mc_sizes == [12, 24], "4 moves an iteration, joined over the latest 2, then tripled in the file"
+
+
+def test_a_rerun_with_another_seed_measures_the_replaced_policy_on_its_own_games_first(world):
+    assert _run(world, "--iterations", "0") == 0
+    state = json.loads((world.workdir / "training_logs/run_state.json").read_text())
+    assert state["eval_seed"] == it.EVAL_SEED_BASE and len(state["fast_scores"]) == 2
+    world.calls.clear()
+    world.scores.update({"trained-1": 2.0})
+    assert _run(world, "--iterations", "1", "--seed", "5") == 0
+    new = it.EVAL_SEED_BASE + 5
+    assert world.calls[:2] == [("imitation", 2, new), ("trained-1", 2, new)], world.calls
+    assert {seed for _, _, seed in world.calls} == {new}, "every comparison on this run's games"
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "this run's --seed ask for others, so the current policy first plays this run's 2 fast games" in log
+    assert json.loads((world.workdir / "training_logs/run_state.json").read_text())["eval_seed"] == new
+
+
+def test_a_rerun_with_more_fast_games_measures_the_replaced_policy_on_them(world):
+    assert _run(world, "--iterations", "0") == 0
+    world.scores.update({"trained-1": 2.5})
+    world.calls.clear()
+    assert _run(world, "--iterations", "1", "--fast-eval-episodes", "4", "--eval-full-every", "100") == 0
+    assert world.calls[:2] == [("imitation", 4, it.EVAL_SEED_BASE), ("trained-1", 4, it.EVAL_SEED_BASE)]
+    assert "this run's --fast-eval-episodes ask for others" in (world.workdir / "training_logs/train.log").read_text()
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    np.testing.assert_allclose(history["gain"][1], 0.5)
+    state = json.loads((world.workdir / "training_logs/run_state.json").read_text())
+    assert len(state["fast_scores"]) == 4
+
+
+def test_no_include_human_data_holds_for_its_own_run_only(world):
+    assert _run(world, "--iterations", "0") == 0
+    world.scores.update({"trained-1": 2.0, "trained-2": 2.0})
+    assert _run(world, "--iterations", "1", "--no-include-human-data") == 0
+    assert json.loads((world.workdir / "training_logs/run_state.json").read_text())["use_human_data"] is True
+    assert _run(world, "--iterations", "2") == 0
+    assert world.train_calls == [False, True], "the next run without the flag trains on the demonstrations again"
+
+
+def test_the_commit_is_the_only_writer_of_the_policy_and_the_summary(world, monkeypatch):
+    """Between one commit and the next (and after the last), data/policy_mc.pt and summary.csv stay the same files."""
+    from snake_mc.run.run_state import RunRecord
+
+    paths = [world.workdir / "data/policy_mc.pt", world.workdir / "training_logs/summary.csv"]
+
+    def stamp() -> list:
+        return [(f.stat().st_ino, f.stat().st_mtime_ns) if f.exists() else None for f in paths]
+
+    seen, real = [], RunRecord.commit
+
+    def watched(self, *args, **kw):
+        seen.append(("before", stamp()))
+        real(self, *args, **kw)
+        seen.append(("after", stamp()))
+
+    monkeypatch.setattr(RunRecord, "commit", watched)
+    world.scores.update({"trained-1": 2.5, "trained-2": 1.0, "trained-3": 3.0})
+    assert _run(world, "--iterations", "3") == 0
+    seen.append(("end", stamp()))
+    assert len(seen) == 9
+    for (_, after), (_, before) in zip(seen[1::2], seen[2::2]):
+        assert before == after, "written outside the commit"
+    assert seen[0][1] == [None, None], "nothing before the first commit"

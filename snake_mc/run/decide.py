@@ -148,7 +148,7 @@ class Decision:
     mc_H: int
     low_improvement_streak: int
     grew: bool
-    use_human_data: bool  # for the next iteration
+    use_human_data: bool  # for the next iteration, as the run's own rule left it (--no-include-human-data is per run)
     dropped_human_data: bool
     sentences: list[str] = field(default_factory=list)
 
@@ -199,4 +199,5 @@ def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules:
     if dropped:
         said.append(f"The policy now beats the demonstrations' mean, {compared.new_mean:.1f} against "
                     f"{rules.human_baseline:.1f}, so they are dropped from training from the next iteration on.")
-    return Decision(keep, compared, K, H, streak, grew, use_human and not dropped, dropped, said)
+    # The state remembers only the run's own drop: a --no-include-human-data of one command is not saved for good.
+    return Decision(keep, compared, K, H, streak, grew, standing.use_human_data and not dropped, dropped, said)

@@ -1,13 +1,17 @@
 """The run's memory: the state a rerun continues from (training_logs/run_state.json), the history, and the one
 writer of both, `RunRecord.commit`.
 
-`commit` writes an iteration's checkpoint, its history row and the summary CSV, then the state file last, so an
-interrupted iteration is simply redone: the state still points at the previous iteration's artifacts.
+`commit` writes the policy the iteration keeps (data/policy_mc.pt), its checkpoint, its history row and the summary
+CSV, then the state file last, so an interrupted iteration is simply redone: the state still points at the previous
+iteration's artifacts. Nothing else writes those files during a run (restore_policy puts a committed one back).
 
 The rerun rule: the state file wins for what the run has learned about itself (the next iteration, the current K and
-H, the low-improvement streak, whether demonstrations are still used, the scores of the current policy); every other
-setting comes from this run's flags. A flag that asks for a different K or H than the saved one is said aloud and
-left unused (the saved values grew by the run's own rule); start in a new --workdir to search with other values.
+H, the low-improvement streak, whether the run's own rule has dropped the demonstrations, the scores of the current
+policy and the games they were measured on); every other setting comes from this run's flags, for this run only
+(--no-include-human-data leaves the demonstrations out of this command's iterations and is not saved).
+A flag that asks for a different K or H than the saved one is said aloud and left unused (the saved values grew by
+the run's own rule); start in a new --workdir to search with other values. A rerun on other evaluation games
+(--seed, --fast-eval-episodes, --eval-episodes) measures the current policy on them first, and says so.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ class RunStateError(ValueError):
     """An unreadable or inconsistent run_state.json; the message names the file and the fix."""
 
 
+class FolderInUse(RunStateError):
+    """Another run holds the work folder (its log is that run's, so the refusal is not written there)."""
+
+
 @dataclass
 class RunState:
     next_iteration: int = 1
@@ -47,6 +55,9 @@ class RunState:
     archived_mc_files: list[str] = field(default_factory=list)  # relative to the workdir, oldest first
     fast_scores: list[int] = field(default_factory=list)  # the current policy's scores on the fast-eval games
     full_scores: list[int] = field(default_factory=list)  # its scores on the full-eval games ([] = not yet measured)
+    # The seed of the first game both score lists were measured on (None: not recorded, as in older runs); the game
+    # counts are the lists' lengths. A rerun on other games measures the current policy on its own games first.
+    eval_seed: int | None = None
     policy_sha256: str = ""  # of data/policy_mc.pt as accepted at the end of the last completed iteration
     elapsed_minutes: float = 0.0
     grid_size: int = 10
@@ -97,6 +108,8 @@ def _field_problem(state: RunState) -> str | None:
                             ("low_improvement_streak", 0, 10**6), ("grid_size", 4, MAX_GRID)):  # fmt: skip
         if not _whole(getattr(state, name), low, high):
             return f"{name} is {getattr(state, name)!r}, not a whole number from {low} to {high:,}"
+    if state.eval_seed is not None and not _whole(state.eval_seed, 0, 2**63 - 1):
+        return f"eval_seed is {state.eval_seed!r}, not a whole number of 0 or more"
     if not isinstance(state.use_human_data, bool):
         return f"use_human_data is {state.use_human_data!r}, not true or false"
     for name in ("fast_scores", "full_scores"):
@@ -155,9 +168,13 @@ class RunRecord:
         """Put the last completed iteration's policy back in data/policy_mc.pt."""
         copy_atomic(self.paths.iteration_model(self.state.next_iteration - 1), self.paths.mc_policy)
 
-    def commit(self, iteration: int, row: dict, elapsed_minutes: float, **state_changes: object) -> None:
-        """Record a finished iteration: its checkpoint, its history row, the summary CSV, then the state file last."""
+    def commit(self, iteration: int, row: dict, elapsed_minutes: float,
+               write_policy: Callable[[Path], None] | None = None, **state_changes: object) -> None:
+        """Record a finished iteration: the policy it keeps (`write_policy` writes it to the path it is given; None
+        keeps data/policy_mc.pt as it is), its checkpoint, its history row, the summary CSV, then the state file last."""
         p = self.paths
+        if write_policy is not None:
+            write_policy(p.mc_policy)
         copy_atomic(p.mc_policy, p.iteration_model(iteration))
         self.history = hist.append_iteration(self.history, iteration=iteration, elapsed_minutes=elapsed_minutes, **row)
         hist.save_history(p.history, self.history)
@@ -185,7 +202,7 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise RunStateError(f"Another training run ({holder}) is using {paths.workdir} right now; wait for it "
+            raise FolderInUse(f"Another training run ({holder}) is using {paths.workdir} right now; wait for it "
                                 "to finish, or use another --workdir.") from None
         handle.seek(0)
         handle.truncate()
