@@ -14,8 +14,8 @@ import math
 import re
 import sys
 
+from snake_mc.common.cli import OneLineParser, run_guarded
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
-from snake_mc.run.config import OneLineParser, run_guarded
 from snake_mc.search.evaluation import default_max_steps, evaluate_policy
 from snake_mc.speech.narrate import Narrator, format_seconds, per_second, plural
 

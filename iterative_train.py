@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snake_mc.common.cli import signals_as_stops
 from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
 from snake_mc.common.storage import copy_atomic
 from snake_mc.game import datasets
@@ -26,7 +27,7 @@ from snake_mc.learn.baseline import human_baseline
 from snake_mc.learn.learning import train_imitation, train_mc
 from snake_mc.learn.network import CheckpointError, load_policy, resolve_device, save_policy
 from snake_mc.run import history as hist
-from snake_mc.run.config import TrainConfig, parse_config, signals_as_stops
+from snake_mc.run.config import TrainConfig, parse_config
 from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
 from snake_mc.run.run_state import FolderInUse, RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from snake_mc.search.evaluation import evaluate_policy

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
+from snake_mc.common.cli import OneLineParser, run_guarded
 from snake_mc.common.storage import writable_folder
 from snake_mc.game import datasets
 from snake_mc.learn.learning import train_imitation
 from snake_mc.learn.network import resolve_device, save_policy
-from snake_mc.run.config import OneLineParser, run_guarded
 from snake_mc.speech.narrate import Narrator, per_second
 
 FIX = "python play.py --scripted 200"

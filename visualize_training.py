@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from snake_mc.common.cli import OneLineParser, run_guarded
 from snake_mc.common.storage import atomic_path, write_text_atomic
-from snake_mc.run.config import OneLineParser, Paths, run_guarded
+from snake_mc.run.config import Paths
 from snake_mc.run.history import HistoryError, load_history
 from snake_mc.speech.narrate import Narrator, format_seconds, plural
 

@@ -3,21 +3,22 @@
 The command-line parser is generated from the dataclass fields, so a knob cannot exist in one place and be missing in
 the other. Values come from three layers: the defaults here, then an optional TOML file (`--config run.toml`, keys
 are field names such as `mc_K` or dashed flag names such as `mc-k`), then explicit flags, which win. Every check lives
-in `TrainConfig.validate`, which raises `ConfigError` with one sentence naming the flag and the fix.
+in `TrainConfig.validate`, which raises `ConfigError` with one sentence naming the flag and the fix. The plumbing every
+command shares (the parser rule, typed flags, the failure guard) is in snake_mc/common/cli.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import difflib
 import re
 import tomllib
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from snake_mc.common.cli import OneLineParser, default_text, flag_name, knob, typed
 from snake_mc.common.constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
@@ -34,16 +35,6 @@ class ConfigError(ValueError):
     def __init__(self, message: str, field_name: str | None = None) -> None:
         super().__init__(message)
         self.field_name = field_name
-
-
-def knob(default: object, help: str) -> typing.Any:
-    """A dataclass field carrying its help sentence, from which the parser is generated."""
-    return field(default=default, metadata={"help": help})
-
-
-def flag_name(name: str) -> str:
-    """The command-line flag of a field: lower case, dashes for underscores (mc_K_step -> --mc-k-step)."""
-    return "--" + name.lower().replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -292,38 +283,6 @@ def _base_type(name: str) -> type:
     return args[0] if args else hint  # type: ignore[return-value]
 
 
-def _default_text(value: object) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        sentence = message[:1].upper() + message[1:]
-        self.exit(2, f"{sentence.rstrip('.')}; run python {self.prog} --help to list the flags.\n")
-
-
-def _typed(kind: type) -> typing.Callable[[str], object]:
-    """An argparse type whose failure reads as a sentence."""
-    word = {int: "a whole number", float: "a number"}.get(kind)
-
-    def convert(text: str) -> object:
-        if word is None:
-            return text
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"needs {word}, not {text!r}") from None
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, generated from the fields. Unset flags stay out of the namespace (SUPPRESS), so
     `parse_config` can tell a flag the user typed from a default and let it win over the TOML file."""
@@ -342,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         flags = [flag_name(name)]
         if name in SHORT_FLAGS:
             flags.append(SHORT_FLAGS[name])
-        helptext = f"{f.metadata['help']} (default: {_default_text(f.default)})"
+        helptext = f"{f.metadata['help']} (default: {default_text(f.default)})"
         kind = _base_type(name)
         if kind is bool:
             parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=helptext)
@@ -350,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(*flags, dest=name, metavar="FILE.toml", help=helptext)
         else:
             metavar = name.upper() if kind is str else {int: "N", float: "X"}[kind]
-            parser.add_argument(*flags, dest=name, type=_typed(kind), metavar=metavar, help=helptext)
+            parser.add_argument(*flags, dest=name, type=typed(kind), metavar=metavar, help=helptext)
     return parser
 
 
@@ -429,52 +388,3 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
         return make_config(argv)
     except ConfigError as exc:
         build_parser().exit(2, f"{exc}\n")
-
-
-def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C (or SIGTERM turned into one) that caused `exc`, if any. A signal handled while compiled code (numba)
-    was returning comes out as a SystemError whose cause is the interrupt; it is a stop, not a failure."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-@contextlib.contextmanager
-def signals_as_stops() -> typing.Iterator[None]:
-    """Re-raise as the interrupt itself any failure an interrupt caused (see `interrupt_behind`)."""
-    try:
-        yield
-    except Exception as exc:
-        stop = interrupt_behind(exc)
-        if stop is not None:
-            raise stop from None
-        raise
-
-
-def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) -> int:
-    """A command's work, its failures said in one sentence on stderr: a file that cannot be written or read, or an
-    unexpected error, exits 1 (bad input is the command's own to refuse, with 2); the traceback only with --debug."""
-    import sys
-
-    try:
-        with signals_as_stops():
-            return body()
-    except KeyboardInterrupt:
-        print(f"{prog} was interrupted; files it had finished writing are complete, and no other was written.",
-              file=sys.stderr)
-        return 130
-    except OSError as exc:  # expected, and said in full: no traceback even with --debug
-        print(f"{prog} stopped: a file could not be written or read ({exc.strerror or exc}: "
-              f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run it again.",
-              file=sys.stderr)
-        return 1
-    except Exception as exc:
-        if debug:
-            raise
-        print(f"{prog} stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); run it again with "
-              "--debug to see where it happened.", file=sys.stderr)
-        return 1

@@ -322,7 +322,7 @@ def _play_shares(
     if len(jobs) > 1:
         return _run_processes(jobs, listener, stall_s)
     # In this process, also on one torch thread (restored afterwards). The cause stays chained, so a Ctrl-C or SIGTERM
-    # that numba turned into a failure is still seen as a stop by the command (config.signals_as_stops).
+    # that numba turned into a failure is still seen as a stop by the command (cli.signals_as_stops).
     try:
         return [("ok", *_run_self_play(**jobs[0], progress=listener))]
     except Exception as exc:
