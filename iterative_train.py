@@ -254,6 +254,21 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     p, state = cfg.paths, record.state
     last = {key: float(record.history[key][-1]) for key in ("mean_length", "win_rate")} if len(
         record.history["iteration"]) else {"mean_length": float(cfg.grid_size**3), "win_rate": 0.0}
+    parts = [self_play(cfg, record, iteration, device, say, last)]
+    if cfg.hard_games:
+        parts.append(hard_data(cfg, iteration, device, say, last))
+    datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
+    del parts  # memory: this iteration's data is on disk now, and read back below with the others
+    name = str(p.iteration_archive(iteration).relative_to(p.workdir))
+    archived = [f for f in state.archived_mc_files if f != name] + [name]
+    join_archives(cfg, archived[-cfg.mc_reuse_iters:], say)
+    return archived
+
+
+def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: narrate.Narrator,
+              last: dict) -> dict:
+    """This iteration's search games, with the time they are expected to take said first."""
+    state = record.state
     moves = int(cfg.mc_episodes * last["mean_length"])  # the current policy's games last about as long as its search's
     say.expect(f"Self-play: {cfg.mc_episodes} games, {narrate.roughly(moves, 'move')}, at K {state.mc_K} and "
                f"H {state.mc_H}", say.expected_seconds("search", moves * state.mc_K * state.mc_H, SEARCH_WORK_PER_S))
@@ -262,42 +277,46 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
                                 trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None,
                                 detour_rollouts=cfg.mc_detours)
         games, stats = generate_self_play_data(
-            str(p.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
+            str(cfg.paths.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
             seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION, grid_size=cfg.grid_size,
             reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say,
             worker_timeout_s=cfg.mc_worker_timeout,
             expected_moves=moves if len(record.history["iteration"]) else None)
         ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
     say.measured("search", stats["moves"] * state.mc_K * state.mc_H, stats.get("seconds", 0.0))
-    parts = [games]
-    if cfg.hard_games:
-        settings = HardPositionSettings(games=cfg.hard_games, rewind=cfg.hard_rewind, K=cfg.hard_K, H=cfg.hard_H,
-                                        margin=cfg.hard_margin)
-        # The policy loses about as often as it did in its last evaluation, and each loss gives `hard_rewind` moves.
-        positions = int(cfg.hard_games * (1 - last["win_rate"]) * min(cfg.hard_rewind, last["mean_length"]))
-        say.expect(f"Finding the moves that lose games: {cfg.hard_games:,} games with the policy alone, then the last "
-                   f"{cfg.hard_rewind} moves before each loss, {narrate.roughly(positions, 'move')}, searched "
-                   f"with {cfg.hard_K} rollouts of {cfg.hard_H} moves",
-                   say.expected_seconds("hard", positions * cfg.hard_K * cfg.hard_H, HARD_WORK_PER_S))
-        with say.phase("Hard positions") as ev:
-            policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
-            hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
-                                         seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
-                                         threads=cfg.mc_search_threads or usable_cores(), narrator=say)
-            # Said aloud: the phase's finding, and news after its last progress sentence, before the data is saved.
-            say.say(f"The policy alone lost {found['lost']:,} of {found['games']:,} games ({found['starved']:,} by "
-                    f"starving); the search overruled it in {found['overruled']:,} of "
-                    f"{narrate.count(found['positions'], 'move')} before those losses.")
-            ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
-        say.measured("hard", found["positions"] * cfg.hard_K * cfg.hard_H, found["seconds"])
-        parts.append(hard)
-        del hard
-    datasets.save_dataset(p.iteration_archive(iteration), datasets.concat_datasets(parts, source="mc"))
-    del parts, games  # memory: this iteration's data is on disk now, and read back below with the others
-    name = str(p.iteration_archive(iteration).relative_to(p.workdir))
-    archived = [f for f in state.archived_mc_files if f != name] + [name]
+    return games
+
+
+def hard_data(cfg: TrainConfig, iteration: int, device, say: narrate.Narrator, last: dict) -> dict:
+    """The searched positions before the policy's losses, with what was found said aloud."""
+    settings = HardPositionSettings(games=cfg.hard_games, rewind=cfg.hard_rewind, K=cfg.hard_K, H=cfg.hard_H,
+                                    margin=cfg.hard_margin)
+    # The policy loses about as often as it did in its last evaluation, and each loss gives `hard_rewind` moves.
+    positions = int(cfg.hard_games * (1 - last["win_rate"]) * min(cfg.hard_rewind, last["mean_length"]))
+    say.expect(f"Finding the moves that lose games: {cfg.hard_games:,} games with the policy alone, then the last "
+               f"{cfg.hard_rewind} moves before each loss, {narrate.roughly(positions, 'move')}, searched "
+               f"with {cfg.hard_K} rollouts of {cfg.hard_H} moves",
+               say.expected_seconds("hard", positions * cfg.hard_K * cfg.hard_H, HARD_WORK_PER_S))
+    with say.phase("Hard positions") as ev:
+        policy = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
+        hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
+                                     seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
+                                     threads=cfg.mc_search_threads or usable_cores(), narrator=say)
+        # Said aloud: the phase's finding, and news after its last progress sentence, before the data is saved.
+        say.say(f"The policy alone lost {found['lost']:,} of {found['games']:,} games ({found['starved']:,} by "
+                f"starving); the search overruled it in {found['overruled']:,} of "
+                f"{narrate.count(found['positions'], 'move')} before those losses.")
+        ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
+    say.measured("hard", found["positions"] * cfg.hard_K * cfg.hard_H, found["seconds"])
+    return hard
+
+
+def join_archives(cfg: TrainConfig, names: list[str], say: narrate.Narrator) -> None:
+    """The archives named (relative to the work folder) joined into data/mc_demos.npz; a lost or damaged one is left
+    out and said."""
+    p = cfg.paths
     joined = []
-    for name in archived[-cfg.mc_reuse_iters:]:
+    for name in names:
         try:
             joined.append(datasets.load_dataset(p.workdir / name, grid_size=cfg.grid_size))
         except datasets.DatasetError as exc:  # an older archive lost or damaged: train without it, and say so
@@ -308,7 +327,6 @@ def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     datasets.save_dataset(p.mc_demos, mc)
     say.say(f"Training data from self-play: the latest {narrate.plural(count, 'iteration')}, "
             f"{narrate.count(datasets.num_samples(mc), 'move')}, joined into {rel(cfg, p.mc_demos)}.", detail=True)
-    return archived
 
 
 def train(cfg: TrainConfig, record: RunRecord, demos: dict, iteration: int, device, say: narrate.Narrator) -> tuple:

@@ -235,6 +235,37 @@ class _Epoch:
     epoch: int = 0
 
 
+def _train_epoch(policy: SnakePolicy, train: _Samples, rng: np.random.Generator, batch_size: int,
+                 value_weight: float, step: tuple, epoch: int) -> _Epoch:
+    """One epoch over the samples in a fresh order, a share of them seen in the mirror; `step` is the optimizer, its
+    schedule and the progress counter (one update per batch). Returns the epoch's weighted loss and accuracy."""
+    optimizer, schedule, progress = step
+    n, device = len(train), train.target.device
+    flip = torch.as_tensor(MIRROR_ACTIONS, device=device)
+    policy.train()
+    order_np = rng.permutation(n)
+    mirrored_np = rng.random(n) < MIRROR_SHARE  # seen in the mirror this epoch
+    order = torch.from_numpy(order_np).to(device)
+    mirrored = torch.from_numpy(mirrored_np).to(device)
+    sums = torch.zeros(3, device=device)  # loss x weight, correct, weight: read once per epoch, not per step
+    for start in range(0, n, batch_size):
+        i = order[start : start + batch_size]
+        i_np = order_np[start : start + batch_size]
+        m = mirrored[i, None]
+        x = train.x(i_np, mirrored_np[i_np])
+        target = torch.where(m, train.target[i][:, flip], train.target[i])
+        loss, correct, wsum = _losses(policy, x, target, train.weight[i], train.value[i], train.has_value[i],
+                                      value_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        sums += torch.stack([loss.detach() * wsum, correct, wsum])
+        progress.update(1)
+    sum_loss, sum_correct, sum_w = sums.tolist()
+    return _Epoch(train_loss=sum_loss / sum_w, train_accuracy=sum_correct / sum_w, epoch=epoch)
+
+
 def _fit(
     policy: SnakePolicy,
     train: _Samples,
@@ -250,10 +281,8 @@ def _fit(
 ) -> _Epoch:
     """Train in place, then load the weights of the best held-out epoch (the last one when nothing is held out)."""
     n = len(train)
-    device = train.target.device
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * math.ceil(n / batch_size)))
-    flip = torch.as_tensor(MIRROR_ACTIONS, device=device)
     best, best_state = _Epoch(), None
     expected = narrator.expected_seconds("training", epochs * n, TRAIN_SAMPLES_PER_S)
     plan = f"{description}: {plural(epochs, 'epoch')} over {count(n, 'sample')}"
@@ -261,29 +290,8 @@ def _fit(
     with narrator.progress(epochs * batches, description, unit="epochs", expected_s=expected, plan=plan,
                            per=batches, steady=True) as progress:
         for epoch in range(1, epochs + 1):
-            policy.train()
-            order_np = rng.permutation(n)
-            mirrored_np = rng.random(n) < MIRROR_SHARE  # seen in the mirror this epoch
-            order = torch.from_numpy(order_np).to(device)
-            mirrored = torch.from_numpy(mirrored_np).to(device)
-            sums = torch.zeros(3, device=device)  # loss x weight, correct, weight: read once per epoch, not per step
-            for start in range(0, n, batch_size):
-                i = order[start : start + batch_size]
-                i_np = order_np[start : start + batch_size]
-                m = mirrored[i, None]
-                x = train.x(i_np, mirrored_np[i_np])
-                target = torch.where(m, train.target[i][:, flip], train.target[i])
-                loss, correct, wsum = _losses(
-                    policy, x, target, train.weight[i], train.value[i], train.has_value[i], value_weight
-                )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                sums += torch.stack([loss.detach() * wsum, correct, wsum])
-                progress.update(1)
-            sum_loss, sum_correct, sum_w = sums.tolist()
-            now = _Epoch(train_loss=sum_loss / sum_w, train_accuracy=sum_correct / sum_w, epoch=epoch)
+            step = (optimizer, schedule, progress)
+            now = _train_epoch(policy, train, rng, batch_size, value_weight, step, epoch)
             if val is not None:
                 now.val_loss, now.val_accuracy = _evaluate(policy, val, value_weight)
             if val is None or best_state is None or now.val_loss < best.val_loss:
