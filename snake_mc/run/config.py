@@ -210,6 +210,12 @@ class TrainConfig:
     # ----- the one place every setting is checked --------------------------------------------------------------
     def validate(self) -> TrainConfig:
         """Raise `ConfigError` for the first bad setting; return self so calls can chain."""
+        self._check_ranges()
+        self._check_choices()
+        return self
+
+    def _check_ranges(self) -> None:
+        """Every number within its range (the first that is not raises `ConfigError`)."""
         at_least = [
             ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
             ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("mc_search_threads", 0), ("mc_detours", 0),
@@ -245,6 +251,9 @@ class TrainConfig:
         if not 0 < self.mc_worker_timeout <= 86_400:  # also catches NaN; a day of silence is a hang on any machine
             raise ConfigError(f"--mc-worker-timeout must be a number of seconds above zero and at most 86,400 (a day), "
                               f"not {self.mc_worker_timeout}.", "mc_worker_timeout")
+
+    def _check_choices(self) -> None:
+        """Every named choice one of its own, and no two settings at odds (the first that is raises `ConfigError`)."""
         if self.quiet and self.verbose:
             raise ConfigError("--quiet and --verbose ask for opposite things; keep one of the two.", "quiet")
         if self.fast_eval_episodes > self.eval_episodes:
@@ -269,7 +278,6 @@ class TrainConfig:
             raise ConfigError(
                 "--ray-address only applies to --backend ray; add --backend ray or drop --ray-address.", "ray_address"
             )
-        return self
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
