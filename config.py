@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
+from constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MAX_PARAMETERS, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
@@ -252,6 +252,11 @@ class TrainConfig:
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
         if self.grid_size > MAX_GRID:
             raise ConfigError(f"--grid-size must be at most {MAX_GRID}, not {self.grid_size}.", "grid_size")
+        weights = self.policy_hidden * (self.policy_hidden * (self.policy_layers - 1) + 3 * self.grid_size**2 + 64)
+        if weights > MAX_PARAMETERS:  # about the network's weights (policy.expected_shapes), kept cheap to import
+            raise ConfigError(f"--policy-hidden {self.policy_hidden} with --policy-layers {self.policy_layers} makes a "
+                              f"network of about {weights:,} weights, more than the {MAX_PARAMETERS:,} allowed; make "
+                              "it narrower or shallower.", "policy_hidden")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be above zero, not {self.lr}.", "lr")
         if not 0 < self.mc_worker_timeout <= 86_400:  # also catches NaN; a day of silence is a hang on any machine
