@@ -32,7 +32,7 @@ from policy import CheckpointError, load_policy, resolve_device, save_policy
 from run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from scripted import record_scripted
 from self_play import SelfPlayError, generate_self_play_data
-from storage import copy_atomic, write_text_atomic
+from storage import NotOurFileError, copy_atomic, write_text_atomic
 from visualize_training import plot_history
 
 EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games
@@ -481,8 +481,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}); "
               "choose another --workdir.", file=sys.stderr)
         return 2
-    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose,
-                           brief=cfg.quiet)
+    try:
+        say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress,
+                               details=cfg.verbose, brief=cfg.quiet)
+    except NotOurFileError as exc:
+        print(f"Training cannot start: {exc.filename} cannot be used, because {exc.strerror}; remove it and run again.",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}: "
+              f"{exc.filename}); make it writable or choose another --workdir.", file=sys.stderr)
+        return 2
     narrate.set_narrator(say)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)

@@ -28,7 +28,7 @@ from pathlib import Path
 import history as hist
 from config import Paths
 from constants import MAX_GRID, REWARD_PRESETS
-from storage import copy_atomic, write_json_atomic, write_text_atomic
+from storage import NotOurFileError, copy_atomic, open_own, write_json_atomic, write_text_atomic
 
 STATE_VERSION = 1
 
@@ -186,7 +186,11 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
 
     The lock is the operating system's (flock), so it goes away with the process however the process ends."""
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(paths.logs_dir / "run.lock", "a+")  # noqa: SIM115 - held for the run
+    try:
+        handle = open_own(paths.logs_dir / "run.lock", "a+")  # held for the run; never through a symbolic link
+    except NotOurFileError as exc:
+        raise RunStateError(f"{exc.filename} cannot be used as the run's lock: {exc.strerror}; remove it and run "
+                            "again.") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -327,3 +327,36 @@ def test_quiet_with_verbose_is_a_one_sentence_flag_error(world, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["--quiet and --verbose ask for opposite things; keep one of the two."]
+
+
+# ----- files outside the work folder are never written through a link (issue 21, items 10 and 11) -------------------
+@pytest.mark.parametrize("name", ["run.lock", "train.log", "events.jsonl"])
+def test_a_symlinked_lock_or_log_is_refused_and_what_it_points_to_is_untouched(world, capsys, tmp_path_factory, name):
+    outside = tmp_path_factory.mktemp("elsewhere") / "precious.txt"
+    outside.write_text("keep me\n")
+    logs = world.workdir / "training_logs"
+    logs.mkdir()
+    (logs / name).symlink_to(outside)
+    capsys.readouterr()
+    assert _run(world, "--iterations", "0") == 2
+    captured = capsys.readouterr()
+    text = (captured.out + captured.err).strip()
+    assert len(text.splitlines()) <= 2 and "Traceback" not in text, text
+    last = text.splitlines()[-1]
+    assert name in last and "symbolic link" in last and last.endswith("."), last
+    assert outside.read_text() == "keep me\n", "the file the link points to was written"
+    assert (logs / name).is_symlink() and not (logs / "run_state.json").exists()
+
+
+def test_a_work_folder_that_cannot_be_written_is_one_sentence(world, capsys, monkeypatch):
+    import narrate
+
+    def denied(path, mode="a"):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(narrate, "open_own", denied)
+    assert _run(world, "--iterations", "0") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    line = captured.err.strip()
+    assert len(line.splitlines()) == 1 and "cannot be written" in line and "--workdir" in line, line
