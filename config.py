@@ -12,7 +12,9 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import math
 import re
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -250,6 +252,14 @@ class TrainConfig:
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
+        for name in FIELDS:  # no knob means anything at infinity: refused at start-up, before any work
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{flag_name(name)} must be a finite number, not {value}.", name)
+        for name, high in (("lr", 10.0), ("mc_temperature", 100.0), ("rollback_z", 100.0), ("mc_weight", 1e6),
+                           ("mc_margin", 1e6), ("hard_margin", 1e6), ("mc_adapt_threshold", 1e6)):
+            if getattr(self, name) > high:
+                raise ConfigError(f"{flag_name(name)} must be at most {high:g}, not {getattr(self, name):g}.", name)
         if self.grid_size > MAX_GRID:
             raise ConfigError(f"--grid-size must be at most {MAX_GRID}, not {self.grid_size}.", "grid_size")
         weights = self.policy_hidden * (self.policy_hidden * (self.policy_layers - 1) + 3 * self.grid_size**2 + 64)
@@ -387,19 +397,52 @@ def _check_toml_value(path: Path, key: str, name: str, value: object) -> object:
     return float(value) if kind is float else value
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a flat list of a few dozen settings: a few kilobytes
+MAX_CONFIG_NESTING = 8  # brackets or dotted-key parts: none of our settings nests at all
+_TOML_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
+
+
+def _toml_nesting(text: str) -> int:
+    """How deep the text nests (brackets, braces, dotted keys), strings and comments left out: tomllib parses deep
+    nesting by recursion, and a long dotted key in memory that grows with the square of its length."""
+    plain = re.sub(r"#[^\n]*", "", _TOML_STRINGS.sub('""', text))
+    depth = deepest = 0
+    for char in plain:
+        depth += (char in "[{") - (char in "]}")
+        deepest = max(deepest, depth)
+    dots = max((line.split("=", 1)[0].count(".") for line in plain.splitlines()), default=0)
+    return max(deepest, dots + 1)
+
+
+def _read_config(path: Path) -> str:
+    """The text of a config file: a regular file of a sane size, checked before it is read."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"Config file {path} is not a regular file; give --config the path of a TOML file.")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"Config file {path} holds {info.st_size:,} bytes, far more than a list of settings "
+                              f"needs (at most {MAX_CONFIG_BYTES:,}); give --config the path of a TOML file.")
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_CONFIG_BYTES + 1).decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
+    if _toml_nesting(text) > MAX_CONFIG_NESTING:
+        raise ConfigError(f"Config file {path} nests more than {MAX_CONFIG_NESTING} levels deep, but its settings are "
+                          "a flat list of names and values; fix the file or drop --config.")
+    return text
+
+
 def load_toml(path: str | Path) -> dict[str, object]:
     """Settings from a TOML file, keyed by field name, type-checked; unknown keys and unreadable files are errors."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+        raw = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML ({exc}); fix the file or drop --config.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
     values: dict[str, object] = {}
     for key, value in raw.items():
         name = _toml_key(key)
