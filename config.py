@@ -519,9 +519,9 @@ def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) 
               file=sys.stderr)
         return 130
     except OSError as exc:  # expected, and said in full: no traceback even with --debug
-        print(f"{prog} stopped: a file could not be written or read ({exc.strerror or exc}: "
-              f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run it again.",
-              file=sys.stderr)
+        from storage import file_failure
+
+        print(f"{prog} stopped: {file_failure(exc)}, then run it again.", file=sys.stderr)
         return 1
     except Exception as exc:
         if debug:

@@ -32,7 +32,7 @@ from policy import CheckpointError, load_policy, resolve_device, save_policy
 from run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from scripted import record_scripted
 from self_play import SelfPlayError, generate_self_play_data
-from storage import NotOurFileError, copy_atomic, write_text_atomic
+from storage import NotOurFileError, copy_atomic, file_failure, write_text_atomic
 from visualize_training import plot_history
 
 EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games
@@ -510,9 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         say.say(f"Training stopped: {str(exc).rstrip('.')}; run the same command again to resume.", essential=True)
         return 1
     except OSError as exc:
-        say.say(f"Training stopped: a file could not be written or read ({exc.strerror or exc}: "
-                f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.",
-                essential=True)
+        say.say(f"Training stopped: {file_failure(exc)}, then run the same command again to resume.", essential=True)
         return 1
     except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
         if cfg.debug:

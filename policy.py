@@ -139,7 +139,8 @@ def save_policy(policy: SnakePolicy, path: str | os.PathLike, **meta) -> None:
         **meta,
     }
     with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(checkpoint, tmp)
+        with open(tmp, "wb") as handle:  # through a Python file: a full disk is an OSError, not torch's "unexpected pos"
+            torch.save(checkpoint, handle)
 
 
 def expected_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:

@@ -33,6 +33,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes files owner-only; artifacts get the usual mode
         os.replace(tmp_path, target)
+    except OSError as exc:  # a write to a handle names no file (a full disk said "unknown file"): name the target
+        if exc.filename is not None and exc.filename != str(tmp_path):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -60,6 +64,15 @@ def open_own(path: str | os.PathLike, mode: str = "a") -> TextIO:
         raise NotOurFileError(errno.EINVAL, "it is not a regular file", str(path))
     os.set_blocking(fd, True)
     return os.fdopen(fd, mode, encoding="utf-8", buffering=1)
+
+
+def file_failure(exc: OSError) -> str:
+    """What went wrong with a file and the fix, as a clause: a full disk is said as such, with the file's name."""
+    name = exc.filename or "a file whose name the system did not give"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full, so {name} could not be written; free some space"
+    return (f"a file could not be written or read ({exc.strerror or exc}: {name}); free some space or fix the "
+            "folder's permissions")
 
 
 def writable_folder(path: str | os.PathLike) -> str | None:

@@ -360,3 +360,50 @@ def test_a_work_folder_that_cannot_be_written_is_one_sentence(world, capsys, mon
     assert captured.out == "" and "Traceback" not in captured.err
     line = captured.err.strip()
     assert len(line.splitlines()) == 1 and "cannot be written" in line and "--workdir" in line, line
+
+
+def _full_disk(real_open):
+    """An `open` whose writes go to /dev/full (every write fails with ENOSPC, as on a full disk); reads are real."""
+
+    def full_open(file, mode="r", *args, **kwargs):
+        return real_open("/dev/full", mode, *args, **kwargs) if "w" in mode else real_open(file, mode, *args, **kwargs)
+
+    return full_open
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_while_saving_the_checkpoint_says_so_naming_it_and_keeps_every_file(world, capsys, monkeypatch):
+    import builtins
+
+    import policy
+
+    assert _run(world, "--iterations", "0") == 0
+    logs = world.workdir / "training_logs"
+    kept = {f: f.read_bytes() for f in [*logs.glob("*.json"), *logs.glob("*.npz"), *world.workdir.glob("data/*.pt")]}
+    world.scores.update({"trained-1": 3.0})  # kept: the new policy is saved over data/policy_mc.pt
+    monkeypatch.setattr(policy, "open", _full_disk(builtins.open), raising=False)
+    capsys.readouterr()
+    assert _run(world, "--iterations", "1") == 1
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert "Traceback" not in out and "unexpected pos" not in out, out
+    assert last.startswith("Training stopped: the disk is full, so ") and "policy_mc.pt could not be written" in last
+    assert last.endswith("run the same command again to resume."), last
+    for f, data in kept.items():
+        assert f.read_bytes() == data, f"{f.name} changed"
+    assert not list(world.workdir.rglob(".*.tmp")), "no temporary file is left behind"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_while_saving_an_array_file_names_it(tmp_path, monkeypatch):
+    import builtins
+    import errno
+
+    import storage
+
+    monkeypatch.setattr(storage, "open", _full_disk(builtins.open), raising=False)
+    with pytest.raises(OSError) as info:
+        storage.save_npz_atomic(tmp_path / "history.npz", {"a": np.zeros(100_000)})
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "history.npz")
+    assert storage.file_failure(info.value).startswith(f"the disk is full, so {tmp_path / 'history.npz'} could not")
+    assert not list(tmp_path.iterdir())

@@ -82,11 +82,11 @@ SURPRISE = RuntimeError("something no one expected")
 FAILURES = [
     # (command, argv, the step replaced, what it raises, a word the sentence must say)
     ("train_imitation", ["--workdir", "{tmp}", "--epochs", "1", "--hidden", "8", "--layers", "1"], "save_policy",
-     DISK_FULL, "No space left on device"),
+     DISK_FULL, "the disk is full"),
     ("train_imitation", ["--workdir", "{tmp}"], "train_imitation", SURPRISE, "RuntimeError"),
     ("evaluate", ["{tmp}/policy.pt", "--episodes", "2"], "evaluate_policy", SURPRISE, "RuntimeError"),
     ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "save_dataset",
-     DISK_FULL, "No space left on device"),
+     DISK_FULL, "the disk is full"),
     ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "record_scripted",
      SURPRISE,
      "RuntimeError"),
@@ -95,7 +95,7 @@ FAILURES = [
     ("video_recorder", ["{tmp}/policy.pt", "--episodes", "1", "--out", "{tmp}/v.gif"], "record_best_episode", SURPRISE,
      "RuntimeError"),
     ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
-     DISK_FULL, "No space left on device"),
+     DISK_FULL, "the disk is full"),
     ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
      SURPRISE, "RuntimeError"),
 ]  # fmt: skip
