@@ -407,3 +407,37 @@ def test_a_full_disk_while_saving_an_array_file_names_it(tmp_path, monkeypatch):
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "history.npz")
     assert storage.file_failure(info.value).startswith(f"the disk is full, so {tmp_path / 'history.npz'} could not")
     assert not list(tmp_path.iterdir())
+
+
+def test_each_kill_during_the_first_commit_leaves_at_most_one_set_aside_history(world, monkeypatch, capsys):
+    import run_state
+
+    real_save = run_state.RunState.save
+
+    def killed(self, path):  # as if the run were killed after the history, before the state file
+        raise KeyboardInterrupt
+
+    import datetime
+    import itertools
+    import types
+
+    ticks = itertools.count()  # a second passes between set-asides, as between real reruns
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2026, 1, 1, tzinfo=tz) + datetime.timedelta(seconds=next(ticks))
+
+    monkeypatch.setattr(run_state, "datetime", types.SimpleNamespace(datetime=Clock))
+    monkeypatch.setattr(run_state.RunState, "save", killed)
+    for _ in range(3):
+        assert _run(world, "--iterations", "0") == 130
+    monkeypatch.setattr(run_state.RunState, "save", real_save)
+    assert _run(world, "--iterations", "0") == 0
+    logs = world.workdir / "training_logs"
+    assert len(list(logs.glob("training_history.set-aside-*.npz"))) == 1
+    assert load_history(logs / "training_history.npz")["iteration"].tolist() == [0]
+    (logs / "training_history.npz").write_bytes(b"another run's history")  # different content is still kept
+    (logs / "run_state.json").unlink()
+    assert _run(world, "--iterations", "0") == 0
+    assert len(list(logs.glob("training_history.set-aside-*.npz"))) == 2
