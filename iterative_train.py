@@ -31,7 +31,7 @@ from mc_search import SearchSettings, usable_cores
 from policy import CheckpointError, load_policy, resolve_device, save_policy
 from run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from scripted import record_scripted
-from self_play import SelfPlayError, generate_self_play_data
+from self_play import SelfPlayError, check_ray_address, generate_self_play_data
 from storage import NotOurFileError, copy_atomic, file_failure, write_text_atomic
 from visualize_training import plot_history
 
@@ -331,6 +331,8 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     say.say(f"Snake Monte Carlo training starts in {p.workdir.resolve()}, on a {cfg.grid_size} by {cfg.grid_size} "
             f"board, using the {device.type.upper()}.")
     say.event("start", config=cfg.to_dict())
+    if cfg.backend == "ray":  # an address that does not answer is said now, not after the first phases
+        check_ray_address(cfg.ray_address)
     remove_leftovers(p, say)
     with say.phase("Checking prerequisites"):
         demos = ensure_prerequisites(cfg, say)

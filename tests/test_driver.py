@@ -441,3 +441,18 @@ def test_each_kill_during_the_first_commit_leaves_at_most_one_set_aside_history(
     (logs / "run_state.json").unlink()
     assert _run(world, "--iterations", "0") == 0
     assert len(list(logs.glob("training_history.set-aside-*.npz"))) == 2
+
+
+def test_an_unreachable_ray_address_stops_the_run_at_once_with_one_sentence(world, capsys):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    assert _run(world, "--iterations", "1", "--backend", "ray", "--ray-address", f"127.0.0.1:{port}") == 1
+    assert time.monotonic() - start < 30
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"Training stopped: The Ray cluster at 127.0.0.1:{port} cannot be reached") and "Traceback" not in out
+    assert not (world.workdir / "training_logs/run_state.json").exists(), "nothing was started"

@@ -405,3 +405,122 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
     for w in survivors:  # leave nothing behind when this fails
         os.kill(w, signal.SIGKILL)
     assert survivors == [], "self-play workers outlived their driver"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_a_worker_stopped_while_starting_never_hangs_self_play(checkpoint, tmp_path):
+    """SIGSTOP one of two workers as it starts (still importing torch): the other plays both shares, and the call
+    must end within a bound, the stopped worker ended and named, instead of waiting for it forever."""
+    import signal
+    import time
+
+    before = set(_live_children(os.getpid()))
+    outcome: dict = {}
+    say = Narrator(progress="off", stream=io.StringIO(), log_path=tmp_path / "train.log")
+
+    def play() -> None:
+        try:
+            outcome["data"] = generate_self_play_data(str(checkpoint), 4, num_workers=2, narrator=say, **BUDGET)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    stopped, deadline = None, time.monotonic() + 60
+    while stopped is None and time.monotonic() < deadline:
+        for pid in set(_live_children(os.getpid())) - before:
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped = pid
+                    break
+            except OSError:
+                continue
+        time.sleep(0.005)
+    assert stopped is not None, "no worker process appeared"
+    thread.join(timeout=180)  # the games take seconds; the stopped worker is given 10 to end
+    hung = thread.is_alive()
+    if hung or not _exited(stopped):
+        os.kill(stopped, signal.SIGKILL)  # let the call (and this test) end
+        thread.join(timeout=60)
+    say.close()
+    assert not hung, "self-play waited without a bound for a worker stopped while starting"
+    assert "data" in outcome, outcome
+    assert len(outcome["data"][0]["episode_scores"]) == 4, "the other worker played both shares"
+    log = (tmp_path / "train.log").read_text()
+    assert f"Self-play worker process {stopped} did not end" in log, log
+
+
+def _listening_addresses(root: int) -> set[str]:
+    """The local addresses that `root` and its descendants listen on (TCP, from Linux /proc): 'host' parts only."""
+    import socket
+    import struct
+
+    family = {}
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            if name == "tcp":
+                host = socket.inet_ntop(socket.AF_INET, struct.pack("<I", int.from_bytes(raw, "big")))
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+            family[fields[9]] = host
+    pids, found = {root}, set()
+    for _ in range(4):  # children of children: gcs_server, raylet, the workers
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) in pids:
+                        pids.add(int(entry.name))
+                except OSError:
+                    continue
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        found |= {family[link[8:-1]] for link in links if link.startswith("socket:[") and link[8:-1] in family}
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the sockets from Linux /proc")
+def test_the_private_local_ray_instance_listens_on_the_loopback_address_only(checkpoint, monkeypatch):
+    ray = pytest.importorskip("ray")
+    import ray.util.multiprocessing as ray_mp
+
+    seen: set[str] = set()
+
+    class Watched(ray_mp.Pool):
+        def map(self, *args, **kwargs):  # the instance, its raylet and its workers are up: what do they listen on?
+            seen.update(_listening_addresses(os.getpid()))
+            return super().map(*args, **kwargs)
+
+    monkeypatch.setattr(ray_mp, "Pool", Watched)
+    data, _ = generate_self_play_data(str(checkpoint), 2, num_workers=2, backend="ray", narrator=quiet(), **BUDGET)
+    assert len(data["episode_scores"]) == 2 and not ray.is_initialized()
+    assert seen, "no listening socket of the Ray instance was found"
+    assert seen <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, f"Ray listens on {seen}"
+
+
+def test_an_unreachable_ray_address_is_one_sentence_naming_it_within_seconds():
+    import socket
+    import time
+
+    from self_play import check_ray_address
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", "no-such-host.invalid:6379", "nonsense"):
+        start = time.monotonic()
+        with pytest.raises(SelfPlayError) as info:
+            check_ray_address(address)
+        message = str(info.value)
+        assert f"The Ray cluster at {address} cannot be reached (" in message and "\n" not in message, message
+        assert time.monotonic() - start < 30
+    check_ray_address(None)  # a private local instance: nothing to reach
+    check_ray_address("auto")  # Ray's own lookup
