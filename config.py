@@ -319,10 +319,26 @@ def _default_text(value: object) -> str:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump."""
+    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump. One rule for every
+    command: a flag is typed in full (no abbreviations, which a new flag could silently change the meaning of), and a
+    near miss is answered with the flag it resembles."""
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:
         sentence = message[:1].upper() + message[1:]
+        hint = ""
+        if message.startswith("unrecognized arguments:"):
+            flags = [a for a in self._option_string_actions if a.startswith("--")]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=", 1)[0], flags, n=1, cutoff=0.75) if word.startswith("-") else []
+                if close:
+                    hint = f"; did you mean {close[0]}?"
+                    break
+        if hint:
+            self.exit(2, f"{sentence.rstrip('.')}{hint} Run python {self.prog} --help to list the flags.\n")
         self.exit(2, f"{sentence.rstrip('.')}; run python {self.prog} --help to list the flags.\n")
 
 
