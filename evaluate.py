@@ -22,7 +22,7 @@ import numpy as np
 from config import OneLineParser, run_guarded
 from constants import GREEDY_MOVES_PER_S, MAX_DETOURS, SEARCH_WORK_PER_S
 from env import SnakeBatch
-from narrate import Narrator, format_seconds, per_second, plural, roughly
+from narrate import Narrator, count, format_seconds, per_second, plural, roughly
 
 
 def default_max_steps(grid_size: int, starve_steps: int) -> int:
@@ -239,6 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded("evaluate.py", lambda: _evaluate(parser, args), args.debug)
 
 
+def spoken_percent(share: float) -> str:
+    """A share as it is best heard: whole percent ('87 percent'), with one decimal only where rounding would say
+    all or none of something that is not ('99.6 percent', '0.4 percent')."""
+    value = 100 * float(share)
+    if round(value) in (0, 100) and value not in (0.0, 100.0):
+        return f"{value:.1f} percent"
+    return f"{value:.0f} percent"
+
+
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """The command itself: bad flags and checkpoints refused with exit status 2, then the games played and said."""
     if args.episodes < 1:
@@ -305,12 +314,14 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     narrator.say(
         f"Mean score {result['mean_score']:.1f}, standard deviation {result['std_score']:.1f}, best {result['max_score']}."
     )
-    narrator.say(f"Mean episode length {result['mean_length']:.1f} moves.")
-    narrator.say(f"The board was filled in {100 * result['win_rate']:.1f} percent of games.")
+    narrator.say(f"Mean episode length {count(round(result['mean_length']), 'move')}.")
+    narrator.say(f"The board was filled in {spoken_percent(result['win_rate'])} of games.")
     if math.isnan(result["moves_per_apple"]):
         narrator.say("No apple was eaten, so there is no moves-per-apple figure.")
     else:
-        narrator.say(f"On average an apple took {result['moves_per_apple']:.1f} moves.")
+        per_apple = result["moves_per_apple"]  # a decimal only where it is heard: below ten moves
+        narrator.say(f"On average an apple took {per_apple:.1f} moves." if per_apple < 9.95 else
+                     f"On average an apple took {per_apple:,.0f} moves.")
     narrator.close()
     if args.json:
         figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}

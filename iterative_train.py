@@ -474,6 +474,14 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise Stopped(signum)
 
 
+def _what_is_saved(p) -> str:  # noqa: ANN001 - the run's Paths
+    """What a stopped run leaves, truly: the last completed iteration, or (before the first) the files it finished."""
+    if p.run_state.exists():
+        return "Everything up to the last completed iteration is saved; run the same command again to resume."
+    return ("No iteration was completed yet; the files it finished writing are kept; run the same command again to "
+            "start from them.")
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(argv)
     p = cfg.paths
@@ -502,8 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(cfg, say)
     except KeyboardInterrupt as exc:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
-        say.say(f"Training was {how}. Everything up to the last completed iteration is saved; run the same "
-                "command again to resume.", essential=True)
+        say.say(f"Training was {how}. {_what_is_saved(p)}", essential=True)
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
     except (CheckpointError, datasets.DatasetError, RunStateError, ValueError) as exc:  # bad input: a file or a flag
         say.say(f"Training stopped: {exc}", essential=True)
@@ -517,9 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
         if cfg.debug:
             raise
-        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); everything up to "
-                "the last completed iteration is saved. Run again with --debug to see where it happened.",
-                essential=True)
+        saved = _what_is_saved(p).split(";")[0]
+        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); "
+                f"{saved[:1].lower()}{saved[1:]}. Run again with --debug to see where it happened.", essential=True)
         return 1
     finally:
         say.close()

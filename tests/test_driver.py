@@ -456,3 +456,13 @@ def test_an_unreachable_ray_address_stops_the_run_at_once_with_one_sentence(worl
     last = out.strip().splitlines()[-1]
     assert last.startswith(f"Training stopped: The Ray cluster at 127.0.0.1:{port} cannot be reached") and "Traceback" not in out
     assert not (world.workdir / "training_logs/run_state.json").exists(), "nothing was started"
+
+
+def test_an_interrupt_before_any_iteration_does_not_claim_an_iteration_was_saved(world, monkeypatch, capsys):
+    def interrupted(cfg, say):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(it, "ensure_prerequisites", interrupted)
+    assert _run(world, "--iterations", "1") == 130
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("Training was interrupted. No iteration was completed yet") and "last completed" not in last
