@@ -439,7 +439,11 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
     save_plots(cfg, say)
     if not already_done:
         history = record.history
-        result = f", scoring {float(history['mean_score'][-1]):.1f} on average" if len(history["iteration"]) else ""
+        result = ""
+        if len(history["iteration"]):
+            fill = float(history["win_rate"][-1])
+            filled = f" and filling {100 * fill:.0f} percent of boards" if np.isfinite(fill) else ""
+            result = f", scoring {float(history['mean_score'][-1]):.1f} on average{filled}"
         say.say(f"Training is complete. The policy is in {rel(cfg, cfg.paths.mc_policy)}{result}, and the story of the "
                 f"run is in {rel(cfg, cfg.paths.summary_txt)}.", essential=True)
     return 0

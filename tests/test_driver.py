@@ -314,6 +314,7 @@ def test_quiet_says_only_the_decision_and_the_result_and_the_log_keeps_everythin
     assert out[0].startswith("In iteration 1 of 2, the new policy is kept: ") and out[0].endswith(".")
     assert out[1].startswith("In iteration 2 of 2, ")
     assert out[2].startswith("Training is complete. The policy is in data/policy_mc.pt, scoring ")
+    assert "percent of boards" in out[2], "the result says the fill rate too"
     log = (world.workdir / "training_logs/train.log").read_text()
     for sentence in ("Iteration 1 of 2 begins.", "Fast evaluation:", "Summary of every iteration follows."):
         assert sentence in log
