@@ -264,7 +264,14 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
     pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
     pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
     try:
-        futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
+        # The workers start with Ctrl-C blocked (a signal mask survives exec): one that reached a worker still
+        # importing torch, before its initializer could ignore it, printed a traceback per worker. The driver handles
+        # it (and stops them); a Ctrl-C that arrives meanwhile waits, blocked, and reaches the driver just after.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         last_news = [time.monotonic()] * len(jobs)
         while True:
             running = not all(f.done() for f in futures)

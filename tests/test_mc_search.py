@@ -524,3 +524,40 @@ def test_an_unreachable_ray_address_is_one_sentence_naming_it_within_seconds():
         assert time.monotonic() - start < 30
     check_ray_address(None)  # a private local instance: nothing to reach
     check_ray_address("auto")  # Ray's own lookup
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_ctrl_c_while_workers_start_gives_no_worker_traceback(checkpoint):
+    """A terminal's Ctrl-C reaches the whole process group; a worker still importing torch (before its initializer
+    ignores Ctrl-C) printed a traceback of its own. The workers are sent theirs first, so the test does not depend
+    on whether the driver ends them before they print."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from mc_search import SearchSettings\nfrom narrate import Narrator\n"
+        "from self_play import generate_self_play_data\n"
+        "try:\n"
+        f"    generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True),\n"
+        f"                            search=SearchSettings(K=2, H=4), grid_size={G})\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers, deadline = [], time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [pid for pid in _live_children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        time.sleep(0.005)
+    assert len(workers) == 2, "the workers did not appear"
+    for pid in workers:
+        os.kill(pid, signal.SIGINT)  # while they start
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert out.strip() == "interrupted"
