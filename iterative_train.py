@@ -17,22 +17,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import datasets
-import history as hist
-import narrate
-from baseline import human_baseline
-from config import TrainConfig, parse_config, signals_as_stops
-from constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
-from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
-from evaluate import evaluate_policy
-from hard_positions import HardPositionSettings, hard_positions
-from learning import train_imitation, train_mc
-from mc_search import SearchSettings, usable_cores
-from policy import CheckpointError, load_policy, resolve_device, save_policy
-from run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
-from scripted import record_scripted
-from self_play import SelfPlayError, check_ray_address, generate_self_play_data
-from storage import NotOurFileError, copy_atomic, file_failure, write_text_atomic
+from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
+from snake_mc.common.storage import NotOurFileError, copy_atomic, file_failure, write_text_atomic
+from snake_mc.game import datasets
+from snake_mc.game.scripted import record_scripted
+from snake_mc.learn.baseline import human_baseline
+from snake_mc.learn.learning import train_imitation, train_mc
+from snake_mc.learn.network import CheckpointError, load_policy, resolve_device, save_policy
+from snake_mc.run import history as hist
+from snake_mc.run.config import TrainConfig, parse_config, signals_as_stops
+from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
+from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
+from snake_mc.search.evaluation import evaluate_policy
+from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
+from snake_mc.search.rollouts import SearchSettings, usable_cores
+from snake_mc.search.self_play import SelfPlayError, check_ray_address, generate_self_play_data
+from snake_mc.speech import narrate
 from visualize_training import plot_history
 
 EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games
@@ -134,7 +134,7 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[dict, di
     policy = load_policy(p.mc_policy, device=device, grid_size=cfg.grid_size)
     fast = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
     full = evaluate(policy, cfg, cfg.eval_episodes, say)
-    say.say(f"Iteration 0, the starting policy, over {cfg.eval_episodes} games: {speak_score(full)}.")
+    say.say(f"Iteration 0, the starting policy, over {narrate.count(cfg.eval_episodes, 'game')}: {speak_score(full)}.")
     return fast, full
 
 
@@ -204,11 +204,11 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
     say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
             f"{cfg.backend} backend; training reuses the data of the latest "
             f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
-    say.say(f"Every iteration gets a fast evaluation on {cfg.fast_eval_episodes} games; a full one on "
-            f"{cfg.eval_episodes} games comes every {cfg.eval_full_every} iterations, after a fast gain of "
-            f"{cfg.mc_adapt_threshold:g} or more, or before a rollback. A new policy is compared with the one it "
-            f"would replace on the same games, and rolled back only when it scores lower by more than "
-            f"{cfg.rollback_z:g} standard errors.")
+    say.say(f"Every iteration gets a fast evaluation on {narrate.count(cfg.fast_eval_episodes, 'game')}; a full one "
+            f"on {narrate.count(cfg.eval_episodes, 'game')} comes every {cfg.eval_full_every} iterations, after a fast "
+            f"gain of {cfg.mc_adapt_threshold:g} or more, or before a rollback. A new policy is compared with the one it "
+            f"would replace on the same games, and rolled back only when it scores lower, or fills fewer boards, by "
+            f"more than {cfg.rollback_z:g} standard errors.")
 
 
 def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device,
@@ -351,7 +351,6 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
         say.event("iteration_start", iteration=iteration, mc_K=record.state.mc_K, mc_H=record.state.mc_H)
         mc, archived = make_data(cfg, record, iteration, device, say)
-        copy_atomic(p.mc_policy, p.mc_backup)
         trained, used_human = train(cfg, record, demos, mc, iteration, device, say)
         fast_ev, full_ev, fast, full, replaced_full = judge(cfg, record, trained, iteration, device, say)
         decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
@@ -364,12 +363,10 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
                   se=decision.compared.se, games=decision.compared.games, fill=decision.compared.new_fill,
                   fill_gain=decision.compared.fill_gain, full_eval=full is not None)
         scores = {"full_scores": replaced_full}  # a rolled-back iteration still learned the kept policy's full scores
-        if decision.keep:
+        if decision.keep:  # the trained policy reaches data/policy_mc.pt only when kept: a rollback has nothing to undo
             save_policy(trained, p.mc_policy, iteration=iteration, eval={"mean_score": decision.compared.new_mean})
             scores = {"fast_scores": fast_ev["scores"].tolist(),
                       "full_scores": full_ev["scores"].tolist() if full_ev is not None else []}
-        else:
-            copy_atomic(p.mc_backup, p.mc_policy)
         reported = full_ev if full_ev is not None else fast_ev
         row = history_row(reported, full is not None, decision.mc_K, decision.mc_H, not decision.keep, used_human,
                           decision.summary, decision.compared)
@@ -439,11 +436,12 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
     save_plots(cfg, say)
     if not already_done:
         history = record.history
+        kept = np.flatnonzero(~np.asarray(history["rolled_back"], dtype=bool))  # a rolled-back row scored the other policy
         result = ""
-        if len(history["iteration"]):
-            fill = float(history["win_rate"][-1])
+        if len(kept):
+            fill = float(history["win_rate"][kept[-1]])
             filled = f" and filling {100 * fill:.0f} percent of boards" if np.isfinite(fill) else ""
-            result = f", scoring {float(history['mean_score'][-1]):.1f} on average{filled}"
+            result = f", scoring {float(history['mean_score'][kept[-1]]):.1f} on average{filled}"
         say.say(f"Training is complete. The policy is in {rel(cfg, cfg.paths.mc_policy)}{result}, and the story of the "
                 f"run is in {rel(cfg, cfg.paths.summary_txt)}.", essential=True)
     return 0

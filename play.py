@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from config import OneLineParser, run_guarded
-from constants import MAX_GRID
-from datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
-from env import DC, DR, SnakeBatch
-from narrate import Narrator, format_seconds, get_narrator, plural
-from scripted import record_scripted
+from snake_mc.common.constants import MAX_GRID
+from snake_mc.game.datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
+from snake_mc.game.rules import DC, DR, SnakeBatch
+from snake_mc.game.scripted import record_scripted
+from snake_mc.run.config import OneLineParser, run_guarded
+from snake_mc.speech.narrate import Narrator, format_seconds, get_narrator, plural
 
 DEFAULT_OUT = "data/human_demos.npz"
 

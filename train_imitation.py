@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-import datasets
-from config import OneLineParser, run_guarded
-from learning import train_imitation
-from narrate import Narrator, per_second
-from policy import resolve_device, save_policy
-from storage import writable_folder
+from snake_mc.common.storage import writable_folder
+from snake_mc.game import datasets
+from snake_mc.learn.learning import train_imitation
+from snake_mc.learn.network import resolve_device, save_policy
+from snake_mc.run.config import OneLineParser, run_guarded
+from snake_mc.speech.narrate import Narrator, per_second
 
 FIX = "python play.py --scripted 200"
 

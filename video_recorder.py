@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from config import OneLineParser, Paths, run_guarded
-from env import SnakeBatch, SnakeEnv
-from narrate import Narrator, Progress, about, count, get_narrator, plural
-from policy import CheckpointError, SnakePolicy, load_policy
-from storage import atomic_path, writable_folder
+from snake_mc.common.storage import atomic_path, writable_folder
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy
+from snake_mc.run.config import OneLineParser, Paths, run_guarded
+from snake_mc.speech.narrate import Narrator, Progress, about, count, get_narrator, plural
 
 VIDEO_FORMATS = ("mp4", "gif")
 # Conservative rates for the expected duration said at the start, measured on our 2-core machine: beside one busy

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from config import OneLineParser, Paths, run_guarded
-from history import HistoryError, load_history
-from narrate import Narrator, format_seconds, plural
-from storage import atomic_path, write_text_atomic
+from snake_mc.common.storage import atomic_path, write_text_atomic
+from snake_mc.run.config import OneLineParser, Paths, run_guarded
+from snake_mc.run.history import HistoryError, load_history
+from snake_mc.speech.narrate import Narrator, format_seconds, plural
 
 
 # ----- words ---------------------------------------------------------------------------------------------------

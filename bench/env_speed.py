@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from env import SnakeBatch  # noqa: E402 - the path above must be set first
+from snake_mc.game.rules import SnakeBatch  # noqa: E402 - the path above must be set first
 
 GRID = 10
 NUM_GAMES = 4096

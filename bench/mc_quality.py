@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from env import SnakeBatch  # noqa: E402 - the path above must be set first
-from mc_search import monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
-from policy import CheckpointError, load_policy  # noqa: E402
+from snake_mc.game.rules import SnakeBatch  # noqa: E402 - the path above must be set first
+from snake_mc.learn.network import CheckpointError, load_policy  # noqa: E402
+from snake_mc.search.rollouts import monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
 
 DEFAULT_CHECKPOINT = "data/policy_imitation.pt"
 MAKE_IT = "python play.py --scripted 200 && python train_imitation.py"

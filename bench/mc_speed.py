@@ -34,12 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from env import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
-from mc_search import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
-from narrate import Narrator  # noqa: E402
-from observation import encode  # noqa: E402
-from policy import CheckpointError, SnakePolicy, load_policy, save_policy, select_actions  # noqa: E402
-from self_play import generate_self_play_data  # noqa: E402
+from snake_mc.game.observation import encode  # noqa: E402
+from snake_mc.game.rules import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
+from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy, select_actions  # noqa: E402
+from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
+from snake_mc.search.self_play import generate_self_play_data  # noqa: E402
+from snake_mc.speech.narrate import Narrator  # noqa: E402
 
 GRID, K, H, GAMES = 10, 5, 20, 64
 ROUNDS = 3  # (a), (b) and (c) each get this many slices, in turn
@@ -78,7 +78,9 @@ class Batched:
     def run(self, budget: float) -> None:
         start = time.perf_counter()
         while time.perf_counter() - start < budget:
-            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng, threads=self.threads)
+            # The rollout search itself: a game in tour order would take the tour's move without a rollout (tour=True,
+            # the search's default), and fresh games start in tour order, so this would time nothing.
+            found = monte_carlo_actions(self.games, self.policy, K, H, seed=self.rng, threads=self.threads, tour=False)
             self.games.step(found.actions)
             self.decisions += GAMES
             self.rollout_moves += found.rollout_moves

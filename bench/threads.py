@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evaluate import evaluate_policy  # noqa: E402 - the path above must be set first
-from learning import train_imitation  # noqa: E402
-from narrate import Narrator  # noqa: E402
-from policy import load_policy  # noqa: E402
-from scripted import record_scripted  # noqa: E402
+from snake_mc.game.scripted import record_scripted  # noqa: E402
+from snake_mc.learn.learning import train_imitation  # noqa: E402
+from snake_mc.learn.network import load_policy  # noqa: E402
+from snake_mc.search.evaluation import evaluate_policy  # noqa: E402 - the path above must be set first
+from snake_mc.speech.narrate import Narrator  # noqa: E402
 
 
 def _training_rate(demos: dict, threads: int) -> float:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
+from snake_mc.run.config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
 
 EXPECTED_DEFAULTS = {
     "num_iterations": 10, "mc_episodes": 64, "mc_K": 5, "mc_H": 20, "mc_K_step": 2, "mc_H_step": 10,
     "mc_adapt_threshold": 0.5, "mc_adapt_patience": 2, "mc_reuse_iters": 3, "mc_num_workers": 2, "train_epochs": 4,
-    "mc_weight": 3.0, "include_human_data": True, "eval_episodes": 400, "fast_eval_episodes": 200, "eval_full_every": 2,
+    "mc_weight": 3.0, "include_human_data": True, "eval_episodes": 1000, "fast_eval_episodes": 400, "eval_full_every": 2,
     "rollback_z": 2.0, "hard_games": 1000, "hard_rewind": 100, "hard_K": 5, "hard_H": 100, "hard_margin": 0.0,
     "record_videos": False, "video_episodes": 5, "grid_size": 10, "reward": "default", "seed": 0, "device": "auto",
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
@@ -41,10 +42,32 @@ def write_toml(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_defaults_match_the_seed_document() -> None:
-    cfg = TrainConfig()
-    assert cfg.to_dict() == EXPECTED_DEFAULTS
-    assert parse_config([]) == cfg
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_table_the_tests_use_is_the_configs_defaults() -> None:
+    """EXPECTED_DEFAULTS pins every default the other tests lean on; no flags means exactly those."""
+    assert TrainConfig().to_dict() == EXPECTED_DEFAULTS
+    assert parse_config([]) == TrainConfig()
+
+
+def test_the_readme_states_the_defaults_the_config_has() -> None:
+    """The user's document says the defaults in words ("`--hard-games` games (1,000; ...", "a full one (400 games)
+    every second iteration"); each number it gives must be the default the parser applies."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    knobs = [action for action in build_parser()._actions if action.dest in EXPECTED_DEFAULTS]
+    defaults = {flag: TrainConfig().to_dict()[action.dest] for action in knobs for flag in action.option_strings}
+    stated = {flag: float(number.rstrip(",.").replace(",", ""))
+              for flag, number in re.findall(r"`(--[a-z][a-z-]*)`[^`()]{0,50}\((?:default )?(\d[\d,.]*)", text)}  # fmt: skip
+    assert {"--mc-episodes", "--mc-worker-timeout", "--hard-games", "--hard-rewind", "--hard-k", "--hard-h",
+            "--mc-weight", "--rollback-z", "--mc-margin", "--mc-detours"} <= set(stated), stated  # fmt: skip
+    for flag, number in stated.items():
+        assert number == defaults[flag], f"the README says {flag} is {number:g} by default; the config says {defaults[flag]}"
+    (fast,) = re.findall(r"A fast evaluation \((\d+) games", text)
+    ((full, every),) = re.findall(r"a full one \((\d+) games\) every (\w+) iteration", text)
+    assert int(fast) == TrainConfig().fast_eval_episodes and int(full) == TrainConfig().eval_episodes
+    assert {"second": 2, "third": 3, "fourth": 4}[every] == TrainConfig().eval_full_every
+    assert f"`--hard-margin {TrainConfig().hard_margin:g}`" in text
 
 
 @pytest.mark.parametrize(
@@ -65,20 +88,20 @@ def test_defaults_match_the_seed_document() -> None:
         (["--mc-search-threads", "2"], "mc_search_threads", 2),
         (["--mc-worker-timeout", "90"], "mc_worker_timeout", 90.0),
         (["--mc-temperature", "0.5"], "mc_temperature", 0.5),
-        (["--mc-target", "hard"], "mc_target", "hard"),
+        (["--mc-target", "soft"], "mc_target", "soft"),
         (["--train-epochs", "0"], "train_epochs", 0),
         (["--mc-weight", "2.5"], "mc_weight", 2.5),
         (["--no-include-human-data"], "include_human_data", False),
-        (["--include-human-data"], "include_human_data", True),
+        (["--include-human-data"], "include_human_data", True),  # over a file that turns it off
         (["--imitation-demos", "12"], "imitation_demos", 12),
         (["--imitation-epochs", "2"], "imitation_epochs", 2),
         (["--batch-size", "64"], "batch_size", 64),
         (["--lr", "0.01"], "lr", 0.01),
-        (["--eval-episodes", "400"], "eval_episodes", 400),
+        (["--eval-episodes", "600"], "eval_episodes", 600),
         (["--fast-eval-episodes", "10"], "fast_eval_episodes", 10),
-        (["--eval-full-every", "2"], "eval_full_every", 2),
+        (["--eval-full-every", "3"], "eval_full_every", 3),
         (["--record-videos"], "record_videos", True),
-        (["--no-record-videos"], "record_videos", False),
+        (["--no-record-videos"], "record_videos", False),  # over a file that turns it on
         (["--video-episodes", "2"], "video_episodes", 2),
         (["--grid-size", "6"], "grid_size", 6),
         (["--reward", "hungry"], "reward", "hungry"),
@@ -91,20 +114,50 @@ def test_defaults_match_the_seed_document() -> None:
         (["--quiet"], "quiet", True),
     ],
 )
-def test_each_flag_sets_its_knob(argv: list[str], field: str, value: object) -> None:
-    cfg = parse_config(argv)
+def test_each_flag_sets_its_knob(argv: list[str], field: str, value: object, tmp_path: Path) -> None:
+    """Every row sets a value its knob would not have without the flag, so a flag that is not applied fails: a flag
+    whose value is the default is given over a TOML file that sets the other value."""
+    before = []
+    if value == EXPECTED_DEFAULTS[field]:  # only the two booleans: the file sets the other one
+        before = ["--config", str(write_toml(tmp_path, f"{field} = {str(not value).lower()}\n"))]
+    assert getattr(parse_config(before), field) != value, "this row would pass with the flag ignored"
+    cfg = parse_config([*before, *argv])
     assert getattr(cfg, field) == value
-    untouched = {k: v for k, v in EXPECTED_DEFAULTS.items() if k not in (field, "backend")}
+    untouched = {k: v for k, v in EXPECTED_DEFAULTS.items() if k not in (field, "backend", "config")}
     assert {k: getattr(cfg, k) for k in untouched} == untouched
 
 
+def help_entries(text: str) -> dict[str, str]:
+    """Each option's own help in argparse's help text, keyed by every flag of the option (`--iterations` too)."""
+    entries: dict[str, str] = {}
+    flags: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            head, _, rest = line.strip().partition("  ")
+            flags = re.findall(r"--?[a-z][\w-]*", head)
+            entries.update(dict.fromkeys(flags, rest.strip()))
+        elif line.startswith("   ") and flags:
+            for flag in flags:
+                entries[flag] = f"{entries[flag]} {line.strip()}".strip()
+        else:
+            flags = []
+    return entries
+
+
+def spoken_default(value: object) -> str:
+    return "none" if value is None else ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
 def test_help_lists_every_knob_with_its_default() -> None:
-    text = " ".join(build_parser().format_help().split())
-    for flag, default in [("--mc-episodes", "64"), ("--mc-k", "5"), ("--eval-episodes", "100"), ("--lr", "0.001"),
-                          ("--include-human-data", "on"), ("--ray-address", "none")]:  # fmt: skip
-        assert flag in text
-        assert f"(default: {default})" in text
-    assert text.count("(default:") == len(EXPECTED_DEFAULTS)
+    """Each flag's own help ends with its own default (the seed document's, EXPECTED_DEFAULTS), said once."""
+    entries = help_entries(build_parser().format_help())
+    for name, default in EXPECTED_DEFAULTS.items():
+        flag = "--" + name.lower().replace("_", "-")
+        assert flag in entries, f"{flag} is not in the help"
+        assert entries[flag].endswith(f"(default: {spoken_default(default)})"), (flag, entries[flag])
+        assert entries[flag].count("(default:") == 1, (flag, entries[flag])
+    assert entries["--iterations"] == entries["--num-iterations"] and entries["--mc-workers"].endswith("(default: 2)")
+    assert entries["--eval-episodes"].endswith("(default: 1000)")  # the finding: 100 was asked for and passed
 
 
 def test_toml_overrides_defaults_and_flags_override_toml(tmp_path: Path) -> None:
@@ -259,7 +312,7 @@ def test_paths_follow_the_seed_layout(tmp_path: Path) -> None:
     assert paths == Paths(tmp_path)
     expected = {
         "human_demos": "data/human_demos.npz", "imitation_policy": "data/policy_imitation.pt",
-        "mc_policy": "data/policy_mc.pt", "mc_backup": "data/policy_mc_backup.pt", "mc_demos": "data/mc_demos.npz",
+        "mc_policy": "data/policy_mc.pt", "mc_demos": "data/mc_demos.npz",
         "logs_dir": "training_logs", "models_dir": "training_logs/models", "mc_archive_dir": "training_logs/mc_demos",
         "videos_dir": "training_logs/videos", "history": "training_logs/training_history.npz",
         "run_state": "training_logs/run_state.json", "train_log": "training_logs/train.log",

@@ -8,7 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, paired, pick_best
+from snake_mc.run.decide import (
+    Candidate,
+    Comparison,
+    Rules,
+    Standing,
+    decide,
+    full_eval_reason,
+    paired,
+    pick_best,
+    wilson_interval,
+)
 
 FULL = 97  # a filled 10x10 board
 
@@ -53,6 +63,34 @@ def test_a_drop_beyond_two_standard_errors_rolls_back():
     assert not d.keep and "restored" in d.summary and d.sentences[0].startswith("Rollback")
 
 
+def test_fewer_boards_filled_beyond_the_noise_rolls_back_even_when_the_score_holds():
+    # 40 games: the new policy loses 8 boards the old one filled (each by one apple, 96 instead of 97) and gains 8
+    # apples elsewhere, so the mean score is level while the share of boards filled drops 20 points.
+    old = [97] * 20 + [80] * 20
+    new = [96] * 8 + [97] * 12 + [81] * 8 + [80] * 12
+    c = comparison(new, old)
+    assert c.gain == 0 and c.fill_gain == pytest.approx(-0.2)
+    d = decide(STANDING, c, None, RULES)
+    assert not d.keep and "boards filled" in d.sentences[0] and "restored" in d.summary
+    assert "fewer boards" in full_eval_reason(3, RULES, STANDING, c)
+
+
+def test_one_board_fewer_in_forty_is_noise_and_keeps_the_policy():
+    old = [97] * 20 + [80] * 20
+    new = [96] + [97] * 19 + [81] + [80] * 19
+    d = decide(STANDING, comparison(new, old), None, RULES)
+    assert d.keep
+
+
+def test_the_fill_rate_interval_is_wilsons_and_stays_inside_zero_and_one():
+    low, high = wilson_interval(1000, 1000)
+    assert high == 1.0 and low == pytest.approx(0.99617, abs=1e-4)
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-3) and high == pytest.approx(0.5962, abs=1e-3)
+    assert wilson_interval(0, 20)[0] == 0.0
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
 def test_the_full_comparison_decides_when_there_is_one():
     fast = comparison([50, 50], [90, 91])  # a clear drop on the fast games
     full = comparison([90, 95, 97, 96], [90, 95, 96, 96])  # but not on the full games
@@ -60,8 +98,9 @@ def test_the_full_comparison_decides_when_there_is_one():
     assert d.keep and d.compared is full
 
 
-def test_gain_is_measured_against_the_replaced_policy_not_an_older_full_score():
-    # Finding 2: the replaced policy scores 95 on these games; an older full evaluation said 90. The gain is 1, not 6.
+def test_a_gain_above_the_threshold_restarts_the_low_improvement_count():
+    # Which scores the gain is measured against (the replaced policy's, on the same games, never an older full score)
+    # is the driver's choice: test_driver.py::test_every_comparison_is_on_the_same_games_and_a_fast_kept_policy_...
     replaced = [95, 94, 96, 95]
     c = comparison([96, 95, 97, 96], replaced)
     assert c.gain == pytest.approx(1.0)

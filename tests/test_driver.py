@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import datasets
 import iterative_train as it
-from env import SnakeBatch
-from history import load_history
-from policy import SnakePolicy, load_policy, save_policy
+from snake_mc.game import datasets
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.network import SnakePolicy, load_policy, save_policy
+from snake_mc.run.history import load_history
 
 REPO = Path(__file__).resolve().parents[1]
 G = 6
@@ -51,15 +51,25 @@ def world(tmp_path, monkeypatch):
 
     class World:
         scores: dict[str, float] = {"imitation": 2.0}
+        luck: dict[str, float] = {}  # a policy's own luck per game (0 unless set): paired differences spread
+        calls: list[tuple[str, int, int]] = []  # (tag, episodes, seed) of every evaluation, in order
         trained = 0
         train_calls: list[bool] = []
         workdir = tmp_path
 
-    def fake_eval(policy, episodes, **kw):
-        mean = World.scores.get(policy.meta.get("tag", ""), 0.0)
-        scores = np.full(episodes, mean)
-        return {"mean_score": mean, "std_score": 0.0, "max_score": mean, "mean_length": 10.0, "win_rate": 0.0,
-                "scores": scores, "lengths": np.full(episodes, 10), "seconds": 0.0}
+    def fake_eval(policy, episodes, seed=0, **kw):
+        """Per-game scores that depend on the game's seed: game `seed + i` is as hard for every policy (so only the same
+        games cancel it), and a policy with `luck` gains or loses it game by game. Both cancel within each pair of games
+        from an even seed, so a mean over an even number of games is exactly the policy's `scores` entry."""
+        tag = policy.meta.get("tag", "")
+        World.calls.append((tag, episodes, seed))
+        game = seed + np.arange(episodes)
+        sign = np.where(game % 2 == 0, 1.0, -1.0)  # the two games of a pair
+        hardness = 0.5 * (game // 2 * 7919 % 3) * sign
+        luck = World.luck.get(tag, 0.0) * sign * np.where(game // 2 % 2 == 0, 1.0, -1.0)
+        scores = np.maximum(World.scores.get(tag, 0.0) + hardness + luck, 0.0)
+        return {"mean_score": float(scores.mean()), "std_score": float(scores.std()), "max_score": float(scores.max()),
+                "mean_length": 10.0, "win_rate": 0.0, "scores": scores, "lengths": np.full(episodes, 10), "seconds": 0.0}
 
     def fake_self_play(policy_path, num_episodes, search, num_workers=1, save_path=None, **kw):
         data = _tiny_demos(G, 1)
@@ -103,15 +113,50 @@ def test_bootstrap_picks_best_and_skips_corrupt(world):
     assert history["iteration"].tolist() == [0] and history["mean_score"][0] == 7.0
 
 
-def test_rollback_restores_previous_checkpoint_byte_for_byte(world):
+def test_a_rolled_back_policy_never_reaches_the_kept_checkpoint(world, capsys):
     world.scores.update({"trained-1": 1.0})  # worse than the imitation policy's 2.0
     assert _run(world, "--iterations", "0") == 0
     before = (world.workdir / "data/policy_mc.pt").read_bytes()
     assert _run(world, "--iterations", "1") == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "The policy is in data/policy_mc.pt, scoring 2.0 on average" in last, "the kept policy's score, not 1.0"
     assert (world.workdir / "data/policy_mc.pt").read_bytes() == before
+    assert load_policy(world.workdir / "data/policy_mc.pt").meta["tag"] == "imitation"
+    assert (world.workdir / "training_logs/models/policy_iter_1_mc.pt").read_bytes() == before  # the kept one, again
+    assert ("trained-1", 2, it.EVAL_SEED_BASE) in world.calls, "the rolled-back policy was trained and evaluated"
     history = load_history(world.workdir / "training_logs/training_history.npz")
     assert history["rolled_back"].tolist() == [False, True]
     assert "restored" in str(history["decision"][1])
+    assert not (world.workdir / "data/policy_mc_backup.pt").exists()
+
+
+def test_the_paired_rule_rolls_back_a_drop_beyond_two_standard_errors_and_keeps_one_within(world):
+    """Both new policies score 0.5 less than the one they would replace. The first differs from it game by game (its
+    own luck), so the drop is within two standard errors and it is kept; the second has the same luck on the same
+    games as the first, so the paired differences are all -0.5, the standard error 0, and it is rolled back."""
+    world.scores.update({"imitation": 6.0, "trained-1": 5.5, "trained-2": 5.0})  # high enough that no score is clipped
+    world.luck.update({"trained-1": 2.0, "trained-2": 2.0})
+    assert _run(world, "--iterations", "2", "--eval-full-every", "1") == 0
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["rolled_back"].tolist() == [False, False, True]
+    np.testing.assert_allclose(history["gain"][1:], [-0.5, -0.5])
+    assert history["gain_se"][1] > 0.25 and history["gain_se"][2] == 0  # -0.5 is within 2 of them, then beyond 0
+    assert load_policy(world.workdir / "data/policy_mc.pt").meta["tag"] == "trained-1"
+
+
+def test_every_comparison_is_on_the_same_games_and_a_fast_kept_policy_plays_the_full_ones_first(world):
+    """Iteration 1 keeps trained-1 on the fast games alone (up 0.3, below the threshold, so no full evaluation).
+    Iteration 2 is a full one: trained-1 must first play the full games, and trained-2's gain is measured against
+    it (0.2), not against the older full score of the imitation policy it replaced (0.5)."""
+    world.scores.update({"trained-1": 2.3, "trained-2": 2.5})
+    assert _run(world, "--iterations", "2", "--eval-full-every", "2") == 0
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["full_eval"].tolist() == [True, False, True]
+    np.testing.assert_allclose(history["gain"][1:], [0.3, 0.2])
+    assert history["rolled_back"].tolist() == [False, False, False]
+    full = [tag for tag, episodes, _ in world.calls if episodes == 4]
+    assert full[-2:] == ["trained-1", "trained-2"], world.calls
+    assert {seed for _, _, seed in world.calls} == {it.EVAL_SEED_BASE}, "every evaluation plays the same games"
 
 
 def test_search_grows_after_patience_and_human_data_switch(world):
@@ -205,8 +250,8 @@ def test_resume_after_sigkill_mid_iteration(tmp_path):
 
 
 def test_a_second_run_on_the_same_folder_is_refused(world):
-    from config import Paths
-    from run_state import exclusive_run
+    from snake_mc.run.config import Paths
+    from snake_mc.run.run_state import exclusive_run
 
     with exclusive_run(Paths(world.workdir)):  # as if another run held the folder
         assert _run(world, "--iterations", "0") == 2
@@ -275,7 +320,7 @@ def test_sigterm_stops_cleanly_with_a_sentence_and_the_run_resumes(tmp_path):
 
 
 def test_a_hung_self_play_worker_stops_the_run_with_exit_1_and_the_run_resumes(world, monkeypatch, capsys):
-    from self_play import SelfPlayError
+    from snake_mc.search.self_play import SelfPlayError
 
     assert _run(world, "--iterations", "0") == 0
     state_file = world.workdir / "training_logs/run_state.json"
@@ -350,7 +395,7 @@ def test_a_symlinked_lock_or_log_is_refused_and_what_it_points_to_is_untouched(w
 
 
 def test_a_work_folder_that_cannot_be_written_is_one_sentence(world, capsys, monkeypatch):
-    import narrate
+    from snake_mc.speech import narrate
 
     def denied(path, mode="a"):
         raise PermissionError(13, "Permission denied", str(path))
@@ -376,13 +421,13 @@ def _full_disk(real_open):
 def test_a_full_disk_while_saving_the_checkpoint_says_so_naming_it_and_keeps_every_file(world, capsys, monkeypatch):
     import builtins
 
-    import policy
+    from snake_mc.learn import network
 
     assert _run(world, "--iterations", "0") == 0
     logs = world.workdir / "training_logs"
     kept = {f: f.read_bytes() for f in [*logs.glob("*.json"), *logs.glob("*.npz"), *world.workdir.glob("data/*.pt")]}
     world.scores.update({"trained-1": 3.0})  # kept: the new policy is saved over data/policy_mc.pt
-    monkeypatch.setattr(policy, "open", _full_disk(builtins.open), raising=False)
+    monkeypatch.setattr(network, "open", _full_disk(builtins.open), raising=False)
     capsys.readouterr()
     assert _run(world, "--iterations", "1") == 1
     out = capsys.readouterr().out
@@ -400,7 +445,7 @@ def test_a_full_disk_while_saving_an_array_file_names_it(tmp_path, monkeypatch):
     import builtins
     import errno
 
-    import storage
+    from snake_mc.common import storage
 
     monkeypatch.setattr(storage, "open", _full_disk(builtins.open), raising=False)
     with pytest.raises(OSError) as info:
@@ -411,7 +456,7 @@ def test_a_full_disk_while_saving_an_array_file_names_it(tmp_path, monkeypatch):
 
 
 def test_each_kill_during_the_first_commit_leaves_at_most_one_set_aside_history(world, monkeypatch, capsys):
-    import run_state
+    from snake_mc.run import run_state
 
     real_save = run_state.RunState.save
 

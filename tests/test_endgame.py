@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from endgame import endgame_moves
-from env import SnakeEnv
-from mc_search import monte_carlo_actions, split_last_cells
-from policy import build_policy
+from snake_mc.game.rules import SnakeEnv
+from snake_mc.learn.network import build_policy
+from snake_mc.search.endgame import endgame_moves
+from snake_mc.search.rollouts import monte_carlo_actions, split_last_cells
 
 # A 4 by 4 board with 14 cells of snake, head first, heading up from (2, 0) to (1, 0); the two free cells, (0, 0)
 # holding the apple and (0, 1), touch.
@@ -37,7 +37,7 @@ def test_the_search_fills_a_board_where_the_policy_alone_would_not_look():
     policy = build_policy({"grid_size": 4, "hidden": 8})
     env = _last_two_cells()
     for move in range(6):
-        found = monte_carlo_actions(env.game, policy, 2, 3, seed=move)
+        found = monte_carlo_actions(env.game, policy, 2, 3, seed=move, tour=False)
         env.step(int(found.actions[0]))
         if env.game.done[0]:
             break
@@ -58,7 +58,7 @@ def test_two_last_cells_that_touch_are_not_split():
 
 
 def test_a_detour_plan_is_followed_only_while_the_game_keeps_to_it():
-    from mc_search import _PlanBook
+    from snake_mc.search.rollouts import _PlanBook
 
     def game() -> SnakeEnv:
         return SnakeEnv.from_state(10, [(5, 5), (6, 5), (7, 5)], "up", (0, 9))

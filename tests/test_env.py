@@ -11,8 +11,8 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import env
-from env import DIRECTIONS, SnakeBatch, SnakeEnv, seed_keys
+from snake_mc.game import rules as env
+from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv, seed_keys
 
 UP, RIGHT, DOWN, LEFT = range(4)
 TURN_LEFT, STRAIGHT, TURN_RIGHT = range(3)
@@ -490,6 +490,33 @@ def test_gymnasium_env_checker_passes(render_mode: str | None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the checker warns that an env built without gymnasium.make has no spec
         check_env(SnakeEnv(6, render_mode=render_mode))
+
+
+def test_gymnasium_makes_the_game_by_name_once_env_is_imported_and_its_checker_passes() -> None:
+    import gymnasium
+
+    import env as face
+
+    made = gymnasium.make("SnakeMC-v0", grid_size=10)
+    assert face.ENV_ID == "SnakeMC-v0" and made.spec is not None and made.spec.id == "SnakeMC-v0"
+    assert isinstance(made.unwrapped, SnakeEnv) and made.unwrapped.grid_size == 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # made by name it has a spec: the checker has nothing to warn about
+        check_env(made.unwrapped)
+        env.register_env()  # a second registration (a second import of the module) changes nothing, silently
+    assert gymnasium.spec("SnakeMC-v0").entry_point == "snake_mc.game.rules:SnakeEnv"
+
+
+def test_importing_env_alone_registers_the_game_in_a_fresh_interpreter() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import gymnasium, env\ne = gymnasium.make('SnakeMC-v0', grid_size=7)\n"
+            "print(e.unwrapped.grid_size, e.reset(seed=1)[0].shape)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0 and out.stdout.split() == ["7", "(7,", "7)"], out.stderr
 
 
 def test_ansi_render_is_g_lines_of_g_characters() -> None:

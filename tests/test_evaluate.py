@@ -1,4 +1,4 @@
-"""evaluate.py: seeded, batched, greedy evaluation; paired comparison; the command line."""
+"""evaluate.py and search/evaluation.py: seeded, batched evaluation, alone or with the search; the command line."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from env import SnakeEnv
-from evaluate import compare_policies, evaluate_policy, main
-from policy import SnakePolicy, save_policy
+from evaluate import main
+from snake_mc.game.rules import SnakeEnv
+from snake_mc.learn.network import SnakePolicy, save_policy
+from snake_mc.search.evaluation import evaluate_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 G = 6
@@ -159,23 +160,6 @@ def test_policy_sees_only_live_games():
     assert counting.sizes == [int((lengths > t).sum()) for t in range(lengths.max())]
 
 
-def test_compare_policy_with_itself_and_better_with_worse():
-    seeker = FoodSeeker()
-    same = compare_policies(seeker, seeker, 8, G, seed=1)
-    assert same["diff"] == 0 and same["se"] == 0
-    assert same["ties"] == 8 and same["wins"] == 0 and same["losses"] == 0
-    better = compare_policies(Constant(1), seeker, 12, G, seed=1)
-    assert better["diff"] > 0 and better["se"] > 0 and better["n"] == 12
-    assert better["diff"] == pytest.approx(better["mean_b"] - better["mean_a"])
-    assert better["wins"] + better["ties"] + better["losses"] == 12
-    assert (
-        better["sentence"].startswith("The new policy scores ")
-        and " more on average over the same 12 games" in better["sentence"]
-    )
-    worse = compare_policies(seeker, Constant(1), 12, G, seed=1)
-    assert worse["diff"] == pytest.approx(-better["diff"]) and " less " in worse["sentence"]
-
-
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="episodes"):
         evaluate_policy(Constant(1), 0, G)
@@ -184,7 +168,7 @@ def test_bad_arguments_are_refused():
 
 
 def test_progress_is_narrated_in_episodes():
-    from narrate import Narrator
+    from snake_mc.speech.narrate import Narrator
 
     class Listening(Narrator):
         def __init__(self) -> None:
@@ -201,7 +185,6 @@ def test_progress_is_narrated_in_episodes():
 
 
 def test_monte_carlo_evaluation_is_seeded_and_survives_longer():
-    pytest.importorskip("mc_search")
     policy = random_policy(0)
     with torch.no_grad():  # a network that always prefers straight on: it runs into the wall on its third move
         policy.policy_head.weight.zero_()
@@ -302,7 +285,7 @@ def test_cli_bad_flags_exit_2_naming_the_flag(checkpoint: Path, capsys, flags: l
 
 
 def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsys):
-    from narrate import Narrator, Progress, about
+    from snake_mc.speech.narrate import Narrator, Progress, about
 
     say = Narrator(progress="lines")
     quick = Progress(say, 8, "Quick work", "items", "lines", after_s=5.0)
@@ -318,7 +301,7 @@ def test_progress_sentences_say_the_time_left_and_short_phases_say_nothing(capsy
 
 
 def test_long_games_still_give_news_while_no_game_ends():
-    from narrate import Narrator
+    from snake_mc.speech.narrate import Narrator
 
     class Watching(Narrator):
         """Records every progress update: a move in which no game ended must still reach the progress (as 0), which

@@ -12,9 +12,9 @@ import importlib
 import numpy as np
 import pytest
 
-import datasets
-from policy import SnakePolicy, save_policy
-from scripted import record_scripted
+from snake_mc.game import datasets
+from snake_mc.game.scripted import record_scripted
+from snake_mc.learn.network import SnakePolicy, save_policy
 
 G = 6
 

@@ -134,10 +134,10 @@ def _call(main, argv: list[str]) -> tuple[int, str]:
 def run_cases(base: Path, cases: list[list], work: Path) -> None:
     """Print one JSON line per case: how each entry point took the corrupted file. A line "start i" goes first, so a
     crash names the case it died on."""
-    import datasets
     import iterative_train
     import play
     import train_imitation
+    from snake_mc.game import datasets
 
     with np.load(base, allow_pickle=False) as npz:
         data = {k: npz[k] for k in npz.files}
@@ -216,8 +216,8 @@ SYSTEMATIC = (
 def recording(tmp_path_factory) -> Path:
     """A real recording made by the project's own command: three scripted games on a 6 by 6 board, given the action
     values a self-play archive carries, so that field is fuzzed too."""
-    import datasets
     import play
+    from snake_mc.game import datasets
 
     folder = tmp_path_factory.mktemp("fuzz")
     with contextlib.redirect_stdout(io.StringIO()):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-import datasets
-from env import SnakeBatch
-from hard_positions import HardPositionSettings, hard_positions, label_positions, play_and_keep_losses
-from policy import SnakePolicy
+from snake_mc.game import datasets
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.network import SnakePolicy
+from snake_mc.search.hard_positions import HardPositionSettings, hard_positions, label_positions, play_and_keep_losses
 
 G = 6
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-import datasets
 import train_imitation as cli
-from env import SnakeBatch
-from learning import TrainReport, split_by_episode, train_imitation, train_mc
-from narrate import Narrator
-from policy import SnakePolicy, load_policy
+from snake_mc.game import datasets
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.learning import TrainReport, split_by_episode, train_imitation, train_mc
+from snake_mc.learn.network import SnakePolicy, load_policy
+from snake_mc.speech.narrate import Narrator
 
 G = 6
 QUIET = Narrator(quiet=True)
@@ -349,7 +349,7 @@ def test_command_refuses_bad_flags(tmp_path, flags: list[str], name: str, capsys
 @pytest.fixture(scope="module")
 def scripted_imitation() -> tuple[SnakePolicy, TrainReport]:
     """The imitation policy trained with the defaults on 100 scripted 10x10 games, as iterative_train.py would."""
-    import scripted
+    from snake_mc.game import scripted
 
     demos = scripted.record_scripted(100, grid_size=10, seed=0, narrator=QUIET)
     return train_imitation(demos, seed=0, device="cpu", narrator=QUIET)
@@ -365,13 +365,13 @@ def test_imitation_of_the_scripted_player_predicts_its_moves(scripted_imitation)
 @pytest.mark.slow
 def test_imitation_of_the_scripted_player_scores_at_least_half_as_much(scripted_imitation) -> None:
     """The issue's bar: a greedy mean score at least half the scripted player's, on the same unseen seeds."""
-    import evaluate
-    import scripted
+    from snake_mc.game import scripted
+    from snake_mc.search import evaluation
 
     policy, _ = scripted_imitation
     episodes, seed = 50, 10_000
     scripted = scripted.record_scripted(episodes, grid_size=10, seed=seed, narrator=QUIET)["episode_scores"].mean()
-    imitated = evaluate.evaluate_policy(policy, episodes, grid_size=10, seed=seed)["mean_score"]
+    imitated = evaluation.evaluate_policy(policy, episodes, grid_size=10, seed=seed)["mean_score"]
     print(f"Imitation mean score {imitated:.1f} against the scripted player's {scripted:.1f} on the same {episodes} games.")
     assert imitated >= 0.5 * scripted
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from narrate import EXPECT_FROM_S, Narrator, Progress
-from scripted import record_scripted
+from snake_mc.game.scripted import record_scripted
+from snake_mc.speech.narrate import EXPECT_FROM_S, Narrator, Progress
 
 
 def listener(tmp_path: Path, **options: object) -> tuple[Narrator, io.StringIO]:
@@ -87,7 +87,7 @@ def test_an_expectation_uses_the_rate_measured_earlier_in_the_run_before_the_con
 
 
 def test_training_says_its_epochs_samples_and_expected_duration_when_it_is_long(tmp_path: Path) -> None:
-    from learning import train_imitation
+    from snake_mc.learn.learning import train_imitation
 
     demos = record_scripted(6, grid_size=6, seed=1, narrator=Narrator(quiet=True))
     say, stream = listener(tmp_path)
@@ -119,6 +119,23 @@ def test_below_a_quarter_steady_work_says_the_time_left_from_its_own_pace(tmp_pa
     say.close()
 
 
+def test_steady_work_is_paced_from_the_steps_after_a_slow_first_one(tmp_path: Path) -> None:
+    """The first batch of imitation training carries the compiler's one-time cost: it once took 30 seconds of a phase
+    expected to take a minute, and the pace it set said 72 hours left. The pace counts from after the first step."""
+    say, stream = listener(tmp_path)
+    progress = Progress(say, 1000, "Training", "epochs", "lines", after_s=0.0, gap_s=0.0, expected_s=60.0, per=100,
+                        steady=True)
+    progress.start -= 30  # the first batch took 30 seconds
+    progress.last_said -= 30
+    progress.update(1)
+    assert stream.getvalue().splitlines()[-1] == "Training: 0 percent done, 0 of 10 epochs, about 30 seconds left."
+    progress.first = (progress.first[0] - 10, progress.first[1])  # then 199 batches in 10 seconds
+    progress.last_said -= 30
+    progress.update(199)
+    assert stream.getvalue().splitlines()[-1] == "Training: 20 percent done, 2 of 10 epochs, about 40 seconds left."
+    say.close()
+
+
 def test_quarters_passed_in_a_burst_are_not_all_said(tmp_path: Path) -> None:
     say, stream = listener(tmp_path)
     progress = Progress(say, 4, "Playing the games", "games", "lines", after_s=5.0, gap_s=5.0)
@@ -136,7 +153,7 @@ def test_quarters_passed_in_a_burst_are_not_all_said(tmp_path: Path) -> None:
      (3600, "1 hour"), (7320, "2 hours 2 minutes")],
 )  # fmt: skip
 def test_durations_are_said_without_zero_parts(seconds: float, said: str) -> None:
-    from narrate import format_seconds
+    from snake_mc.speech.narrate import format_seconds
 
     assert format_seconds(seconds) == said
 
@@ -147,7 +164,7 @@ def test_durations_are_said_without_zero_parts(seconds: float, said: str) -> Non
      (338_384, "about 340 thousand moves a second"), (2_345_678, "about 2.3 million moves a second")],
 )  # fmt: skip
 def test_speeds_are_rounded_to_two_figures_for_the_ear(rate: float, said: str) -> None:
-    from narrate import per_second
+    from snake_mc.speech.narrate import per_second
 
     assert per_second(rate, "move") == said
 
@@ -159,8 +176,18 @@ def test_a_quarter_is_said_only_20_seconds_after_the_last_sentence(tmp_path: Pat
     progress.last_said -= 15
     progress.update(1)
     assert stream.getvalue() == ""
-    progress.start -= 10
-    progress.last_said -= 10  # 25 seconds since the last sentence, and a new quarter
+    progress.start -= 12
+    progress.last_said -= 12  # 27 seconds since the last sentence, and a new quarter: about 27 seconds left
     progress.update(1)
     assert stream.getvalue().splitlines() == ["Quick work: 50 percent done, 2 of 4 items, about 30 seconds left."]
     say.close()
+
+
+@pytest.mark.parametrize(("seconds", "said"), [(24.9, "about 20 seconds"), (25.0, "about 30 seconds"),
+                                                (45.0, "about 50 seconds"), (4.0, "about 10 seconds"),
+                                                (150.0, "about 3 minutes"), (149.0, "about 2 minutes"),
+                                                (5430.0, "about 1 hour 31 minutes")])  # fmt: skip
+def test_a_time_left_is_rounded_half_up_as_a_listener_hears_it(seconds: float, said: str) -> None:
+    from snake_mc.speech.narrate import about
+
+    assert about(seconds) == said

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from constants import DEFAULT_MARGIN
-from datasets import STATE_KEYS, validate_dataset
-from env import SnakeBatch, SnakeEnv
-from mc_search import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
-from narrate import Narrator
-from policy import SnakePolicy, save_policy
-from self_play import SelfPlayError, generate_self_play_data
+from snake_mc.common.constants import DEFAULT_MARGIN
+from snake_mc.game.datasets import STATE_KEYS, validate_dataset
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.learn.network import SnakePolicy, save_policy
+from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
+from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
+from snake_mc.speech.narrate import Narrator
 
 G = 6
 
@@ -34,6 +34,16 @@ def positions(*envs: SnakeEnv) -> SnakeBatch:
     return SnakeBatch.from_states({k: np.concatenate([s[k] for s in states]) for k in STATE_KEYS})
 
 
+def rollout_search(*args, **kwargs):
+    """The search without the tour's shortcut (tour.py), so that these hand-made positions test the rollouts even
+    where a body happens to lie in tour order."""
+    return monte_carlo_actions(*args, tour=False, **kwargs)
+
+
+def rollout_search_one(*args, **kwargs) -> int:
+    return monte_carlo_action(*args, tour=False, **kwargs)
+
+
 def quiet() -> Narrator:
     return Narrator(progress="off", stream=io.StringIO())
 
@@ -44,12 +54,12 @@ def test_search_avoids_moves_that_die_at_once():
     # Heading up in the top-left corner only a right turn survives; in the top-right corner only a left turn.
     left_corner = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))
     right_corner = SnakeEnv.from_state(G, [(0, 5), (1, 5), (2, 5)], "up", (4, 1))
-    found = monte_carlo_actions(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    found = rollout_search(positions(left_corner, right_corner), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert found.actions.tolist() == [2, 0]
     assert found.values[0, 0] == found.values[0, 1] == -1.0
     assert found.deaths[0].tolist()[:2] == [4, 4] and found.deaths[1].tolist()[1:] == [4, 4]
     assert found.values[0, 2] > -1.0 and found.values[1, 0] > -1.0
-    assert monte_carlo_action(left_corner, tiny_policy(), 4, 5, seed=0, temperature=1.0) == 2
+    assert rollout_search_one(left_corner, tiny_policy(), 4, 5, seed=0, temperature=1.0) == 2
 
 
 def test_search_avoids_a_dead_end_shorter_than_the_snake():
@@ -59,7 +69,7 @@ def test_search_avoids_a_dead_end_shorter_than_the_snake():
     env = SnakeEnv.from_state(8, body, "right", (7, 7))
     policy = tiny_policy(1, g=8, hidden=32)
     for seed in range(3):
-        found = monte_carlo_actions(env.game, policy, K=16, H=6, seed=seed, temperature=1.0)
+        found = rollout_search(env.game, policy, K=16, H=6, seed=seed, temperature=1.0)
         assert found.actions[0] == 2, (seed, found.values)
         assert found.values[0, 0] == found.values[0, 1] == -1.0
         assert found.deaths[0, 0] == found.deaths[0, 1] == 16
@@ -73,7 +83,7 @@ def test_search_leaves_the_real_games_unchanged():
         games.step(rng.integers(0, 3, 8))
     games = games.take(np.flatnonzero(~games.done))
     before = {name: getattr(games, name).copy() for name in SnakeBatch._ARRAYS}
-    monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=1, bootstrap=True)
+    rollout_search(games, tiny_policy(), K=3, H=6, seed=1, bootstrap=True)
     for name, value in before.items():
         np.testing.assert_array_equal(getattr(games, name), value, err_msg=name)
 
@@ -95,7 +105,7 @@ def test_rollouts_draw_their_own_food():
     real = env.clone()
     real.step(1)
     spy, k = Spy(tiny_policy()), 8
-    monte_carlo_actions(env.game, spy, K=k, H=2, seed=5)
+    rollout_search(env.game, spy, K=k, H=2, seed=5)
     after_eating = spy.food[1][k : 2 * k]  # call 0 is the root; call 1 sees all 3K rollouts after the candidate move
     assert len(set(after_eating.tolist())) > 2
     assert not np.all(after_eating == real.game.food[0])  # not the real game's next food
@@ -116,7 +126,7 @@ def test_ties_follow_the_policy_not_a_fixed_action():
     # Three open positions with no food in reach: with H=1 every move is worth 0, so all three actions tie.
     envs = [SnakeEnv.from_state(G, [(2, 2), (2, 1)], "right", (5, 5)) for _ in range(3)]
     prefs = np.array([[0.1, 0.0, 0.9], [0.9, 0.1, 0.0], [0.0, 0.9, 0.1]])
-    found = monte_carlo_actions(positions(*envs), Preference(prefs), K=2, H=1, seed=0)
+    found = rollout_search(positions(*envs), Preference(prefs), K=2, H=1, seed=0)
     assert np.all(found.values == 0.0)
     assert found.actions.tolist() == [2, 0, 1]
 
@@ -126,11 +136,11 @@ def test_the_policys_move_stands_unless_another_is_better_by_more_than_the_margi
     # one apple and every other move nothing.
     game = SnakeEnv.from_state(G, [(3, 2), (4, 2), (5, 2)], "up", (3, 3)).game
     straight = Preference(np.array([[0.0, 0.9, 0.1]]))
-    overruled = monte_carlo_actions(game, straight, K=2, H=1, margin=0.5, seed=0)
+    overruled = rollout_search(game, straight, K=2, H=1, margin=0.5, seed=0)
     assert overruled.values.tolist() == [[0.0, 0.0, 1.0]] and overruled.actions[0] == 2
-    assert monte_carlo_actions(game, straight, K=2, H=1, margin=1.5, seed=0).actions[0] == 1
+    assert rollout_search(game, straight, K=2, H=1, margin=1.5, seed=0).actions[0] == 1
     with pytest.raises(ValueError, match="margin"):
-        monte_carlo_actions(game, straight, K=2, H=1, margin=-1, seed=0)
+        rollout_search(game, straight, K=2, H=1, margin=-1, seed=0)
 
 
 def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
@@ -138,22 +148,71 @@ def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
     # frees too late; a right turn is open. The policy prefers left; with H=1 only the trap check sees the difference.
     game = SnakeEnv.from_state(G, [(0, 1), (1, 1), (1, 0), (2, 0), (3, 0)], "up", None).game
     left = Preference(np.array([[0.9, 0.0, 0.1]]))
-    blind = monte_carlo_actions(game, left, K=2, H=1, trap_check=False, seed=0)
+    blind = rollout_search(game, left, K=2, H=1, trap_check=False, seed=0)
     assert blind.actions[0] == 0 and blind.values[0, 0] == 0.0
-    seeing = monte_carlo_actions(game, left, K=2, H=1, seed=0)
+    seeing = rollout_search(game, left, K=2, H=1, seed=0)
     assert seeing.actions[0] == 2 and seeing.values[0, 0] == -1.0 and seeing.deaths[0].tolist() == [2, 2, 0]
 
 
-def test_the_driver_and_the_search_default_to_the_same_margin():
-    from config import TrainConfig
+def test_every_settings_default_is_the_configs_and_no_help_text_types_one():
+    """A default written twice must be the same twice: the search's, the hard positions' and the decisions' settings
+    (and the search function's keywords) against the driver's config, and the numbers evaluate.py's help gives."""
+    import dataclasses
+    import inspect
 
-    assert TrainConfig().mc_margin == DEFAULT_MARGIN
+    import evaluate
+    from snake_mc.run.config import TrainConfig
+    from snake_mc.run.decide import Rules
+    from snake_mc.search.hard_positions import HardPositionSettings
+
+    cfg = TrainConfig()
+    pairs = {
+        SearchSettings: {"K": "mc_K", "H": "mc_H", "temperature": "mc_temperature", "margin": "mc_margin",
+                         "trap_check": "mc_trap_check", "detour_rollouts": "mc_detours"},
+        HardPositionSettings: {"games": "hard_games", "rewind": "hard_rewind", "K": "hard_K", "H": "hard_H",
+                               "margin": "hard_margin"},
+        Rules: {"eval_full_every": "eval_full_every", "adapt_threshold": "mc_adapt_threshold",
+                "adapt_patience": "mc_adapt_patience", "K_step": "mc_K_step", "H_step": "mc_H_step",
+                "rollback_z": "rollback_z", "include_human_data": "include_human_data"},
+    }  # fmt: skip
+    for kind, knobs in pairs.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(kind)}
+        for field, knob in knobs.items():
+            said = f"{kind.__name__}.{field} is {defaults[field]} but {knob} {getattr(cfg, knob)}"
+            assert defaults[field] == getattr(cfg, knob), said
+    keywords = inspect.signature(monte_carlo_actions).parameters
+    for field in ("temperature", "margin", "trap_check", "detour_rollouts", "endgame"):
+        assert keywords[field].default == getattr(SearchSettings(), field), field
+    assert DEFAULT_MARGIN == cfg.mc_margin
+    parser = evaluate._parser()
+    helps = {action.option_strings[0]: action.help for action in parser._actions if action.option_strings}
+    assert helps["--mc-margin"].endswith(f"(default: the search's, {cfg.mc_margin:g})")
+    assert f"(default: the search's, {cfg.mc_detours};" in helps["--mc-detours"]
+
+
+def test_a_snake_in_tour_order_takes_the_tours_move_without_a_rollout():
+    """From tour order the tour never dies and never starves, so no rollout is spent there and no apple count,
+    detour or endgame plan can lead the snake out of it; the games out of order are searched as they would be alone."""
+    from snake_mc.game.tour import tour_moves
+
+    fresh = SnakeBatch(3, G, seeds=[1, 2, 3])  # a fresh snake lies in tour order
+    against = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))  # a body against the tour
+    games = positions(*[SnakeEnv.from_state(G, [(3, 3), (3, 2), (3, 1)], "right", (0, 5))], against)
+    tour_actions, in_order = tour_moves(games)
+    assert in_order.tolist() == [True, False]
+    found = monte_carlo_actions(games, tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    assert found.actions[0] == tour_actions[0] and found.values[0].tolist() == [1.0 * (a == tour_actions[0]) for a in range(3)]
+    alone = monte_carlo_actions(games.take(np.array([1])), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    assert found.actions[1] == alone.actions[0] == 2 and np.array_equal(found.values[1], alone.values[0])
+    assert found.rollout_moves == alone.rollout_moves > 0
+    everything = monte_carlo_actions(fresh, tiny_policy(), K=4, H=5, seed=0)
+    assert everything.rollout_moves == 0 and np.array_equal(everything.actions, tour_moves(fresh)[0])
 
 
 def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():
     env = SnakeEnv.from_state(G, [(2, 2), (2, 1)], "right", (5, 5))
     policy = tiny_policy(3)
-    found = monte_carlo_actions(env.game, policy, K=2, H=1, seed=0, bootstrap=True, discount=0.5)
+    found = rollout_search(env.game, policy, K=2, H=1, seed=0, bootstrap=True, discount=0.5)
     after = env.game.repeat(3)
     after.step(np.arange(3))
     _, value = policy.evaluate_batch(after)
@@ -162,8 +221,8 @@ def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():
 
 def test_search_is_seeded():
     games = SnakeBatch(4, G, seeds=np.arange(4))
-    a = monte_carlo_actions(games, tiny_policy(), K=3, H=8, seed=11)
-    b = monte_carlo_actions(games, tiny_policy(), K=3, H=8, seed=11)
+    a = rollout_search(games, tiny_policy(), K=3, H=8, seed=11)
+    b = rollout_search(games, tiny_policy(), K=3, H=8, seed=11)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.rollout_moves == b.rollout_moves <= 4 * 3 * 3 * 8
 
@@ -191,10 +250,10 @@ def mid_play(n: int) -> SnakeBatch:
 def test_search_threads_change_the_speed_never_the_answer(options):
     games = mid_play(6 * MIN_GAMES_PER_THREAD)
     assert games.num_games >= 3 * MIN_GAMES_PER_THREAD + 1  # enough for three unequal groups
-    one = monte_carlo_actions(games, tiny_policy(), K=3, H=6, seed=5, **options)
+    one = rollout_search(games, tiny_policy(), K=3, H=6, seed=5, **options)
     for threads in (2, 3, 50):  # 50 asked for: as many as the games allow
         spy = ThreadSpy(tiny_policy())
-        many = monte_carlo_actions(games, spy, K=3, H=6, seed=5, threads=threads, **options)
+        many = rollout_search(games, spy, K=3, H=6, seed=5, threads=threads, **options)
         helpers = {name for name in spy.threads if name.startswith("mc-search")}
         # The groups run on the pool's threads, never more than asked or than the games allow; how many of the pool's
         # threads a busy machine actually wakes is its business, so at least one is all that is asserted.
@@ -210,14 +269,14 @@ def test_search_threads_change_the_speed_never_the_answer(options):
 
 def test_a_batch_too_small_to_share_is_searched_on_the_calling_thread():
     spy = ThreadSpy(tiny_policy())
-    monte_carlo_actions(mid_play(MIN_GAMES_PER_THREAD), spy, K=2, H=3, seed=0, threads=4)
+    rollout_search(mid_play(MIN_GAMES_PER_THREAD), spy, K=2, H=3, seed=0, threads=4)
     assert spy.threads == {threading.current_thread().name}
 
 
 @pytest.mark.parametrize("threads", [0, -2, 1.5])
 def test_a_bad_thread_count_is_refused_in_a_sentence(threads):
     with pytest.raises(ValueError, match="search threads must be a whole number of at least 1"):
-        monte_carlo_actions(SnakeBatch(2, G), tiny_policy(), K=2, H=3, threads=threads)
+        rollout_search(SnakeBatch(2, G), tiny_policy(), K=2, H=3, threads=threads)
 
 
 # ----- self-play -----------------------------------------------------------------------------------------------
@@ -323,15 +382,26 @@ def test_ray_backend_makes_a_valid_dataset(checkpoint, tmp_path):
     assert not ray.is_initialized()  # the local instance this call started is shut down again
 
 
-def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_call(tmp_path):
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_call(checkpoint):
     import multiprocessing
     import time
 
-    fifo = tmp_path / "hang.pt"
-    os.mkfifo(fifo)  # reading a checkpoint from a pipe nobody writes blocks forever: a hung worker
-    with pytest.raises(SelfPlayError) as info:  # the timeout of --mc-worker-timeout, passed down as the driver does
-        generate_self_play_data(str(fifo), 4, num_workers=2, narrator=quiet(), worker_timeout_s=3.0, **BUDGET)
-    message = str(info.value)
+    outcome: dict = {}
+
+    def play() -> None:  # the timeout of --mc-worker-timeout, passed down as the driver does
+        try:
+            generate_self_play_data(str(checkpoint), 4, num_workers=2, narrator=quiet(), worker_timeout_s=3.0, **BUDGET)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    hung = _stop_workers_once_started(os.getpid(), 2, deadline_s=120, started=False)  # they hang, sending no news
+    thread.join(timeout=120)
+    assert not thread.is_alive() and len(hung) == 2
+    assert isinstance(outcome.get("error"), SelfPlayError), outcome
+    message = str(outcome["error"])
     assert "worker 1 of 2, on episodes 0 to 1, sent no news for 3.0 seconds" in message, message
     assert "--mc-worker-timeout (now 3 seconds)" in message and "\n" not in message
     deadline = time.monotonic() + 60
@@ -362,38 +432,58 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _waiting_for_a_writer(pid: int) -> bool:
-    """Whether process `pid` is blocked opening a pipe that nobody writes (its kernel wait channel)."""
+def _started(pid: int) -> bool:
+    """Whether worker `pid` ran its initializer (it ignores Ctrl-C from then on, and dies with its driver): Linux
+    /proc/PID/status shows the signals a process ignores."""
     try:
-        return Path(f"/proc/{pid}/wchan").read_text().strip() == "wait_for_partner"
-    except OSError:
+        ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigIgn"))
+    except (OSError, StopIteration):
         return False
+    return bool(int(ignored.split()[1], 16) & (1 << (2 - 1)))  # SIGINT is signal 2
+
+
+def _stop_workers_once_started(parent: int, n: int, deadline_s: float, started: bool = True) -> list[int]:
+    """SIGSTOP the first `n` worker processes of `parent` (a hung worker): once each has run its initializer, or
+    with `started` False as soon as it exists."""
+    import signal
+    import time
+
+    stopped: list[int] = []
+    deadline = time.monotonic() + deadline_s
+    while len(stopped) < n and time.monotonic() < deadline:
+        for pid in _live_children(parent):
+            try:
+                if pid in stopped or b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue
+                if started:
+                    if not _started(pid):
+                        continue
+                    time.sleep(0.2)  # its death signal is set just after Ctrl-C is ignored
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            except OSError:
+                continue
+        time.sleep(0.005)
+    return stopped
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
-def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
+def test_workers_die_with_a_driver_killed_by_sigkill(checkpoint):
     import signal
     import subprocess
     import sys
     import time
 
-    fifo = tmp_path / "hang.pt"
-    os.mkfifo(fifo)  # each worker waits to open it, for a writer that never comes
     repo = Path(__file__).resolve().parents[1]
     code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
-            "from narrate import Narrator\nfrom mc_search import SearchSettings\n"
-            "from self_play import generate_self_play_data\n"
-            f"generate_self_play_data({str(fifo)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
+            "from snake_mc.speech.narrate import Narrator\nfrom snake_mc.search.rollouts import SearchSettings\n"
+            "from snake_mc.search.self_play import generate_self_play_data\n"
+            f"generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
             f"worker_timeout_s=3600, search=SearchSettings(K=2, H=4), grid_size={G})\n")  # fmt: skip
     driver = subprocess.Popen([sys.executable, "-c", code])
     workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 120  # wait on the workers' own state, never on a fixed sleep
-        while len(workers) < 2 and time.monotonic() < deadline and driver.poll() is None:
-            workers = [c for c in _live_children(driver.pid) if _waiting_for_a_writer(c)]  # past their start-up
-            time.sleep(0.02)
-        if len(workers) < 2 and len(_live_children(driver.pid)) >= 3:
-            pytest.skip("this kernel does not show what a process waits on (/proc/PID/wchan)")
+    try:  # the workers are stopped past their start-up (hung), and wait on nothing a test could time
+        workers = _stop_workers_once_started(driver.pid, 2, deadline_s=120)
         assert len(workers) == 2, "the driver never started its two workers"
     finally:
         driver.send_signal(signal.SIGKILL)
@@ -510,7 +600,7 @@ def test_an_unreachable_ray_address_is_one_sentence_naming_it_within_seconds():
     import socket
     import time
 
-    from self_play import check_ray_address
+    from snake_mc.search.self_play import check_ray_address
 
     with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
@@ -539,8 +629,8 @@ def test_ctrl_c_while_workers_start_gives_no_worker_traceback(checkpoint):
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from mc_search import SearchSettings\nfrom narrate import Narrator\n"
-        "from self_play import generate_self_play_data\n"
+        "from snake_mc.search.rollouts import SearchSettings\nfrom snake_mc.speech.narrate import Narrator\n"
+        "from snake_mc.search.self_play import generate_self_play_data\n"
         "try:\n"
         f"    generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True),\n"
         f"                            search=SearchSettings(K=2, H=4), grid_size={G})\n"

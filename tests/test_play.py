@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import baseline
 import play
-from datasets import DatasetError, load_dataset
+from snake_mc.game.datasets import DatasetError, load_dataset
+from snake_mc.learn import baseline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,7 +147,7 @@ def test_terminal_keys_in_cbreak_mode_and_terminal_restored(tmp_path):
 def test_human_baseline_on_new_files(tmp_path):
     scripted = play.record_scripted(3, grid_size=6, seed=0)
     path = tmp_path / "s.npz"
-    from datasets import save_dataset
+    from snake_mc.game.datasets import save_dataset
 
     save_dataset(path, scripted)
     base = baseline.human_baseline(path)

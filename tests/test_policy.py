@@ -10,9 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from env import DIRECTIONS, SnakeBatch, SnakeEnv
-from observation import ENCODER_NAME, FEATURES_PER_MOVE, MIRROR_ACTIONS, NUM_MOVE_FEATURES, encode, move_features, obs_size
-from policy import CheckpointError, SnakePolicy, load_policy, save_policy
+from snake_mc.game.observation import (
+    ENCODER_NAME,
+    FEATURES_PER_MOVE,
+    MIRROR_ACTIONS,
+    NUM_MOVE_FEATURES,
+    NUM_TOUR_FEATURES,
+    encode,
+    move_features,
+    obs_size,
+)
+from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv
+from snake_mc.game.tour import tour_index
+from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy
 
 G = 6
 # A bent body and off-axis food, so no rotation or mirror of the position looks like the position itself.
@@ -59,7 +69,7 @@ def test_encoding_has_three_planes_two_scalars_and_move_features_per_game() -> N
     batch = random_positions()
     x = encode(batch)
     assert x.dtype == np.float32
-    assert x.shape == (len(batch), 3 * G * G + 2 + NUM_MOVE_FEATURES) == (len(batch), obs_size(G))
+    assert x.shape == (len(batch), 3 * G * G + 2 + NUM_MOVE_FEATURES + NUM_TOUR_FEATURES) == (len(batch), obs_size(G))
     assert (x[:, G * G : 2 * G * G].sum(axis=1) == 1).all(), "exactly one head cell per game"
 
 
@@ -191,6 +201,72 @@ def test_move_features_agree_with_a_plain_reference_on_long_snakes_and_random_pl
             np.testing.assert_allclose(got[i], reference_move_features(batch, i), rtol=1e-6, err_msg=f"{name}, game {i}")
 
 
+def reference_tour_features(game: SnakeBatch, i: int) -> np.ndarray:
+    """The tour block of game i worked out the plain way: the body listed tail first, each cell's place on the tour."""
+    g = game.grid_size
+    out = np.zeros(NUM_TOUR_FEATURES, dtype=np.float32)
+    index = tour_index(g)
+    if index is None:
+        return out
+    n = g * g
+    ttl = game.ttl()[i]
+    head = int(game.head_r[i]) * g + int(game.head_c[i])
+    ahead = [(int(index[c]) - int(index[head])) % n for c in range(n)]
+    body = sorted((int(ttl[c]), c) for c in range(n) if ttl[c] > 0)[:-1]  # tail first, the head left out
+    places = [ahead[c] for _, c in body]
+    ordered = all(a < b for a, b in zip(places, places[1:])) and (not places or places[0] > 0)
+    to_tail = places[0] if places else n
+    food = int(game.food[i])
+    to_food = ahead[food] if food >= 0 else n
+    d = int(game.direction[i])
+    steps = [(-1, 0), (0, 1), (1, 0), (0, -1)]
+    candidates = {}
+    for a in range(3):
+        dr, dc = steps[(d + a + 3) % 4]
+        r, c = int(game.head_r[i]) + dr, int(game.head_c[i]) + dc
+        if not (0 <= r < g and 0 <= c < g) or ttl[r * g + c] > 1:
+            continue
+        step = ahead[r * g + c]
+        keeps, short = ordered and 0 < step <= to_tail, step <= to_food
+        out[4 * a : 4 * a + 3] = [keeps, short, step / n]
+        if keeps and short:
+            candidates[a] = step
+    if candidates:
+        out[4 * max(candidates, key=candidates.get) + 3] = 1.0
+    out[12:] = [ordered, to_food / n, to_tail / n]
+    return out
+
+
+def test_tour_features_agree_with_a_plain_reference_and_are_zero_without_a_tour() -> None:
+    cases = {
+        "8 by 8, the tour player's games (in tour order)": SnakeBatch.from_states(scripted_states(8)),
+        "10 by 10 random play (mostly out of order)": random_positions(40, g=10, seed=4),
+        "12 by 12 random play": random_positions(30, g=12, seed=6),
+        "7 by 7 (no tour on an odd board)": random_positions(30, g=7, seed=2),
+    }
+    for name, batch in cases.items():
+        got = encode(batch)[:, -NUM_TOUR_FEATURES:]
+        for i in range(batch.num_games):
+            np.testing.assert_allclose(got[i], reference_tour_features(batch, i), rtol=1e-6, err_msg=f"{name}, game {i}")
+    assert not encode(cases["7 by 7 (no tour on an odd board)"])[:, -NUM_TOUR_FEATURES:].any()
+
+
+def test_the_teachers_move_is_what_the_tour_features_rank_first() -> None:
+    """The teacher decides by what the network sees: among the moves that keep the tour order and stay short of the
+    food, the one furthest ahead. If the encoder hid one of these facts, imitation could not fill boards."""
+    from snake_mc.game.scripted import record_scripted
+    from snake_mc.speech.narrate import Narrator
+
+    data = record_scripted(4, grid_size=8, seed=5, narrator=Narrator(quiet=True))
+    batch = SnakeBatch.from_states(data)
+    for mirror in (False, True):
+        block = encode(batch, mirror=mirror)[:, -NUM_TOUR_FEATURES:][:, :12].reshape(-1, 3, 4)
+        ranked = np.where((block[:, :, 0] > 0) & (block[:, :, 1] > 0), block[:, :, 2], -1).argmax(axis=1)
+        expected = MIRROR_ACTIONS[data["actions"]] if mirror else data["actions"]
+        assert np.array_equal(ranked, expected)
+        assert np.array_equal(block[:, :, 3].argmax(axis=1), expected) and (block[:, :, 3].sum(axis=1) == 1).all()
+
+
 def test_food_in_a_corner_the_body_walls_in_is_not_safe_to_eat():
     # Heading up at (0, 2), food two moves away in the corner (0, 0). Eating there leaves the head between its neck
     # and body cells that free too late: trapped. Not eating (just turning left) still reaches the body in time.
@@ -211,17 +287,23 @@ def test_food_distance_counts_moves_around_the_body_and_marks_the_shortest_way()
     assert [f[block + ON_FOOD_PATH] for block in (LEFT, STRAIGHT, RIGHT)] == [1, 0, 0]
 
 
+def board_view(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
+    """The encoding without its tour block. The tour is fixed on the board (its cells do not turn with the snake), so
+    only what the board shows is the same for a position turned or mirrored; the tour block has its own tests."""
+    return encode(batch, mirror=mirror)[:, :-NUM_TOUR_FEATURES]
+
+
 def test_the_same_position_turned_to_each_heading_encodes_identically() -> None:
     body, heading, food = BODY, "up", FOOD
     codes = []
     for _ in range(4):
-        codes.append(encode(position(body, heading, food)))
+        codes.append(board_view(position(body, heading, food)))
         body = [rotate_cell(cell, G) for cell in body]
         food = rotate_cell(food, G)
         heading = DIRECTIONS[(DIRECTIONS.index(heading) + 1) % 4]
     for code in codes[1:]:
         np.testing.assert_array_equal(code, codes[0])
-    assert not np.array_equal(encode(position(BODY, "up", FOOD)), encode(position(BODY, "up", (0, 0))))
+    assert not np.array_equal(board_view(position(BODY, "up", FOOD)), board_view(position(BODY, "up", (0, 0))))
 
 
 def test_rotated_random_positions_encode_identically() -> None:
@@ -238,14 +320,14 @@ def test_rotated_random_positions_encode_identically() -> None:
         "food": np.where(states["food"] >= 0, fc * g + (g - 1 - fr), -1),
         "since_food": states["since_food"],
     }
-    np.testing.assert_array_equal(encode(SnakeBatch.from_states(turned)), encode(SnakeBatch.from_states(states)))
+    np.testing.assert_array_equal(board_view(SnakeBatch.from_states(turned)), board_view(SnakeBatch.from_states(states)))
 
 
 def scripted_states(g: int = 8, games: int = 6) -> dict[str, np.ndarray]:
     """Long snakes in tight spots, where shortest paths tie and the path walked to the food must not depend on which
     way the board happens to be turned."""
-    from narrate import Narrator
-    from scripted import record_scripted
+    from snake_mc.game.scripted import record_scripted
+    from snake_mc.speech.narrate import Narrator
 
     data = record_scripted(games, grid_size=g, seed=3, narrator=Narrator(quiet=True))
     return {key: data[key][::7] for key in ("ttl", "head", "direction", "food", "since_food")}
@@ -279,17 +361,17 @@ def test_long_snakes_encode_alike_turned_and_mirrored() -> None:
     g = 8
     states = scripted_states(g)
     assert states["ttl"].max() > 20, "long snakes, so that the searches run into the body"
-    plain = encode(SnakeBatch.from_states(states))
-    np.testing.assert_array_equal(encode(SnakeBatch.from_states(turned(states, g))), plain)
-    np.testing.assert_array_equal(encode(SnakeBatch.from_states(mirrored(states, g)), mirror=True), plain)
+    plain = board_view(SnakeBatch.from_states(states))
+    np.testing.assert_array_equal(board_view(SnakeBatch.from_states(turned(states, g))), plain)
+    np.testing.assert_array_equal(board_view(SnakeBatch.from_states(mirrored(states, g)), mirror=True), plain)
 
 
 def test_mirror_image_positions_encode_to_each_others_mirror() -> None:
     original = position(BODY, "up", FOOD)
     image = position([mirror_cell(cell, G) for cell in BODY], MIRROR_DIRECTION["up"], mirror_cell(FOOD, G))
-    np.testing.assert_array_equal(encode(image, mirror=True), encode(original))  # mirror of the mirror is the original
-    np.testing.assert_array_equal(encode(image), encode(original, mirror=True))
-    assert not np.array_equal(encode(original), encode(original, mirror=True))
+    np.testing.assert_array_equal(board_view(image, mirror=True), board_view(original))  # mirror of the mirror is the original
+    np.testing.assert_array_equal(board_view(image), board_view(original, mirror=True))
+    assert not np.array_equal(board_view(original), board_view(original, mirror=True))
 
 
 @pytest.mark.parametrize("heading", DIRECTIONS)
@@ -304,7 +386,7 @@ def test_a_move_and_its_mirrored_move_lead_to_mirror_images(heading: str, action
     _, _, dead, _, _ = env.step(action)
     _, _, dead_image, _, _ = image.step(int(MIRROR_ACTIONS[action]))
     assert not dead and not dead_image
-    np.testing.assert_array_equal(encode(image.game, mirror=True), encode(env.game))
+    np.testing.assert_array_equal(board_view(image.game, mirror=True), board_view(env.game))
     assert sorted(MIRROR_ACTIONS[MIRROR_ACTIONS]) == [0, 1, 2] and list(MIRROR_ACTIONS[MIRROR_ACTIONS]) == [0, 1, 2]
 
 
@@ -452,8 +534,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, writer: str,
     [("head", 500), ("direction", 9), ("food", 10_000), ("ttl", 30_000), ("since_food", -5), ("head", -1)],
 )
 def test_a_dataset_with_out_of_range_values_is_refused_before_encoding(tmp_path, key, value):
-    import datasets
-    from scripted import record_scripted
+    from snake_mc.game import datasets
+    from snake_mc.game.scripted import record_scripted
 
     data = record_scripted(2, grid_size=6, seed=0)
     data[key] = data[key].copy()
@@ -465,8 +547,8 @@ def test_a_dataset_with_out_of_range_values_is_refused_before_encoding(tmp_path,
 
 
 def test_a_dataset_of_floats_is_refused(tmp_path):
-    import datasets
-    from scripted import record_scripted
+    from snake_mc.game import datasets
+    from snake_mc.game.scripted import record_scripted
 
     data = record_scripted(2, grid_size=6, seed=0)
     data["head"] = data["head"].astype(np.float32)
@@ -516,7 +598,7 @@ def nothing_built(monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("a network was built from a crafted checkpoint")  # BaseException: no loader swallows it
 
-    return lambda: monkeypatch.setattr("policy.SnakePolicy.__init__", refuse)
+    return lambda: monkeypatch.setattr("snake_mc.learn.network.SnakePolicy.__init__", refuse)
 
 
 @pytest.mark.parametrize(("hidden", "layers"), [(4096, 4096), (4096, 2), (2000, 3)])
@@ -559,13 +641,13 @@ def test_a_device_or_folder_is_refused_before_reading(tmp_path):
 
 def test_an_unreasonably_large_file_is_refused_before_reading(tmp_path, monkeypatch):
     path = _crafted(tmp_path)
-    monkeypatch.setattr("policy.MAX_CHECKPOINT_BYTES", 100)
-    monkeypatch.setattr("policy.torch.load", lambda *a, **k: pytest.fail("a file far too large was read"))
+    monkeypatch.setattr("snake_mc.learn.network.MAX_CHECKPOINT_BYTES", 100)
+    monkeypatch.setattr("snake_mc.learn.network.torch.load", lambda *a, **k: pytest.fail("a file far too large was read"))
     assert "MB" in str(assert_refused(path))
 
 
 def test_the_driver_refuses_a_network_larger_than_a_checkpoint_may_hold():
-    from config import ConfigError, make_config
+    from snake_mc.run.config import ConfigError, make_config
 
     with pytest.raises(ConfigError, match="narrower or shallower"):
         make_config(["--policy-hidden", "4096", "--policy-layers", "64"])

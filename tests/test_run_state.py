@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from run_state import RunState, RunStateError
+from snake_mc.run.run_state import RunState, RunStateError
 
 SOUND = dataclasses.asdict(RunState(next_iteration=3, mc_K=7, mc_H=30, fast_scores=[4, 9], full_scores=[4, 9, 12],
                                     archived_mc_files=["training_logs/mc_demos/iter_1.npz"], policy_sha256="ab" * 32,
@@ -60,10 +60,10 @@ def test_an_unreadable_or_foreign_state_is_refused(tmp_path: Path, text: str) ->
 
 
 def test_the_driver_refuses_a_damaged_state_with_exit_2_and_touches_nothing(tmp_path: Path, capsys) -> None:
-    import datasets
     import iterative_train
-    from policy import SnakePolicy, save_policy
-    from scripted import record_scripted
+    from snake_mc.game import datasets
+    from snake_mc.game.scripted import record_scripted
+    from snake_mc.learn.network import SnakePolicy, save_policy
 
     datasets.save_dataset(tmp_path / "data" / "human_demos.npz", record_scripted(2, grid_size=6, seed=0))
     save_policy(SnakePolicy(6, hidden=8, layers=1), tmp_path / "data" / "policy_imitation.pt")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets import validate_dataset
-from env import SnakeBatch, SnakeEnv
-from scripted import record_scripted, scripted_action
+from snake_mc.game.datasets import validate_dataset
+from snake_mc.game.rules import SnakeBatch, SnakeEnv
+from snake_mc.game.scripted import record_scripted, scripted_action
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +16,12 @@ def fifty_games() -> dict[str, np.ndarray]:
 
 
 def test_scripted_player_scores_well_on_10x10(fifty_games):
-    mean = float(fifty_games["episode_scores"].mean())
-    print(f"scripted player: mean score {mean:.1f} over 50 games of 10 by 10")
-    assert mean > 20
+    """The README's figure: a mean of 95 on 10 by 10 (97 fills the board). Measured on these 50 games: a mean of 95.6
+    and a worst game of 90; a player that hugs its tail instead of sweeping open space scores far less."""
+    scores = fifty_games["episode_scores"]
+    mean = float(scores.mean())
+    print(f"scripted player: mean score {mean:.1f}, worst {scores.min()}, over 50 games of 10 by 10")
+    assert mean >= 93 and scores.min() >= 80
 
 
 def test_scripted_dataset_is_valid_and_matches_a_replay(fifty_games):

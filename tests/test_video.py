@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import video_recorder as vr
-from env import DC, DR, SnakeEnv
-from narrate import Narrator
-from policy import SnakePolicy, save_policy
+from snake_mc.game.rules import DC, DR, SnakeEnv
+from snake_mc.learn.network import SnakePolicy, save_policy
+from snake_mc.speech.narrate import Narrator
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_cli_bad_checkpoint_or_flag_exits_2_with_one_line(tmp_path: Path, capsys
 
 
 def test_cli_refuses_an_unwritable_out_before_playing(tmp_path, capsys):
-    from policy import SnakePolicy, save_policy
+    from snake_mc.learn.network import SnakePolicy, save_policy
     from video_recorder import main
 
     save_policy(SnakePolicy(6, hidden=8, layers=1), tmp_path / "p.pt")

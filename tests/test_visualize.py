@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import history as hist
 import visualize_training as vt
-from config import Paths
+from snake_mc.run import history as hist
+from snake_mc.run.config import Paths
 
 COLUMNS = ("iteration", "mean_score", "std_score", "max_score", "mean_length", "full_eval", "mc_K", "mc_H",
            "rolled_back", "used_human_data", "elapsed_minutes", "decision", "win_rate", "gain", "gain_se")  # fmt: skip

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import datasets
-from constants import MC_TARGETS as TARGETS
-from env import SnakeBatch
-from narrate import Narrator, count, format_seconds, get_narrator, plural
-from observation import MIRROR_ACTIONS, encode, obs_size
-from policy import SnakePolicy, build_policy, resolve_device
+from snake_mc.common.constants import MC_TARGETS as TARGETS
+from snake_mc.game import datasets
+from snake_mc.game.observation import MIRROR_ACTIONS, encode, obs_size
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.network import SnakePolicy, build_policy, resolve_device
+from snake_mc.speech.narrate import Narrator, count, format_seconds, get_narrator, plural
 
 WEIGHT_DECAY = 1e-4
 EVAL_CHUNK = 8192

@@ -32,7 +32,7 @@ import os
 
 import numpy as np
 
-from storage import read_npz, save_npz_atomic
+from snake_mc.common.storage import read_npz, save_npz_atomic
 
 HISTORY_FIELDS: dict[str, np.dtype] = {
     "iteration": np.dtype(np.int32),

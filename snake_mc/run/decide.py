@@ -6,11 +6,12 @@ iteration began), on the same seeded games, game by game. The fast comparison us
 one all `full` games. When the replaced policy has no scores on the full games yet (it was kept on a fast evaluation),
 the driver evaluates it there first, so both sides of every comparison played exactly the same games.
 
-The rule: the new policy is rolled back only when it scores lower than the one it replaces by more than
-`rollback_z` standard errors of the paired difference (2 by default): a drop that large happens by chance about one
-time in 40, so a rollback answers a real drop, not the noise of a few games. Every other result keeps the new policy,
-so the loop keeps moving while no evidence says it got worse. The K/H growth and the human-data switch read the
-same comparison and the new policy's own scores, never an older policy's.
+The rule: the new policy is rolled back only when it scores lower than the one it replaces, or fills fewer boards, by
+more than `rollback_z` standard errors of the paired difference (2 by default): a drop that large happens by chance
+about one time in 40, so a rollback answers a real drop, not the noise of a few games. The share of boards filled is
+the headline figure, and near 99 percent a lost board moves the mean score by little, so it has a voice of its own.
+Every other result keeps the new policy, so the loop keeps moving while no evidence says it got worse. The K/H growth
+and the human-data switch read the same comparison and the new policy's own scores, never an older policy's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from narrate import plural
+from snake_mc.common.stats import wilson_interval  # noqa: F401 - the decisions' statistics, named here too
+from snake_mc.speech.narrate import plural
 
 
 @dataclass
@@ -46,6 +48,12 @@ def paired(new: np.ndarray, old: np.ndarray) -> tuple[float, float]:
         return math.nan, math.nan
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.nan
     return float(diff.mean()), se
+
+
+
+def _dropped(gain: float, se: float, z: float) -> bool:
+    """A drop of more than z standard errors; with a single game (no standard error) any drop counts."""
+    return gain < 0 if math.isnan(se) else gain < -z * se
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ def _points(share_gain: float) -> str:
 class Rules:
     """The settings the decisions read (made once from `TrainConfig`)."""
 
-    eval_full_every: int = 5
+    eval_full_every: int = 2
     adapt_threshold: float = 0.5
     adapt_patience: int = 2
     K_step: int = 2
@@ -125,6 +133,8 @@ def full_eval_reason(iteration: int, rules: Rules, standing: Standing, fast: Com
         return f"the fast score rose by {fast.gain:.1f}, at least the threshold of {rules.adapt_threshold:g}"
     if not math.isnan(fast.se) and fast.gain < -rules.rollback_z * fast.se:
         return "the fast score fell by more than its noise, and a rollback needs the full games to confirm it"
+    if not math.isnan(fast.fill_se) and fast.fill_gain < -rules.rollback_z * fast.fill_se:
+        return "fewer boards were filled by more than the noise, and a rollback needs the full games to confirm it"
     return None
 
 
@@ -159,15 +169,17 @@ class Decision:
 def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules: Rules) -> Decision:
     """Keep or roll back, grow the search or not, keep the demonstrations or not; with the sentences that say why."""
     compared = full if full is not None else fast
-    drop = not math.isnan(compared.se) and compared.gain < -rules.rollback_z * compared.se
-    drop = drop or (math.isnan(compared.se) and compared.gain < 0)  # one game: any drop counts
-    keep = not drop
+    score_drop = _dropped(compared.gain, compared.se, rules.rollback_z)
+    fill_drop = _dropped(compared.fill_gain, compared.fill_se, rules.rollback_z)
+    keep = not (score_drop or fill_drop)
     said = []
     if keep:
         said.append(f"The new policy is kept: {compared.sentence()}.")
     else:
-        said.append(f"Rollback: {compared.sentence()}, a drop of more than {rules.rollback_z:g} standard errors, so "
-                    "the previous policy is restored.")
+        what = "the score" if score_drop and not fill_drop else "the share of boards filled" if fill_drop and not \
+            score_drop else "both"
+        said.append(f"Rollback: {compared.sentence()}; {what} dropped by more than {rules.rollback_z:g} standard "
+                    "errors, so the previous policy is restored.")
     improvement = compared.gain if keep else 0.0
     K, H, streak, grew = standing.mc_K, standing.mc_H, standing.low_improvement_streak, False
     if improvement >= rules.adapt_threshold:

@@ -28,12 +28,12 @@ from queue import Empty
 import numpy as np
 import torch
 
-from constants import BACKENDS
-from datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
-from env import SnakeBatch
-from mc_search import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
-from narrate import Narrator, about, count, format_seconds, get_narrator, per_second
-from policy import load_policy
+from snake_mc.common.constants import BACKENDS
+from snake_mc.game.datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.network import load_policy
+from snake_mc.search.rollouts import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
+from snake_mc.speech.narrate import Narrator, about, count, format_seconds, get_narrator, per_second
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
 
@@ -359,8 +359,8 @@ def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
         check_ray_address(ray_address)
     try:
         if started:
-            # Ray's workers do not start in this folder, so they are told where self_play.py lives.
-            here = str(Path(__file__).resolve().parent)
+            # Ray's workers do not start in this folder, so they are told where the snake_mc package lives.
+            here = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
             options = {"log_to_driver": False, "logging_level": logging.ERROR, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
             if ray_address is None:

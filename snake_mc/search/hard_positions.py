@@ -17,19 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from constants import HARD_WORK_PER_S
-from datasets import STATE_KEYS, empty_dataset
-from env import SnakeBatch
-from mc_search import monte_carlo_actions
-from narrate import Narrator, get_narrator
-from policy import SnakePolicy
+from snake_mc.common.constants import HARD_WORK_PER_S
+from snake_mc.game.datasets import STATE_KEYS, empty_dataset
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.learn.network import SnakePolicy
+from snake_mc.search.rollouts import monte_carlo_actions
+from snake_mc.speech.narrate import Narrator, get_narrator
 
 
 @dataclass(frozen=True)
 class HardPositionSettings:
     """How many games to play, how far to rewind each loss, and how deep to search there."""
 
-    games: int = 200
+    games: int = 1000
     rewind: int = 100
     K: int = 5
     H: int = 100

@@ -1,5 +1,5 @@
 """Atomic file writes: every artifact goes to a temporary file beside its target and is `os.replace`d into place,
-so an interrupted run never leaves a half-written file where a good one was."""
+so an interrupted run never leaves a half-written file where a good one was; and `read_npz`, the one `.npz` reader."""
 
 from __future__ import annotations
 

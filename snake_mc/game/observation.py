@@ -10,7 +10,12 @@ straight, right) what it leads to, which a small MLP cannot work out from the ra
 - whether the head can then still reach its own retreating body (follow the tail, the heart of a safe Snake
   strategy), and how many moves that takes;
 - the share of the free board reachable when it cannot;
-- for a move on a shortest path to the food, whether the snake could still reach its body after eating there.
+- for a move on a shortest path to the food, whether the snake could still reach its body after eating there;
+- on boards with a tour (`tour.py`, even sizes): whether it keeps the body in tour order (no further ahead on the tour
+  than the tail), whether it stays short of the food on the tour, how far ahead on the tour it goes, and whether it
+  is the tour's choice (of the moves that keep the order and stay short of the food, the one furthest ahead); with,
+  for the whole position, whether the body is in tour order and how far ahead the food and the tail lie. These are what
+  the teacher, the tour player, decides by.
 
 They come from breadth-first searches on a time-aware board: a body cell counts as free from the
 move its tail leaves it, exactly as the game frees it. Last come the food's position ahead of and to the right of
@@ -26,13 +31,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from constants import MAX_GRID
-from env import SnakeBatch
+from snake_mc.common.constants import MAX_GRID
+from snake_mc.game.rules import SnakeBatch
+from snake_mc.game.tour import tour_index
 
-ENCODER_NAME = "ego-board-v3"
+ENCODER_NAME = "ego-board-v4-tour"
 
 FEATURES_PER_MOVE = 7
 NUM_MOVE_FEATURES = 3 * FEATURES_PER_MOVE + 2
+TOUR_FEATURES_PER_MOVE = 4  # keeps the tour order, stays short of the food, steps ahead / g^2, the tour's choice
+NUM_TOUR_FEATURES = 3 * TOUR_FEATURES_PER_MOVE + 3  # then: body in tour order, food ahead / g^2, tail ahead / g^2
 MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror
 _DR = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DC = np.array([0, 1, 0, -1], dtype=np.int64)
@@ -41,7 +49,13 @@ _NEIGHBOURS: dict[int, np.ndarray] = {}
 
 
 def obs_size(grid_size: int) -> int:
-    return 3 * grid_size * grid_size + 2 + NUM_MOVE_FEATURES
+    return 3 * grid_size * grid_size + 2 + NUM_MOVE_FEATURES + NUM_TOUR_FEATURES
+
+
+def _tour_table(g: int) -> np.ndarray:
+    """Each cell's place on the tour, or an empty array where the board has none (the tour block stays zero)."""
+    index = tour_index(g)
+    return np.zeros(0, np.int64) if index is None else index
 
 
 def rotation_tables(g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -383,8 +397,48 @@ def _fill_free_by(free_by, cell_at, ttl, top, body, small):  # noqa: ANN001, ANN
                 free_by[v, w] |= free_by[v - 1, w]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o):  # noqa: ANN001, ANN202
+    """The tour features (module docstring) into row[o:], from cell_at (the body cell of each ttl) before it is reset."""
+    gg = ttl.shape[0]
+    if tour.shape[0] != gg:
+        return
+    here = tour[head]
+    ordered = True
+    last = 0
+    for v in range(1, top):  # the tail (ttl 1) to the neck (ttl top - 1): each further ahead than the one before
+        c = cell_at[v]
+        ahead = (tour[c] - here) % gg if c >= 0 else -1
+        if ahead <= last:
+            ordered = False
+            break
+        last = ahead
+    to_tail = (tour[cell_at[1]] - here) % gg if top > 1 and cell_at[1] >= 0 else gg
+    to_food = (tour[food] - here) % gg if food >= 0 else gg
+    best, choice = 0, -1
+    for a in range(3):
+        cell = nbr[head, (d + a + 3) & 3]
+        if cell < 0 or ttl[cell] > 1:
+            continue
+        k = o + TOUR_FEATURES_PER_MOVE * (2 - a if mirror else a)
+        step = (tour[cell] - here) % gg
+        keeps = ordered and 0 < step <= to_tail
+        short = step <= to_food
+        row[k] = 1.0 if keeps else 0.0
+        row[k + 1] = 1.0 if short else 0.0
+        row[k + 2] = step / gg
+        if keeps and short and step > best:
+            best, choice = step, k
+    if choice >= 0:
+        row[choice + 3] = 1.0
+    o += 3 * TOUR_FEATURES_PER_MOVE
+    row[o] = 1.0 if ordered else 0.0
+    row[o + 1] = to_food / gg
+    row[o + 2] = to_tail / gg
+
+
 @numba.njit(cache=True, nogil=True)
-def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, back, nbr, masks, mirror, g, out):  # noqa: ANN001, ANN202
+def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, back, nbr, masks, mirror, g, tour, out):  # noqa: ANN001, ANN202, E501
     n = board.shape[0]
     gg = g * g
     words = masks.shape[1]
@@ -412,6 +466,9 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         scale = 1.0 / max(length[i], 1)
         d = direction[i]
         top, body = _read_board(board[i], base, scale, masks, back[d], ttl, cell_at, free_by, row)
+        head = head_r[i] * g + head_c[i]
+        f = food[i]
+        _tour_block(tour, cell_at, ttl, top, head, f, nbr, d, mirror, row, 3 * gg + 2 + NUM_MOVE_FEATURES)
         _fill_free_by(free_by, cell_at, ttl, top, body, small)
         for w in range(words):
             target[w] = ~free_by[1, w] & masks[0, w]  # the body after this move: cells not free by move 1
@@ -419,9 +476,7 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         free_count = 0
         for w in range(words):
             free_count += _popcount(free_by[1, w])
-        head = head_r[i] * g + head_c[i]
         row[gg + back[d, head]] = 1.0
-        f = food[i]
         if f >= 0:
             row[2 * gg + back[d, f]] = 1.0
         o = 3 * gg
@@ -490,13 +545,14 @@ def encode(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
     # to int64 of every call's board cost a tenth of the encoder's time.
     return _encode_games(
         batch.board, batch.t, batch.length, batch.head_r, batch.head_c, batch.direction, batch.food, batch.since_food,
-        float(batch.starve_steps), back, neighbour_table(g), board_masks(g), bool(mirror), g, out,
+        float(batch.starve_steps), back, neighbour_table(g), board_masks(g), bool(mirror), g, _tour_table(g), out,
     )  # fmt: skip
 
 
 def move_features(batch: SnakeBatch) -> np.ndarray:
     """(N, NUM_MOVE_FEATURES): the per-move block of `encode`, laid out as its module docstring says."""
-    return encode(batch)[:, -NUM_MOVE_FEATURES:]
+    start = 3 * batch.grid_size**2 + 2
+    return encode(batch)[:, start : start + NUM_MOVE_FEATURES]
 
 
 ESCAPES = 3  # offset, within each move's block, of "the head can still reach its body after this move"

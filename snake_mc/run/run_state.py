@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-import history as hist
-from config import Paths
-from constants import MAX_GRID, REWARD_PRESETS
-from storage import NotOurFileError, copy_atomic, open_own, write_json_atomic, write_text_atomic
+from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS
+from snake_mc.common.storage import NotOurFileError, copy_atomic, open_own, write_json_atomic, write_text_atomic
+from snake_mc.run import history as hist
+from snake_mc.run.config import Paths
 
 STATE_VERSION = 1
 
@@ -55,14 +55,6 @@ class RunState:
     reward: str = "default"
     human_baseline: float = 0.0
     version: int = STATE_VERSION
-
-    @property
-    def prior_fast(self) -> float | None:
-        return sum(self.fast_scores) / len(self.fast_scores) if self.fast_scores else None
-
-    @property
-    def prior_full(self) -> float | None:
-        return sum(self.full_scores) / len(self.full_scores) if self.full_scores else None
 
     def save(self, path: str | os.PathLike) -> None:
         write_json_atomic(path, dataclasses.asdict(self))

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from constants import PROGRESS_MODES
-from storage import open_own
+from snake_mc.common.constants import PROGRESS_MODES
+from snake_mc.common.storage import open_own
 
 # A phase expected to last longer than this says at its start how long it expects to take; a shorter one does not.
 EXPECT_FROM_S = 20.0
@@ -69,12 +69,17 @@ def per_second(rate: float, word: str) -> str:
     return f"{said if said.startswith('about ') else 'about ' + said} a second"
 
 
+def _half_up(x: float) -> int:
+    return int(x + 0.5)  # x is never negative here
+
+
 def about(seconds: float) -> str:
-    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'."""
+    """A time left, rounded as a person would say it: 'about 40 seconds', 'about 3 minutes'. Halves round up, as a
+    listener does (25 seconds is about 30, not Python's round-half-to-even 20)."""
     seconds = max(0.0, float(seconds))
     if seconds < 55:
-        return f"about {max(10, int(round(seconds / 10.0)) * 10)} seconds"
-    minutes = int(round(seconds / 60.0))
+        return f"about {max(10, _half_up(seconds / 10.0) * 10)} seconds"
+    minutes = _half_up(seconds / 60.0)
     if minutes < 60:
         return f"about {plural(minutes, 'minute')}"
     hours, minutes = divmod(minutes, 60)
@@ -100,6 +105,7 @@ class Progress:
         if expected_s is not None and self.total > 0:
             narrator.expect(plan or f"{description}: {self.total // self.per:,} {unit}", expected_s, detail=plan_detail)
         self.count = 0
+        self.first: tuple[float, int] | None = None  # when the first update came, and the count then
         self.next_quarter = 1
         self.bar = None
         self.after_s, self.every_s, self.gap_s = float(after_s), float(every_s), float(gap_s)
@@ -119,6 +125,8 @@ class Progress:
             return
         now = time.monotonic()
         elapsed = now - self.start
+        if self.first is None:
+            self.first = (now, self.count)
         reached = min(4, self.count * 4 // self.total)  # quarters completed; only the highest new one is said
         new_quarter = reached >= self.next_quarter
         if new_quarter:
@@ -131,12 +139,19 @@ class Progress:
         # Below a quarter the pace of games is mostly noise (the first to end are the early losses, the rest end in
         # a clump), so the expectation said at the start stands in for it while it lasts; steady work's pace is fair.
         left = elapsed * (self.total - self.count) / max(self.count, 1)
-        if 4 * self.count >= self.total or (self.steady and self.count):
+        since_first, done_since = now - self.first[0], self.count - self.first[1]
+        if self.steady and done_since > 0:
+            # The first step carries one-time costs (the compiler's first call, caches warming: one imitation batch
+            # once took 30 seconds and made "72 hours left"), so steady work is paced from the steps after it.
+            estimate = f", {about(since_first * (self.total - self.count) / done_since)} left"
+        elif 4 * self.count >= self.total:
             estimate = f", {about(left)} left"
         elif self.expected_s is not None and elapsed < 0.75 * self.expected_s:
             # Past three quarters of the expectation with under a quarter done, the expectation was wrong: a
             # countdown to nothing would mislead, so nothing is said until the pace itself can be trusted.
             estimate = f", {about(self.expected_s - elapsed)} left"
+        elif self.steady and self.count:
+            estimate = f", {about(left)} left"  # only the first step's pace, but the expectation proved wrong
         else:
             estimate = ""
         done, total = self.count // self.per, self.total // self.per
@@ -286,7 +301,3 @@ def get_narrator() -> Narrator:
 def set_narrator(narrator: Narrator) -> None:
     global _default
     _default = narrator
-
-
-def say(sentence: str) -> None:
-    _default.say(sentence)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from env import DC, DR, SnakeBatch
+from snake_mc.game.rules import DC, DR, SnakeBatch
 
 # How many free cells make an endgame this search may take on: with more, the tree grows too fast to finish.
 MAX_FREE = 6

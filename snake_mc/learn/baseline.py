@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets import DatasetError, load_dataset
-from narrate import plural
+from snake_mc.game.datasets import DatasetError, load_dataset
+from snake_mc.speech.narrate import plural
 
 
 @dataclass(frozen=True)

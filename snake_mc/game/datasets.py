@@ -15,7 +15,8 @@ Keys (N samples, E episodes, g the grid size):
   action_values (N,3) float32   optional: Monte Carlo mean return of each action
   source ()              "human", "scripted" or "mc"
   grid_size (), format_version ()
-Older files holding only `states` and `actions` are accepted by `play.human_baseline`, not by this loader.
+Older files holding only `states` and `actions` are read by `baseline.human_baseline` (for their mean score), not by
+this loader.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import os
 
 import numpy as np
 
-from constants import MAX_GRID
-from env import SnakeBatch
-from storage import read_npz, save_npz_atomic
+from snake_mc.common.constants import MAX_GRID
+from snake_mc.common.storage import read_npz, save_npz_atomic
+from snake_mc.game.rules import SnakeBatch
 
 FORMAT_VERSION = 1
 STATE_KEYS = ("ttl", "head", "direction", "food", "since_food")

@@ -1,0 +1,63 @@
+"""Write the evidence that ships beside a model: `models/snake10.json` holds what `evaluate.py --json` prints for
+the policy alone and for the search choosing every move, on games of the report seed set, with the command and the
+commit that made the model.
+
+Usage: python scripts/model_card.py models/snake10.pt --made-by "python iterative_train.py --config configs/snake10.toml"
+       [--alone-episodes 1000] [--search-episodes 200] [--seed 5000000000] [--out models/snake10.json]
+
+It runs `evaluate.py` itself (the same code a reader runs to check the figures), so the card and a reader's check can
+only disagree if the model or the code changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT_SEED = 5_000_000_000  # the report seed set (README, "Three seed sets"): no run or experiment plays these games
+
+
+def measure(checkpoint: str, episodes: int, seed: int, search: list[str]) -> dict:
+    """One `evaluate.py --json` run: its single line of figures on standard output."""
+    command = [sys.executable, str(ROOT / "evaluate.py"), checkpoint, "--episodes", str(episodes), "--seed", str(seed),
+               "--json", "--progress", "off", *search]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p.add_argument("checkpoint")
+    p.add_argument("--made-by", required=True, help="the command that trained the model")
+    p.add_argument("--alone-episodes", type=int, default=1000)
+    p.add_argument("--search-episodes", type=int, default=200)
+    p.add_argument("--seed", type=int, default=REPORT_SEED)
+    p.add_argument("--out", default=None, help="default: the checkpoint's name with .json")
+    args = p.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    card = {
+        "model": args.checkpoint,
+        "made_by": args.made_by,
+        "commit": commit,
+        "alone": measure(args.checkpoint, args.alone_episodes, args.seed, []),
+        "search": measure(args.checkpoint, args.search_episodes, args.seed, ["--mc-k", "5", "--mc-h", "20"]),
+    }
+    out = Path(args.out or Path(args.checkpoint).with_suffix(".json"))
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, out)
+    print(f"Wrote {out}: alone, {100 * card['alone']['win_rate']:.1f} percent of {args.alone_episodes} boards filled; "
+          f"with the search, {100 * card['search']['win_rate']:.1f} percent of {args.search_episodes}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The bottom layer: names and values several modules share, and atomic storage."""

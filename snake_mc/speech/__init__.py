@@ -1,0 +1,1 @@
+"""Narration: sentences to the console and the log, events, timers, progress with the time left."""
