@@ -348,7 +348,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     say_plan(cfg, record.state, baseline, say, resumed)
     for iteration in range(record.state.next_iteration, cfg.num_iterations + 1):
         clock = time.perf_counter()
-        say.say(f"Iteration {iteration} of {cfg.num_iterations} begins.")
+        say.say(f"Iteration {iteration} of {cfg.num_iterations} begins{time_left(record.history, cfg, iteration)}.")
         say.event("iteration_start", iteration=iteration, mc_K=record.state.mc_K, mc_H=record.state.mc_H)
         mc, archived = make_data(cfg, record, iteration, device, say)
         trained, used_human = train(cfg, record, demos, mc, iteration, device, say)
@@ -418,6 +418,18 @@ def remove_leftovers(p, say: narrate.Narrator) -> None:
         say.say(f"Removed {len(leftovers)} unfinished temporary files left by an interrupted run.")
 
 
+def time_left(history: dict, cfg: TrainConfig, iteration: int) -> str:
+    """', with about 12 minutes left for the run': the iterations still to come (this one included) at the pace of
+    the last three timed ones; before any was timed, that the figure comes after this one."""
+    minutes = np.diff(np.asarray(history["elapsed_minutes"], dtype=float)[np.asarray(history["iteration"]) > 0],
+                      prepend=0.0) if len(history["iteration"]) else np.zeros(0)
+    minutes = minutes[minutes > 0][-3:]
+    if not len(minutes):
+        return "; the time left for the run will be known once it has been timed"
+    left = float(minutes.mean()) * 60 * (cfg.num_iterations - iteration + 1)
+    return f", with {narrate.about(left)} left for the run"
+
+
 def after_iteration(cfg: TrainConfig, iteration: int, elapsed: float, say: narrate.Narrator) -> None:
     """Plots and the optional video; neither can lose the committed iteration."""
     save_plots(cfg, say)
@@ -432,24 +444,35 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
     if already_done:
         say.say(f"All {cfg.num_iterations} iterations are already done. To train further, run again with "
                 f"--iterations set higher, for example --iterations {cfg.num_iterations + 5}.", essential=True)
+    if not already_done:
+        say.say(result_sentence(record.history), essential=True)
     write_summary(cfg, record.history, say)
     save_plots(cfg, say)
     if not already_done:
-        history = record.history
-        kept = np.flatnonzero(~np.asarray(history["rolled_back"], dtype=bool))  # a rolled-back row scored the other policy
-        result = ""
-        if len(kept):
-            fill = float(history["win_rate"][kept[-1]])
-            filled = f" and filling {100 * fill:.0f} percent of boards" if np.isfinite(fill) else ""
-            result = f", scoring {float(history['mean_score'][kept[-1]]):.1f} on average{filled}"
-        say.say(f"Training is complete. The policy is in {rel(cfg, cfg.paths.mc_policy)}{result}, and the story of the "
-                f"run is in {rel(cfg, cfg.paths.summary_txt)}.", essential=True)
+        say.say(f"The policy is in {rel(cfg, cfg.paths.mc_policy)}; every iteration's story is in "
+                f"{rel(cfg, cfg.paths.summary_csv)} and {rel(cfg, cfg.paths.train_log)}, and python visualize_training.py "
+                "says it again. To train further, run again with a higher --iterations.", essential=True)
     return 0
+
+
+def result_sentence(history: dict) -> str:
+    """The result first, as a listener wants it: the share of boards the kept policy fills alone, and where it began."""
+    kept = np.flatnonzero(~np.asarray(history["rolled_back"], dtype=bool))  # a rolled-back row scored the other policy
+    if not len(kept):
+        return "Training is complete."
+    last, first = kept[-1], kept[0]
+    fill, start = float(history["win_rate"][last]), float(history["win_rate"][first])
+    said = (f"Training is complete: the policy alone fills {100 * fill:.0f} percent of boards, mean score "
+            f"{float(history['mean_score'][last]):.1f}" if np.isfinite(fill) else
+            f"Training is complete: the policy alone scores {float(history['mean_score'][last]):.1f} on average")
+    if last != first and np.isfinite(start):
+        said += f"; iteration {int(history['iteration'][first])} filled {100 * start:.0f} percent"
+    return said + "."
 
 
 def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> None:
     """One sentence per iteration, spoken and written as CSV."""
-    say.say("Summary of every iteration follows.")
+    say.say("Summary of every iteration follows.", detail=True)
     search = None
     for i in range(len(history["iteration"])):
         it, mean, fill = int(history["iteration"][i]), float(history["mean_score"][i]), history["win_rate"][i]
@@ -459,9 +482,9 @@ def write_summary(cfg: TrainConfig, history: dict, say: narrate.Narrator) -> Non
         said = f", {now}" if now != search else ""  # the search's size when it is new to the listener
         search = now
         say.say(f"Iteration {it}: mean score {mean:.1f}{filled} on the {kind} evaluation{said}; "
-                f"{history['decision'][i]}")
+                f"{history['decision'][i]}", detail=True)
     write_text_atomic(cfg.paths.summary_csv, hist.summary_csv(history))
-    say.say(f"The summary was also written to {rel(cfg, cfg.paths.summary_csv)}.")
+    say.say(f"The summary was also written to {rel(cfg, cfg.paths.summary_csv)}.", detail=True)
 
 
 class Stopped(KeyboardInterrupt):

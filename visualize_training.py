@@ -143,13 +143,17 @@ def plot_history(history_path: str | os.PathLike, out_png: str | os.PathLike, su
     history = load_history(history_path)
     x = history["iteration"]
     mean, std = history["mean_score"], history["std_score"]
-    fig, (ax, ax_kh) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    # Three panels, one axis each: a second y-axis drawn over the scores hid one scale behind the other.
+    fig, (ax, ax_fill, ax_kh) = plt.subplots(3, 1, figsize=(9, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1.5, 1]})
     try:
         # Fast and full evaluations play different numbers of games, so each kind is its own series: a line never
         # joins a fast score to a full one, and like is compared with like.
         full = history["full_eval"]
-        ax.fill_between(x[full], (mean - std)[full], (mean + std)[full], color="tab:blue", alpha=0.2,
-                        label="full evaluations, plus or minus one std")  # fmt: skip
+        # No game scores below 0 or above the best any game reached, so the band stops there (a band over 97 on
+        # 10 by 10 drew scores no game can make).
+        top = float(np.max(history["max_score"])) if len(x) else 0.0
+        ax.fill_between(x[full], np.clip(mean - std, 0, top)[full], np.clip(mean + std, 0, top)[full], color="tab:blue",
+                        alpha=0.2, label="full evaluations, plus or minus one std, within 0 and the best game")  # fmt: skip
         ax.plot(x[full], mean[full], color="tab:blue", marker="o", markersize=5, label="mean score, full evaluations")
         if (~full).any():
             ax.plot(x[~full], mean[~full], color="tab:cyan", marker="^", markersize=5, linestyle="--",
@@ -169,11 +173,11 @@ def plot_history(history_path: str | os.PathLike, out_png: str | os.PathLike, su
                         rotation=90, va="top", ha="right", fontsize=8, color="gray")  # fmt: skip
         fill = history["win_rate"]
         if np.isfinite(fill).any():
-            ax_fill = ax.twinx()
             ax_fill.plot(x, 100 * fill, color="tab:purple", marker="s", markersize=3, label="boards filled (percent)")
-            ax_fill.set_ylabel("boards filled (percent)")
-            ax_fill.set_ylim(0, 100)
             ax_fill.legend(loc="lower right", fontsize=8)
+        ax_fill.set_ylabel("boards filled (percent)")
+        ax_fill.set_ylim(0, 102)
+        ax_fill.grid(alpha=0.3)
         ax.set_ylabel("score (apples)")
         ax.set_title("Snake training progress" if len(x) else "Snake training progress: no iterations yet")
         ax.grid(alpha=0.3)

@@ -3,7 +3,7 @@ the policy alone and for the search choosing every move, on games of the report 
 commit that made the model.
 
 Usage: python scripts/model_card.py models/snake10.pt --made-by "python iterative_train.py --config configs/snake10.toml"
-       [--alone-episodes 1000] [--search-episodes 200] [--seed 5000000000] [--out models/snake10.json]
+       [--commit SHA] [--alone-episodes 1000] [--search-episodes 200] [--seed 5000000000] [--out models/snake10.json]
 
 It runs `evaluate.py` itself (the same code a reader runs to check the figures), so the card and a reader's check can
 only disagree if the model or the code changed.
@@ -35,12 +35,14 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("checkpoint")
     p.add_argument("--made-by", required=True, help="the command that trained the model")
+    p.add_argument("--commit", default=None, help="the commit whose code trained the model (default: this one)")
     p.add_argument("--alone-episodes", type=int, default=1000)
     p.add_argument("--search-episodes", type=int, default=200)
     p.add_argument("--seed", type=int, default=REPORT_SEED)
     p.add_argument("--out", default=None, help="default: the checkpoint's name with .json")
     args = p.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", args.commit or "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     card = {
         "model": args.checkpoint,
         "made_by": args.made_by,

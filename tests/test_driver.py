@@ -118,8 +118,8 @@ def test_a_rolled_back_policy_never_reaches_the_kept_checkpoint(world, capsys):
     assert _run(world, "--iterations", "0") == 0
     before = (world.workdir / "data/policy_mc.pt").read_bytes()
     assert _run(world, "--iterations", "1") == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "The policy is in data/policy_mc.pt, scoring 2.0 on average" in last, "the kept policy's score, not 1.0"
+    result = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Training is complete"))
+    assert "mean score 2.0" in result, "the kept policy's score, not 1.0"
     assert (world.workdir / "data/policy_mc.pt").read_bytes() == before
     assert load_policy(world.workdir / "data/policy_mc.pt").meta["tag"] == "imitation"
     assert (world.workdir / "training_logs/models/policy_iter_1_mc.pt").read_bytes() == before  # the kept one, again
@@ -199,7 +199,8 @@ def test_end_to_end_three_iterations(tmp_path):
     for line in out.splitlines():
         if line.strip():
             assert line in log, line
-    assert "scripted" in out and "Summary of every iteration" in out
+    assert "scripted" in out and "Training is complete: the policy alone fills " in out
+    assert "Summary of every iteration" in log  # the per-iteration story: the log, summary.csv, --verbose
     for name in ["data/human_demos.npz", "data/mc_demos.npz"]:
         datasets.load_dataset(tmp_path / name, grid_size=G)
     for n in (1, 2, 3):
@@ -294,7 +295,7 @@ def test_an_iteration_ends_with_a_few_sentences_and_the_log_keeps_every_detail(w
     capsys.readouterr()
     assert _run(world, "--iterations", "1") == 0
     out = capsys.readouterr().out.splitlines()
-    start = out.index("Iteration 1 of 1 begins.")
+    start = next(i for i, line in enumerate(out) if line.startswith("Iteration 1 of 1 begins"))
     end = next(i for i, line in enumerate(out) if line.startswith("Iteration 1 is saved"))
     assert end - start <= 6, out[start : end + 1]
     log = (world.workdir / "training_logs/train.log").read_text()
@@ -355,16 +356,33 @@ def test_quiet_says_only_the_decision_and_the_result_and_the_log_keeps_everythin
     capsys.readouterr()
     assert _run(world, "--iterations", "2", "--quiet") == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 3, out
+    assert len(out) == 4, out
     assert out[0].startswith("In iteration 1 of 2, the new policy is kept: ") and out[0].endswith(".")
     assert out[1].startswith("In iteration 2 of 2, ")
-    assert out[2].startswith("Training is complete. The policy is in data/policy_mc.pt, scoring ")
-    assert "percent of boards" in out[2], "the result says the fill rate too"
+    assert out[2].startswith("Training is complete: the policy alone fills ")
+    assert out[3].startswith("The policy is in data/policy_mc.pt;")
     log = (world.workdir / "training_logs/train.log").read_text()
-    for sentence in ("Iteration 1 of 2 begins.", "Fast evaluation:", "Summary of every iteration follows."):
+    for sentence in ("Iteration 1 of 2 begins", "Fast evaluation:", "Summary of every iteration follows."):
         assert sentence in log
     events = (world.workdir / "training_logs/events.jsonl").read_text()
     assert events.count('"event": "decision"') == 2
+
+
+def test_the_end_of_a_run_says_the_result_first_in_a_few_sentences(world, capsys):
+    """A listener hears the result as the run ends, not after a sentence per iteration: at most five sentences after
+    the last iteration is saved, the first with the share of boards filled; each iteration's start says the time left
+    for the run once one iteration has been timed."""
+    assert _run(world, "--iterations", "0") == 0
+    world.scores.update({"trained-1": 2.5, "trained-2": 1.0, "trained-3": 3.0})
+    capsys.readouterr()
+    assert _run(world, "--iterations", "3") == 0
+    out = capsys.readouterr().out.splitlines()
+    ending = out[next(i for i, line in enumerate(out) if line.startswith("Iteration 3 is saved")) + 1:]
+    assert 1 <= len(ending) <= 5, ending
+    assert ending[0].startswith("Training is complete: the policy alone fills ") and "percent of boards" in ending[0]
+    assert "Iteration 1 of 3 begins; the time left for the run will be known once it has been timed." in out
+    starts = [line for line in out if line.startswith(("Iteration 2 of 3 begins", "Iteration 3 of 3 begins"))]
+    assert len(starts) == 2 and all(" left for the run." in line for line in starts), starts
 
 
 def test_quiet_with_verbose_is_a_one_sentence_flag_error(world, capsys):

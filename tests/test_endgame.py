@@ -7,8 +7,9 @@ import torch
 
 from snake_mc.game.rules import SnakeEnv
 from snake_mc.learn.network import build_policy
+from snake_mc.search.detours import split_last_cells
 from snake_mc.search.endgame import endgame_moves
-from snake_mc.search.rollouts import monte_carlo_actions, split_last_cells
+from snake_mc.search.rollouts import monte_carlo_actions
 
 # A 4 by 4 board with 14 cells of snake, head first, heading up from (2, 0) to (1, 0); the two free cells, (0, 0)
 # holding the apple and (0, 1), touch.
@@ -58,7 +59,7 @@ def test_two_last_cells_that_touch_are_not_split():
 
 
 def test_a_detour_plan_is_followed_only_while_the_game_keeps_to_it():
-    from snake_mc.search.rollouts import _PlanBook
+    from snake_mc.search.detours import _PlanBook
 
     def game() -> SnakeEnv:
         return SnakeEnv.from_state(10, [(5, 5), (6, 5), (7, 5)], "up", (0, 9))

@@ -553,3 +553,21 @@ def test_move_targets_name_the_cell_each_relative_move_enters_and_whether_it_is_
     loop = SnakeEnv.from_state(6, [(2, 2), (2, 3), (3, 3), (3, 2)], "left", None).game
     _, _, safe = loop.move_targets()
     assert safe[0].tolist() == [True, True, True]  # left = down onto the tail (3, 2), straight (2, 1), right (1, 2)
+
+
+def test_the_picture_tells_head_body_tail_and_food_apart_and_shows_the_path() -> None:
+    """A sighted viewer of a late game must see where the snake runs: head, tail, body and food in their own colours,
+    and two body cells side by side joined only when one follows the other."""
+    # Head (1, 1) heading up; the body runs down column 1, right along row 3 and back up column 2: (2, 2) sits beside
+    # (2, 1) without following it, so no bridge may join them.
+    body = [(1, 1), (2, 1), (3, 1), (3, 2), (2, 2)]
+    env = SnakeEnv.from_state(6, body, "up", (5, 5))
+    env.render_mode, cell = "rgb_array", env.cell_pixels
+    img = env.render()
+    centre = {p: tuple(img[p[0] * cell + cell // 2, p[1] * cell + cell // 2]) for p in body + [(5, 5), (0, 0)]}
+    head, tail, food, empty = centre[(1, 1)], centre[(2, 2)], centre[(5, 5)], centre[(0, 0)]
+    middle = {centre[p] for p in body[1:-1]}
+    assert len({head, tail, food, empty} | middle) == 4 + len(middle), "each part its own colour"
+    between = lambda a, b: tuple(img[(a[0] + b[0]) * cell // 2 + cell // 2, (a[1] + b[1]) * cell // 2 + cell // 2])  # noqa: E731
+    assert between((2, 1), (3, 1)) != empty, "consecutive body cells are joined"
+    assert between((2, 1), (2, 2)) == empty, "neighbours that do not follow each other stay apart"

@@ -38,7 +38,7 @@ def test_cli_scripted_writes_refuses_overwrite_and_appends(tmp_path, capsys):
     joined = load_dataset(path)
     assert len(joined["episode_scores"]) == 6 and str(joined["source"]) == "scripted"
     # appended games continue the seeds, so they are new games rather than copies of the first three
-    assert not np.array_equal(joined["ttl"][joined["episode"] == 3][:5], joined["ttl"][joined["episode"] == 0][:5])
+    assert not np.array_equal(joined["food"][joined["episode"] == 3][:5], joined["food"][joined["episode"] == 0][:5])
     assert play.main(["--scripted", "2", "--grid-size", "8", "--workdir", str(tmp_path), "--append"]) == 2
     assert "--grid-size 6" in capsys.readouterr().out
     assert play.main([*args, "--overwrite"]) == 0

@@ -21,7 +21,7 @@ from snake_mc.game.observation import (
     obs_size,
 )
 from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv
-from snake_mc.game.tour import tour_index
+from snake_mc.game.tour import SHORTCUTS_BELOW, tour_index
 from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy
 
 G = 6
@@ -229,7 +229,7 @@ def reference_tour_features(game: SnakeBatch, i: int) -> np.ndarray:
         step = ahead[r * g + c]
         keeps, short = ordered and 0 < step <= to_tail, step <= to_food
         out[4 * a : 4 * a + 3] = [keeps, short, step / n]
-        if keeps and short:
+        if keeps and short and (step == 1 or int(game.length[i]) < SHORTCUTS_BELOW * n):
             candidates[a] = step
     if candidates:
         out[4 * max(candidates, key=candidates.get) + 3] = 1.0
@@ -253,7 +253,8 @@ def test_tour_features_agree_with_a_plain_reference_and_are_zero_without_a_tour(
 
 def test_the_teachers_move_is_what_the_tour_features_rank_first() -> None:
     """The teacher decides by what the network sees: among the moves that keep the tour order and stay short of the
-    food, the one furthest ahead. If the encoder hid one of these facts, imitation could not fill boards."""
+    food, the one furthest ahead (the next tour cell once the snake covers half the board). If the encoder hid one of
+    these facts, imitation could not fill boards."""
     from snake_mc.game.scripted import record_scripted
     from snake_mc.speech.narrate import Narrator
 
@@ -261,7 +262,8 @@ def test_the_teachers_move_is_what_the_tour_features_rank_first() -> None:
     batch = SnakeBatch.from_states(data)
     for mirror in (False, True):
         block = encode(batch, mirror=mirror)[:, -NUM_TOUR_FEATURES:][:, :12].reshape(-1, 3, 4)
-        ranked = np.where((block[:, :, 0] > 0) & (block[:, :, 1] > 0), block[:, :, 2], -1).argmax(axis=1)
+        shortcuts = (batch.length < SHORTCUTS_BELOW * 64)[:, None] | (block[:, :, 2] * 64 == 1)
+        ranked = np.where((block[:, :, 0] > 0) & (block[:, :, 1] > 0) & shortcuts, block[:, :, 2], -1).argmax(axis=1)
         expected = MIRROR_ACTIONS[data["actions"]] if mirror else data["actions"]
         assert np.array_equal(ranked, expected)
         assert np.array_equal(block[:, :, 3].argmax(axis=1), expected) and (block[:, :, 3].sum(axis=1) == 1).all()

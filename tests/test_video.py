@@ -78,7 +78,7 @@ def test_records_the_best_episode_as_a_readable_video(policy: SnakePolicy, tmp_p
     path = vr.record_best_episode(policy, tmp_path / "videos" / "best", episodes=3, grid_size=6, seed=5, narrator=narrator)
     assert path is not None and path.exists() and path.stat().st_size > 0
     assert path.suffix in (".mp4", ".gif")
-    assert first_frame(path).shape[:2] == (6 * 16, 6 * 16)
+    assert first_frame(path).shape[:2] == (6 * 32, 6 * 32)
     said = stream.getvalue().strip().splitlines()[-1]
     assert said.startswith("Recorded episode ") and str(path) in said and said.isascii()
     assert not list(path.parent.glob(".*tmp"))
@@ -105,7 +105,7 @@ def test_mp4_when_ffmpeg_is_present(policy: SnakePolicy, tmp_path: Path) -> None
     narrator, _ = listener()
     path = vr.record_best_episode(policy, tmp_path / "clip", episodes=2, grid_size=6, narrator=narrator, fps=8)
     assert path == tmp_path / "clip.mp4"
-    assert first_frame(path).shape == (96, 96, 3)
+    assert first_frame(path).shape == (192, 192, 3)
 
 
 def test_gif_when_ffmpeg_is_missing(policy: SnakePolicy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,7 +113,7 @@ def test_gif_when_ffmpeg_is_missing(policy: SnakePolicy, tmp_path: Path, monkeyp
     narrator, stream = listener()
     path = vr.record_best_episode(policy, tmp_path / "clip", episodes=2, grid_size=6, narrator=narrator, max_steps=15)
     assert path == tmp_path / "clip.gif"
-    assert first_frame(path).shape[:2] == (96, 96)
+    assert first_frame(path).shape[:2] == (192, 192)
     assert "written as a GIF instead of MP4" in stream.getvalue()
 
 
@@ -138,7 +138,7 @@ def test_cli_writes_the_named_file(policy: SnakePolicy, tmp_path: Path, capsys: 
     save_policy(policy, checkpoint)
     out = tmp_path / "out" / "run.gif"
     assert vr.main([str(checkpoint), "--episodes", "2", "--out", str(out), "--max-steps", "10"]) == 0
-    assert out.exists() and first_frame(out).shape[:2] == (96, 96)
+    assert out.exists() and first_frame(out).shape[:2] == (192, 192)
     assert str(out) in capsys.readouterr().out
     folder = tmp_path / "folder"
     assert vr.main([str(checkpoint), "--episodes", "1", "--out", str(folder), "--max-steps", "5"]) == 0

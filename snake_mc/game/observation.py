@@ -13,7 +13,8 @@ straight, right) what it leads to, which a small MLP cannot work out from the ra
 - for a move on a shortest path to the food, whether the snake could still reach its body after eating there;
 - on boards with a tour (`tour.py`, even sizes): whether it keeps the body in tour order (no further ahead on the tour
   than the tail), whether it stays short of the food on the tour, how far ahead on the tour it goes, and whether it
-  is the tour's choice (of the moves that keep the order and stay short of the food, the one furthest ahead); with,
+  is the tour's choice (of the moves that keep the order and stay short of the food, the one furthest ahead; the next
+  tour cell once the snake covers half the board); with,
   for the whole position, whether the body is in tour order and how far ahead the food and the tail lie. These are what
   the teacher, the tour player, decides by.
 
@@ -33,7 +34,7 @@ import numpy as np
 
 from snake_mc.common.constants import MAX_GRID
 from snake_mc.game.rules import SnakeBatch
-from snake_mc.game.tour import tour_index
+from snake_mc.game.tour import SHORTCUTS_BELOW, tour_index
 
 ENCODER_NAME = "ego-board-v4-tour"
 
@@ -416,6 +417,7 @@ def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o):  #
     to_tail = (tour[cell_at[1]] - here) % gg if top > 1 and cell_at[1] >= 0 else gg
     to_food = (tour[food] - here) % gg if food >= 0 else gg
     best, choice = 0, -1
+    shortcuts = top < SHORTCUTS_BELOW * gg  # top: the snake's length
     for a in range(3):
         cell = nbr[head, (d + a + 3) & 3]
         if cell < 0 or ttl[cell] > 1:
@@ -427,7 +429,7 @@ def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o):  #
         row[k] = 1.0 if keeps else 0.0
         row[k + 1] = 1.0 if short else 0.0
         row[k + 2] = step / gg
-        if keeps and short and step > best:
+        if keeps and short and step > best and (step == 1 or shortcuts):
             best, choice = step, k
     if choice >= 0:
         row[choice + 3] = 1.0

@@ -380,7 +380,45 @@ def _compact_games(board, head_r, head_c, direction, food, length, t, since_food
 
 
 _TEXT = {0: ".", 1: "o", 2: "@", 3: "*"}
-_COLOURS = np.array([[20, 20, 20], [40, 170, 60], [140, 230, 120], [220, 50, 50]], dtype=np.uint8)
+_BACKGROUND, _FOOD, _HEAD, _TAIL = (24, 24, 24), (225, 45, 45), (250, 215, 50), (70, 130, 230)
+_TAIL_GREEN, _NECK_GREEN = np.array([25, 95, 45]), np.array([120, 225, 110])  # the body shades from tail to neck
+
+
+def draw_board(ttl: np.ndarray, head: int, food: int, cell: int) -> np.ndarray:
+    """An RGB picture of one board, (g*cell, g*cell, 3) uint8: each body cell a square inset from its edges, joined
+    to the next cell toward the head, so the snake's path can be followed even when it fills the board; the body
+    shades from dark to light toward the neck; the head is yellow, the tail blue and the food red."""
+    g = int(round(len(ttl) ** 0.5))
+    img = np.empty((g * cell, g * cell, 3), np.uint8)
+    img[:] = _BACKGROUND
+    inset = max(1, cell // 8)
+    length = int(ttl.max()) if ttl.size else 0
+    by_ttl = np.full(length + 2, -1, np.int64)
+    body = np.flatnonzero(ttl > 0)
+    by_ttl[ttl[body]] = body
+    for c in body:
+        v = int(ttl[c])
+        shade = _TAIL_GREEN + (_NECK_GREEN - _TAIL_GREEN) * (v - 1) / max(length - 2, 1)
+        colour = shade.astype(np.uint8)
+        r, k = divmod(int(c), g)
+        top, left, bottom, right = r * cell + inset, k * cell + inset, (r + 1) * cell - inset, (k + 1) * cell - inset
+        nxt = by_ttl[v + 1] if v + 1 <= length else -1  # the next cell toward the head: bridge the gap to it
+        if nxt >= 0:
+            nr, nk = divmod(int(nxt), g)
+            top, bottom = min(top, nr * cell + inset), max(bottom, (nr + 1) * cell - inset)
+            left, right = min(left, nk * cell + inset), max(right, (nk + 1) * cell - inset)
+            img[top:bottom, left:right] = colour
+        else:
+            img[top:bottom, left:right] = colour
+    for c, colour in ((by_ttl[1] if length > 1 else -1, _TAIL), (head if length else -1, _HEAD)):  # drawn last
+        if c >= 0:
+            r, k = divmod(int(c), g)
+            img[r * cell + inset:(r + 1) * cell - inset, k * cell + inset:(k + 1) * cell - inset] = colour
+    if food >= 0:
+        r, k = divmod(int(food), g)
+        pad = max(1, cell // 4)
+        img[r * cell + pad:(r + 1) * cell - pad, k * cell + pad:(k + 1) * cell - pad] = _FOOD
+    return img
 
 
 class SnakeEnv(gym.Env):
@@ -394,7 +432,7 @@ class SnakeEnv(gym.Env):
         starve_steps: int | None = None,
         reward: str = "default",
         render_mode: str | None = None,
-        cell_pixels: int = 16,
+        cell_pixels: int = 32,
     ) -> None:
         self.grid_size = _check_grid(grid_size)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -489,8 +527,9 @@ class SnakeEnv(gym.Env):
         return "\n".join("".join(_TEXT[int(v)] for v in row) for row in self._obs())
 
     def render_rgb(self) -> np.ndarray:
-        img = _COLOURS[self._obs()]
-        return np.kron(img, np.ones((self.cell_pixels, self.cell_pixels, 1), dtype=np.uint8))
+        game = self.game
+        head = int(game.head_r[0]) * self.grid_size + int(game.head_c[0])
+        return draw_board(game.ttl()[0], head, int(game.food[0]), self.cell_pixels)
 
     def render(self):  # noqa: ANN201 - the Gymnasium signature
         if self.render_mode == "ansi":

@@ -180,10 +180,10 @@ def record_scripted(
     batch = SnakeBatch(n, grid_size, seeds=np.arange(seed, seed + n), starve_steps=starve_steps)
     geo = _geometry(batch.grid_size)
     chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
-    # Known in advance only roughly: a tour game lasts about 2.3 x grid_size**3 moves (2,250 on 10 by 10), a
+    # Known in advance only roughly: a tour game lasts about 1.5 x grid_size**3 moves (1,440 on 10 by 10), a
     # shortest-path game (odd boards) about 1.7 x grid_size**3 (1,692 on 10 by 10).
     touring = tour_index(batch.grid_size) is not None
-    moves = (2.3 if touring else 1.7) * batch.grid_size**3 * n
+    moves = (1.5 if touring else 1.7) * batch.grid_size**3 * n
     expected = narrator.expected_seconds("scripted moves", moves, TOUR_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()

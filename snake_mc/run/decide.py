@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from snake_mc.common.stats import wilson_interval  # noqa: F401 - the decisions' statistics, named here too
-from snake_mc.speech.narrate import plural
+from snake_mc.speech.narrate import count, plural
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Comparison:
         se = "" if math.isnan(self.se) else f", standard error {self.se:.1f}"
         fill_se = "" if math.isnan(self.fill_se) else f", standard error {100 * self.fill_se:.0f}"
         fill = _points(self.fill_gain)
-        return (f"against the policy it would replace, on the same {plural(self.games, 'game')}, the score is "
+        return (f"against the policy it would replace, on the same {count(self.games, 'game')}, the score is "
                 f"{_signed(self.gain)}{se}, and the share of boards filled is {fill}{fill_se}")
 
 
@@ -158,7 +158,7 @@ class Decision:
         c = self.compared
         se = "" if math.isnan(c.se) else f" (standard error {c.se:.1f})"
         head = "kept" if self.keep else "rolled back, the previous policy restored"
-        text = f"{head}: {_signed(c.gain)}{se} on {plural(c.games, 'game')}, boards filled {_points(c.fill_gain)}."
+        text = f"{head}: {_signed(c.gain)}{se} on {count(c.games, 'game')}, boards filled {_points(c.fill_gain)}."
         if self.grew:
             text += f" K and H grew to {self.mc_K} and {self.mc_H}."
         if self.dropped_human_data:

@@ -1,1 +1,2 @@
-"""Search: the batched Monte Carlo rollouts, the endgame search, self-play, the hard positions."""
+"""Search: the batched Monte Carlo rollouts, the deeper look (endgame search, detours), self-play, the hard positions,
+evaluation."""

@@ -37,7 +37,7 @@ class HardPositionSettings:
     # overrule the policy (measured: margin 0 against 1, docs/experiments.md).
     margin: float = 0.0
     batch: int = 1024  # positions searched per call: bounds the rollouts held in memory, and news comes after each
-    # The detour search (mc_search.DETOUR_ROLLOUTS) costs up to 200 moves x 3 x its rollouts per hungry position, and
+    # The detour search (detours.DETOUR_ROLLOUTS) costs up to 200 moves x 3 x its rollouts per hungry position, and
     # most positions before a starvation are hungry: off here, where tens of thousands are searched.
     detour_rollouts: int = 0
 

@@ -14,8 +14,9 @@ dead. Without those rules the search made the strong v3 imitation policy worse (
 
 A snake stuck circling its own body late in a game (no rollout finds an apple it survives) gets a deeper look: with
 few cells free, an exact search of every way to the apple (endgame.py); when hungry, sampled rollouts up to the
-starvation limit that hunt for a detour. Measured with models/snake10.pt, K 5, H 20, 60 games: 70 percent of boards
-filled without either, 85 with both; on 200 games, 73 and 86 percent (docs/experiments.md).
+starvation limit that hunt for a detour (detours.py, which also keeps the ways found). Measured with
+models/snake10.pt, K 5, H 20, 60 games: 70 percent of boards filled without either, 85 with both; on 200 games, 73
+and 86 percent (docs/experiments.md).
 
 With `threads`, groups of games are searched by Python threads at once: the rules, the encoder and torch release
 the GIL, so a second core works where torch alone cannot use it on so small a network (docs/experiments.md).
@@ -27,32 +28,24 @@ module is the pure search, the hot path, and nothing else.
 from __future__ import annotations
 
 import os
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
+from snake_mc.common.constants import DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.game.observation import trapped
-from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv, mix64
+from snake_mc.game.rules import SnakeBatch, SnakeEnv, mix64
 from snake_mc.game.tour import tour_moves
 from snake_mc.learn.network import SnakePolicy, select_actions
-from snake_mc.search.endgame import MAX_FREE, endgame_moves
+from snake_mc.search.detours import DETOUR_ROLLOUTS, PLANS, gumbel, look_deeper, split_last_cells
 
 _TIE = 1e-6  # action values closer than this count as a tie, broken by the policy's own preference
 # A search thread needs this many games to gain: every move of the search hands the GIL between the threads, and
 # with small batches the hand-overs cost more than the overlap brings. Measured with models/snake10.pt, K 5, H 20, two
 # threads against one: 64 games 1.44 times as fast, 32 games 1.09, 16 games 0.76, 8 games 0.45.
 MIN_GAMES_PER_THREAD = 32
-# Rollouts per candidate move of the detour search (constants.DEFAULT_DETOURS, where the measurements are), run for a
-# snake that has gone DETOUR_AFTER moves without an apple while no rollout found one it survives.
-DETOUR_ROLLOUTS = DEFAULT_DETOURS
-DETOUR_AFTER = 20
-# A detour search that found nothing is tried again this many moves later: a circling snake's position changes slowly,
-# and searching a hopeless one at every move cost most of the detours' time.
-DETOUR_RETRY = 10
 
 
 @dataclass
@@ -131,14 +124,6 @@ def _tally(returns, died, ids, rewards, ended, won, weight):  # noqa: ANN001, AN
             died[ids[i]] = True
 
 
-def _gumbel(keys: np.ndarray, step: int) -> np.ndarray:
-    """(N, 3) standard Gumbel noise, a pure function of each rollout's key and the move number."""
-    with np.errstate(over="ignore"):
-        bits = mix64(keys[:, None] ^ mix64(np.uint64(step) * np.uint64(3) + np.arange(3, dtype=np.uint64)))
-    uniform = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
-    return -np.log(-np.log(uniform))
-
-
 def monte_carlo_actions(
     games: SnakeBatch,
     policy: SnakePolicy,
@@ -171,7 +156,7 @@ def monte_carlo_actions(
     A game none of whose rollouts reached an apple and survived is stuck circling its body. With `endgame` and at most
     `endgame.MAX_FREE` cells free, every way to the apple is searched exactly (endgame.py); otherwise, once it has
     gone `DETOUR_AFTER` moves without an apple, `detour_rollouts` sampled rollouts per move hunt for a detour to the
-    food up to the starvation limit (`_detours`). Either one's find replaces the choice.
+    food up to the starvation limit (detours.py). Either one's find replaces the choice.
 
     With `tour`, a game whose body lies in tour order (tour.py) takes the tour's move without a rollout: from there the
     tour provably never dies and never starves, which no rollout of H moves can better on filling the board, while a
@@ -188,33 +173,38 @@ def monte_carlo_actions(
     """
     _check_search(K, H, temperature, discount, margin, threads, detour_rollouts)
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
+    options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
+               "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
     if tour:
         tour_actions, in_order = tour_moves(games)
         in_order &= ~games.done
         if in_order.any():
-            rest = np.flatnonzero(~in_order)
-            values = np.zeros((games.num_games, 3), np.float32)
-            values[np.flatnonzero(in_order), tour_actions[in_order]] = 1.0
-            result = MCResult(actions=tour_actions, values=values, deaths=np.zeros((games.num_games, 3), np.int64),
-                              rollout_moves=0)
-            if len(rest):
-                searched = _search_groups(games.take(rest), policy, K, H, base, threads, temperature=temperature,
-                                          discount=discount, bootstrap=bootstrap, margin=margin, trap_check=trap_check,
-                                          detour_rollouts=detour_rollouts, endgame=endgame)
-                result.actions[rest], result.values[rest], result.deaths[rest] = (
-                    searched.actions, searched.values, searched.deaths)
-                result.rollout_moves = searched.rollout_moves
-            return result
-    return _search_groups(games, policy, K, H, base, threads, temperature=temperature, discount=discount,
-                          bootstrap=bootstrap, margin=margin, trap_check=trap_check, detour_rollouts=detour_rollouts,
-                          endgame=endgame)
+            return _tour_first(games, tour_actions, in_order,
+                               lambda rest: _search_groups(rest, policy, K, H, base, threads, **options))
+    return _search_groups(games, policy, K, H, base, threads, **options)
+
+
+def _tour_first(games: SnakeBatch, tour_actions: np.ndarray, in_order: np.ndarray, search) -> MCResult:
+    """The tour's move for the games in tour order (value 1 for it, 0 for the others, no rollout), and `search`'s
+    answer for the games out of order."""
+    rest = np.flatnonzero(~in_order)
+    values = np.zeros((games.num_games, 3), np.float32)
+    values[np.flatnonzero(in_order), tour_actions[in_order]] = 1.0
+    result = MCResult(actions=tour_actions, values=values, deaths=np.zeros((games.num_games, 3), np.int64),
+                      rollout_moves=0)
+    if len(rest):
+        searched = search(games.take(rest))
+        result.actions[rest], result.values[rest], result.deaths[rest] = (
+            searched.actions, searched.values, searched.deaths)
+        result.rollout_moves = searched.rollout_moves
+    return result
 
 
 def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,
                    **options) -> MCResult:
     """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads."""
     if options["detour_rollouts"] > 0:
-        _PLANS.serve(policy)
+        PLANS.serve(policy)
     groups = np.array_split(np.arange(games.num_games), max(1, min(int(threads), games.num_games // MIN_GAMES_PER_THREAD)))
     if len(groups) <= 1:
         return _search_games(games, policy, int(K), int(H), base, **options)
@@ -270,20 +260,36 @@ def _search_games(
     endgame: bool = False,
 ) -> MCResult:
     """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
-    n_games, per_game = games.num_games, 3 * int(K)
-    n_roll = n_games * per_game
+    n_games = games.num_games
     root_logits, _ = policy.evaluate_batch(games)  # the policy's own preference, for breaking ties
-
-    rollouts = games.repeat(per_game)  # game i owns rollouts i*3K .. i*3K+3K-1: action 0 K times, then 1, then 2
     # Each game's rollouts get keys made from this call's draw and the game's own food stream (its key and how far
     # it has read), never from its place in the batch: a game searched alone or among others sees the same rollouts,
     # so a fast evaluation's games are the full evaluation's first games, searched alike.
     with np.errstate(over="ignore"):  # mix64 is a bijection, so a game key + 0..3K-1 gives 3K distinct keys
         game_keys = mix64(games.rng_key ^ mix64(games.rng_ctr ^ base))
-        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
+    returns, died, fed, moves = _rollouts(games, policy, int(K), int(H), game_keys, temperature=temperature,
+                                          discount=discount, bootstrap=bootstrap, trap_check=trap_check)
+    values = returns.reshape(n_games, 3, int(K)).mean(axis=2).astype(np.float32)
+    deaths = died.reshape(n_games, 3, int(K)).sum(axis=2).astype(np.int64)
+    actions = _choose(values, deaths == int(K), root_logits, margin)
+    # A snake none of whose rollouts found an apple and lived is circling its own body: with few cells left, search
+    # every way to the apple; a hungry one, search for a detour by sampled rollouts.
+    stuck = ~(fed & ~died).reshape(n_games, 3 * int(K)).any(axis=1) & ~games.done
+    moves += look_deeper(games, policy, actions, stuck, root_logits, game_keys, int(detour_rollouts), endgame)
+    return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
 
+
+def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys: np.ndarray, *, temperature: float,
+              discount: float, bootstrap: bool, trap_check: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Play K rollouts of H moves for each game's 3 candidate moves: each rollout's (discounted) return, whether it
+    died, whether it reached an apple, in game-major order, and the rollout moves played."""
+    n_games, per_game = games.num_games, 3 * K
+    n_roll = n_games * per_game
+    rollouts = games.repeat(per_game)  # game i owns rollouts i*3K .. i*3K+3K-1: action 0 K times, then 1, then 2
+    with np.errstate(over="ignore"):
+        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
     moves = int(np.count_nonzero(~rollouts.done))
-    rewards, terminated, _, ate = rollouts.step(np.tile(np.repeat(np.arange(3), int(K)), n_games))
+    rewards, terminated, _, ate = rollouts.step(np.tile(np.repeat(np.arange(3), K), n_games))
     returns = rewards.astype(np.float64)
     fed = ate.copy()  # rollouts that reached an apple
     died = terminated & ~rollouts.won
@@ -291,14 +297,14 @@ def _search_games(
     live = rollouts if len(ids) == n_roll else rollouts.take(ids)
     keys = rollouts.rng_key.copy()  # each rollout's own key, for its sampling noise
     weight = 1.0
-    for step in range(1, int(H)):
+    for step in range(1, H):
         if len(ids) == 0:
             break
         weight *= discount
         logits, _ = policy.evaluate_batch(live)
         moves += len(ids)
         # Sampling noise hashed from (rollout, move), so no rollout depends on which others share its batch.
-        noise = _gumbel(keys[ids], step) if temperature > 0 else None
+        noise = gumbel(keys[ids], step) if temperature > 0 else None
         rewards, ended, starved, ate = live.step(select_actions(logits, temperature <= 0, temperature, noise=noise))
         _tally(returns, died, ids, rewards, ended, live.won, weight)
         fed[ids[ate]] = True
@@ -313,212 +319,20 @@ def _search_games(
         if estimate is None:
             raise ValueError("Bootstrapping needs a policy with a value head; this network has none.")
         returns[ids] += weight * discount * estimate
+    return returns, died, fed, moves
 
-    values = returns.reshape(n_games, 3, int(K)).mean(axis=2).astype(np.float32)
+
+def _choose(values: np.ndarray, doomed: np.ndarray, root_logits: np.ndarray, margin: float) -> np.ndarray:
+    """The policy's own move stands unless another is better by more than `margin`, or it is doomed (every rollout
+    died) while another is not; otherwise the best-valued move not doomed, ties going to the policy's preference."""
+    n_games = len(values)
     top = values.max(axis=1, keepdims=True)
     preferred = root_logits.argmax(axis=1)
-    deaths = died.reshape(n_games, 3, int(K)).sum(axis=2).astype(np.int64)
-    doomed = deaths == int(K)  # every rollout of the move died: no margin saves it while another move survives
-    # The best-valued move among those not doomed (unless all are), ties going to the policy's preference.
     open_values = np.where(doomed & ~doomed.all(axis=1, keepdims=True), -np.inf, values)
     best = np.where(open_values >= open_values.max(axis=1, keepdims=True) - _TIE, root_logits, -np.inf).argmax(axis=1)
     rows = np.arange(n_games)
     stands = (values[rows, preferred] >= top[:, 0] - margin - _TIE) & ~(doomed[rows, preferred] & ~doomed.all(axis=1))
-    actions = np.where(stands, preferred, best).astype(np.int64)
-    # A snake none of whose rollouts found an apple and lived is circling its own body: with few cells left, search
-    # every way to the apple; a hungry one, search for a detour by sampled rollouts.
-    stuck = ~(fed & ~died).reshape(n_games, per_game).any(axis=1) & ~games.done
-    if endgame and stuck.any():
-        rows = np.flatnonzero(stuck & (games.grid_size**2 - games.length <= MAX_FREE))
-        if len(rows):
-            planned = endgame_moves(games.take(rows), root_logits[rows])
-            actions[rows[planned >= 0]] = planned[planned >= 0]
-            stuck[rows[planned >= 0]] = False
-    hungry = np.flatnonzero(stuck & (games.since_food >= DETOUR_AFTER)) if detour_rollouts > 0 else np.zeros(0, np.int64)
-    followed = np.array([_PLANS.follow(games, i, policy) for i in hungry], dtype=np.int64)
-    actions[hungry[followed >= 0]] = followed[followed >= 0]
-    hungry = hungry[(followed < 0) & np.array([_PLANS.due(games, i, policy) for i in hungry], dtype=bool)]
-    if len(hungry):
-        found, plans, extra = _detours(games.take(hungry), policy, int(detour_rollouts), game_keys[hungry] ^ _DETOUR_SALT)
-        moves += extra
-        for j, plan in enumerate(plans):
-            if plan is not None:
-                actions[hungry[j]] = plan[0]
-                _PLANS.keep(games, int(hungry[j]), policy, plan)
-            else:
-                _PLANS.rest(games, int(hungry[j]), policy)
-    return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
-
-
-_DETOUR_SALT = np.uint64(0x5DEECE66D)
-
-
-def split_last_cells(games: SnakeBatch) -> np.ndarray:
-    """(N,) bool: two cells are left free and they do not touch, which almost always ends in starvation.
-
-    A body of gg-2 cells following its tail keeps the same two cells free. To fill the board the head must eat one
-    and step at once into the other (a body of gg-1 cells can never have its head beside its tail: the cells
-    alternate colours like a chessboard, so every closed loop is even), so the two must touch when it eats. Apart,
-    the free cell moves only when the head takes it instead of the tail's cell, and then it jumps to where the tail
-    was: measured on the shipped policy, the search found no way out of one such position in 200 moves."""
-    g = games.grid_size
-    out = np.zeros(games.num_games, dtype=bool)
-    rows = np.flatnonzero(games.length == g * g - 2)
-    if len(rows) == 0:
-        return out
-    free = games.ttl()[rows] == 0
-    two = free.sum(axis=1) == 2
-    first = free.argmax(axis=1)
-    second = g * g - 1 - free[:, ::-1].argmax(axis=1)
-    dr, dc = np.abs(first // g - second // g), np.abs(first % g - second % g)
-    out[rows] = two & (dr + dc != 1)
-    return out
-
-
-def _fed_safely(games: SnakeBatch) -> np.ndarray:
-    """(N,) bool for games that have just eaten: the board is full, or the snake can still reach its own body.
-
-    With one cell left (the last apple's), the head must step onto the apple at once: a body of gg-1 cells can never
-    have its head beside its tail (the board's cells alternate colours like a chessboard, so every closed loop is
-    even), so no move but the apple is safe, and the encoder's escape test would wrongly call a won board trapped."""
-    g = games.grid_size
-    last = games.length >= g * g - 1
-    ok = games.won.copy()
-    rest = np.flatnonzero(~ok & ~last)
-    if len(rest):
-        ok[rest] = ~trapped(games.take(rest)) & ~split_last_cells(games.take(rest))
-    near = np.flatnonzero(~ok & last & (games.food >= 0))
-    if len(near):
-        food = games.food[near]
-        ok[near] = np.abs(food // g - games.head_r[near]) + np.abs(food % g - games.head_c[near]) == 1
-    return ok
-
-
-def _detours(games: SnakeBatch, policy: SnakePolicy, S: int, keys: np.ndarray) -> tuple[np.ndarray, list, int]:
-    """Of S rollouts per candidate move, (G, 3) how many reach an apple before the game's starvation limit and leave
-    the snake able to go on after eating (`_fed_safely`), counted up to the move where the first did (the game's
-    search stops there); per game the moves of one of those shortest rollouts, of the move with most (None when
-    none did); and the moves simulated.
-
-    Late in a game the greedy policy follows its tail round a loop that never passes the food, and so does every
-    greedy rollout: all candidate moves show nothing. The food is usually reachable by a detour that takes in the
-    free cells (measured on 49 starved games of models/snake10.pt: sampled rollouts found one from 57 percent of
-    their hungry positions). These rollouts sample the policy at temperature 1 among the moves that do not die at
-    once, up to the starvation limit, and stop at the first apple."""
-    n, per = games.num_games, 3 * S
-    live = games.repeat(per)
-    with np.errstate(over="ignore"):
-        live.reseed(mix64(np.repeat(keys, per) + np.tile(np.arange(per, dtype=np.uint64), n)))
-    noise_keys = live.rng_key.copy()
-    found = np.zeros(n * per, dtype=bool)
-    solved = np.zeros(n, dtype=bool)
-    length = np.zeros(n * per, dtype=np.int64)  # moves to the apple of each rollout that found one
-    steps = [np.tile(np.repeat(np.arange(3, dtype=np.int8), S), n)]  # the moves of every rollout, move by move
-    owners = [np.arange(n * per)]
-    ids = owners[0]
-    moves = int(np.count_nonzero(~live.done))
-    _, _, _, ate = live.step(steps[0].astype(np.int64))
-    step = 0
-    while True:
-        if ate.any():
-            fed = np.flatnonzero(ate)
-            found[ids[fed]] = _fed_safely(live.take(fed))
-            length[ids[fed]] = step + 1
-            solved[ids[fed][found[ids[fed]]] // per] = True
-        # A game's search ends at its first way found (the shortest): the rollouts still circling would cost the most.
-        keep = np.flatnonzero(~live.done & ~ate & ~solved[ids // per])
-        if len(keep) == 0:
-            break
-        if len(keep) < len(ids):
-            live, ids = live.take(keep), ids[keep]
-        step += 1
-        logits, _ = policy.evaluate_batch(live)
-        _, _, safe = live.move_targets()
-        moves += len(ids)
-        choice = (np.where(safe, logits, -np.inf) + _gumbel(noise_keys[ids], step)).argmax(axis=1)
-        steps.append(choice.astype(np.int8))
-        owners.append(ids)
-        _, _, _, ate = live.step(choice)
-    counts = found.reshape(n, 3, S).sum(axis=2)
-    plans: list = [None] * n
-    for g in np.flatnonzero(counts.max(axis=1) > 0):
-        best = np.flatnonzero(counts[g] == counts[g].max())
-        rows = g * per + (best[:, None] * S + np.arange(S)).ravel()
-        rows = rows[found[rows]]
-        r = int(rows[np.argmin(length[rows])])
-        plans[g] = np.array([steps[k][np.searchsorted(owners[k], r)] for k in range(int(length[r]))], dtype=np.int64)
-    return counts, plans, moves
-
-
-class _PlanBook:
-    """The detours found, followed move by move instead of searched again at every move.
-
-    Until the snake eats, a game is deterministic (new food appears only then), so a rollout that reached the apple
-    and could go on will do so again when its moves are replayed. A plan is kept under the game's identity (its food
-    stream's key and position) with the move count, head and heading it started from. It is followed only while the
-    game asks at every move, has not eaten, and its head and heading are where the plan's moves put them; a game that
-    left it (a move chosen otherwise, a move it did not ask about) drops it and searches afresh. Plans are kept per
-    policy object, so another policy playing the same seeded games never follows them."""
-
-    LIMIT = 100_000
-
-    def __init__(self) -> None:
-        self.plans: dict[tuple[int, int, int], list] = {}
-        self.waits: dict[tuple[int, int, int], int] = {}  # the move from which a failed search may be tried again
-        self.owner: weakref.ref | None = None
-
-    @staticmethod
-    def _key(games: SnakeBatch, i: int, policy: SnakePolicy) -> tuple[int, int, int]:
-        """Game i's identity: the policy playing it, and its food stream's key and position (which moves on eating)."""
-        return id(policy), int(games.rng_key[i]), int(games.rng_ctr[i])
-
-    def follow(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> int:
-        """The plan's move for game i now, or -1 when it has none that still holds."""
-        key = self._key(games, i, policy)
-        entry = self.plans.pop(key, None)
-        if entry is None:
-            return -1
-        plan, t0, r, c, d, asked, length = entry
-        t, k = int(games.t[i]), int(games.t[i]) - t0
-        if t != asked + 1 or not 0 < k < len(plan) or length != int(games.length[i]):
-            return -1
-        for a in plan[:k]:
-            d = (d + int(a) + 3) & 3
-            r, c = r + int(DR[d]), c + int(DC[d])
-        if (r, c, d) != (int(games.head_r[i]), int(games.head_c[i]), int(games.direction[i])):
-            return -1
-        entry[5] = t
-        self.plans[key] = entry
-        return int(plan[k])
-
-    def serve(self, policy: SnakePolicy) -> None:
-        """Start afresh when another policy searches: its games, even on the same seeds, are not this one's."""
-        if self.owner is None or self.owner() is not policy:
-            self.plans.clear()
-            self.waits.clear()
-            self.owner = weakref.ref(policy)
-
-    def due(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> bool:
-        """Whether game i may be searched for a detour now: not within `DETOUR_RETRY` moves of a search that failed."""
-        until = self.waits.get(self._key(games, i, policy))
-        return until is None or not 0 <= until - int(games.t[i]) < DETOUR_RETRY
-
-    def rest(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> None:
-        """Game i's detour search found nothing: wait `DETOUR_RETRY` moves before the next."""
-        if len(self.waits) >= self.LIMIT:
-            self.waits.clear()
-        self.waits[self._key(games, i, policy)] = int(games.t[i]) + DETOUR_RETRY
-
-    def keep(self, games: SnakeBatch, i: int, policy: SnakePolicy, plan: np.ndarray) -> None:
-        """Remember `plan`, found by `policy`'s rollouts for game i as it is now (its first move is made now)."""
-        if len(self.plans) >= self.LIMIT:
-            self.plans.clear()
-        t = int(games.t[i])
-        self.plans[self._key(games, i, policy)] = [plan, t, int(games.head_r[i]), int(games.head_c[i]),
-                                                   int(games.direction[i]), t, int(games.length[i])]
-
-
-_PLANS = _PlanBook()
+    return np.where(stands, preferred, best).astype(np.int64)
 
 
 def monte_carlo_action(
