@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
-from snake_mc.common.storage import copy_atomic, write_text_atomic
+from snake_mc.common.storage import NotOurFileError, copy_atomic, file_failure, write_text_atomic
 from snake_mc.game import datasets
 from snake_mc.game.scripted import record_scripted
 from snake_mc.learn.baseline import human_baseline
@@ -31,7 +31,7 @@ from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive
 from snake_mc.search.evaluation import evaluate_policy
 from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
 from snake_mc.search.rollouts import SearchSettings, usable_cores
-from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
+from snake_mc.search.self_play import SelfPlayError, check_ray_address, generate_self_play_data
 from snake_mc.speech import narrate
 from visualize_training import plot_history
 
@@ -331,6 +331,8 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     say.say(f"Snake Monte Carlo training starts in {p.workdir.resolve()}, on a {cfg.grid_size} by {cfg.grid_size} "
             f"board, using the {device.type.upper()}.")
     say.event("start", config=cfg.to_dict())
+    if cfg.backend == "ray":  # an address that does not answer is said now, not after the first phases
+        check_ray_address(cfg.ray_address)
     remove_leftovers(p, say)
     with say.phase("Checking prerequisites"):
         demos = ensure_prerequisites(cfg, say)
@@ -497,6 +499,14 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise Stopped(signum)
 
 
+def _what_is_saved(p) -> str:  # noqa: ANN001 - the run's Paths
+    """What a stopped run leaves, truly: the last completed iteration, or (before the first) the files it finished."""
+    if p.run_state.exists():
+        return "Everything up to the last completed iteration is saved; run the same command again to resume."
+    return ("No iteration was completed yet; the files it finished writing are kept; run the same command again to "
+            "start from them.")
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(argv)
     p = cfg.paths
@@ -506,8 +516,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}); "
               "choose another --workdir.", file=sys.stderr)
         return 2
-    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose,
-                           brief=cfg.quiet)
+    try:
+        say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress,
+                               details=cfg.verbose, brief=cfg.quiet)
+    except NotOurFileError as exc:
+        print(f"Training cannot start: {exc.filename} cannot be used, because {exc.strerror}; remove it and run again.",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}: "
+              f"{exc.filename}); make it writable or choose another --workdir.", file=sys.stderr)
+        return 2
     narrate.set_narrator(say)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
@@ -516,8 +535,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(cfg, say)
     except KeyboardInterrupt as exc:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
-        say.say(f"Training was {how}. Everything up to the last completed iteration is saved; run the same "
-                "command again to resume.", essential=True)
+        say.say(f"Training was {how}. {_what_is_saved(p)}", essential=True)
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
     except (CheckpointError, datasets.DatasetError, RunStateError, ValueError) as exc:  # bad input: a file or a flag
         say.say(f"Training stopped: {exc}", essential=True)
@@ -526,16 +544,14 @@ def main(argv: list[str] | None = None) -> int:
         say.say(f"Training stopped: {str(exc).rstrip('.')}; run the same command again to resume.", essential=True)
         return 1
     except OSError as exc:
-        say.say(f"Training stopped: a file could not be written or read ({exc.strerror or exc}: "
-                f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.",
-                essential=True)
+        say.say(f"Training stopped: {file_failure(exc)}, then run the same command again to resume.", essential=True)
         return 1
     except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
         if cfg.debug:
             raise
-        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); everything up to "
-                "the last completed iteration is saved. Run again with --debug to see where it happened.",
-                essential=True)
+        saved = _what_is_saved(p).split(";")[0]
+        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); "
+                f"{saved[:1].lower()}{saved[1:]}. Run again with --debug to see where it happened.", essential=True)
         return 1
     finally:
         say.close()

@@ -223,6 +223,17 @@ def test_cli_prints_sentences_and_no_machine_line(checkpoint: Path):
     text = out.stdout
     assert f"Mean score {expected:.1f}" in text
     assert "percent" in text and "standard deviation" in text and "Mean episode length" in text
+    import re
+
+    assert not re.search(r"\.0 moves|\d\d\.\d moves|\.0 percent", text), "rounded for speech: moves and percent"
+
+
+@pytest.mark.parametrize(("share", "said"), [(1.0, "100 percent"), (0.0, "0 percent"), (0.87, "87 percent"),
+                                             (0.996, "99.6 percent"), (0.004, "0.4 percent"), (0.5, "50 percent")])
+def test_shares_are_said_in_whole_percent_unless_that_would_say_all_or_none(share, said):
+    from evaluate import spoken_percent
+
+    assert spoken_percent(share) == said
 
 
 def test_cli_json_prints_one_object_on_stdout_and_sentences_on_stderr(checkpoint: Path):

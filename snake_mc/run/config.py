@@ -12,13 +12,24 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import math
 import re
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snake_mc.common.constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
+from snake_mc.common.constants import (
+    BACKENDS,
+    DEFAULT_MARGIN,
+    MAX_DETOURS,
+    MAX_GRID,
+    MAX_PARAMETERS,
+    MC_TARGETS,
+    PROGRESS_MODES,
+    REWARD_PRESETS,
+)
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
@@ -247,8 +258,21 @@ class TrainConfig:
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
+        for name in FIELDS:  # no knob means anything at infinity: refused at start-up, before any work
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{flag_name(name)} must be a finite number, not {value}.", name)
+        for name, high in (("lr", 10.0), ("mc_temperature", 100.0), ("rollback_z", 100.0), ("mc_weight", 1e6),
+                           ("mc_margin", 1e6), ("hard_margin", 1e6), ("mc_adapt_threshold", 1e6)):
+            if getattr(self, name) > high:
+                raise ConfigError(f"{flag_name(name)} must be at most {high:g}, not {getattr(self, name):g}.", name)
         if self.grid_size > MAX_GRID:
             raise ConfigError(f"--grid-size must be at most {MAX_GRID}, not {self.grid_size}.", "grid_size")
+        weights = self.policy_hidden * (self.policy_hidden * (self.policy_layers - 1) + 3 * self.grid_size**2 + 64)
+        if weights > MAX_PARAMETERS:  # about the network's weights (policy.expected_shapes), kept cheap to import
+            raise ConfigError(f"--policy-hidden {self.policy_hidden} with --policy-layers {self.policy_layers} makes a "
+                              f"network of about {weights:,} weights, more than the {MAX_PARAMETERS:,} allowed; make "
+                              "it narrower or shallower.", "policy_hidden")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be above zero, not {self.lr}.", "lr")
         if not 0 < self.mc_worker_timeout <= 86_400:  # also catches NaN; a day of silence is a hang on any machine
@@ -301,10 +325,26 @@ def _default_text(value: object) -> str:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump."""
+    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump. One rule for every
+    command: a flag is typed in full (no abbreviations, which a new flag could silently change the meaning of), and a
+    near miss is answered with the flag it resembles."""
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:
         sentence = message[:1].upper() + message[1:]
+        hint = ""
+        if message.startswith("unrecognized arguments:"):
+            flags = [a for a in self._option_string_actions if a.startswith("--")]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=", 1)[0], flags, n=1, cutoff=0.75) if word.startswith("-") else []
+                if close:
+                    hint = f"; did you mean {close[0]}?"
+                    break
+        if hint:
+            self.exit(2, f"{sentence.rstrip('.')}{hint} Run python {self.prog} --help to list the flags.\n")
         self.exit(2, f"{sentence.rstrip('.')}; run python {self.prog} --help to list the flags.\n")
 
 
@@ -379,19 +419,52 @@ def _check_toml_value(path: Path, key: str, name: str, value: object) -> object:
     return float(value) if kind is float else value
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a flat list of a few dozen settings: a few kilobytes
+MAX_CONFIG_NESTING = 8  # brackets or dotted-key parts: none of our settings nests at all
+_TOML_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
+
+
+def _toml_nesting(text: str) -> int:
+    """How deep the text nests (brackets, braces, dotted keys), strings and comments left out: tomllib parses deep
+    nesting by recursion, and a long dotted key in memory that grows with the square of its length."""
+    plain = re.sub(r"#[^\n]*", "", _TOML_STRINGS.sub('""', text))
+    depth = deepest = 0
+    for char in plain:
+        depth += (char in "[{") - (char in "]}")
+        deepest = max(deepest, depth)
+    dots = max((line.split("=", 1)[0].count(".") for line in plain.splitlines()), default=0)
+    return max(deepest, dots + 1)
+
+
+def _read_config(path: Path) -> str:
+    """The text of a config file: a regular file of a sane size, checked before it is read."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"Config file {path} is not a regular file; give --config the path of a TOML file.")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"Config file {path} holds {info.st_size:,} bytes, far more than a list of settings "
+                              f"needs (at most {MAX_CONFIG_BYTES:,}); give --config the path of a TOML file.")
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_CONFIG_BYTES + 1).decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
+    if _toml_nesting(text) > MAX_CONFIG_NESTING:
+        raise ConfigError(f"Config file {path} nests more than {MAX_CONFIG_NESTING} levels deep, but its settings are "
+                          "a flat list of names and values; fix the file or drop --config.")
+    return text
+
+
 def load_toml(path: str | Path) -> dict[str, object]:
     """Settings from a TOML file, keyed by field name, type-checked; unknown keys and unreadable files are errors."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+        raw = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML ({exc}); fix the file or drop --config.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
     values: dict[str, object] = {}
     for key, value in raw.items():
         name = _toml_key(key)
@@ -468,9 +541,9 @@ def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) 
               file=sys.stderr)
         return 130
     except OSError as exc:  # expected, and said in full: no traceback even with --debug
-        print(f"{prog} stopped: a file could not be written or read ({exc.strerror or exc}: "
-              f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run it again.",
-              file=sys.stderr)
+        from snake_mc.common.storage import file_failure
+
+        print(f"{prog} stopped: {file_failure(exc)}, then run it again.", file=sys.stderr)
         return 1
     except Exception as exc:
         if debug:
