@@ -342,3 +342,15 @@ def test_an_infinite_learning_rate_is_refused_before_any_work(tmp_path: Path, ca
     assert info.value.code == 2
     assert capsys.readouterr().err.strip() == "--lr must be a finite number, not inf."
     assert not (tmp_path / "run").exists(), "nothing was done before the flag was refused"
+
+
+def test_help_opens_with_a_short_usage_line_then_the_flags_in_groups() -> None:
+    """Read aloud, the old help opened with 25 lines of brackets; a listener now hears one short usage sentence, then
+    each group's name before its flags."""
+    from snake_mc.run.config import HELP_GROUPS
+
+    text = build_parser().format_help()
+    first = text.splitlines()[0]
+    assert first.startswith("usage: python iterative_train.py [flags]") and len(first) < 120 and "[--" not in text
+    headings = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert [h for h in headings if h in HELP_GROUPS.values()] == list(HELP_GROUPS.values())

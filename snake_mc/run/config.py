@@ -364,11 +364,22 @@ def _typed(kind: type) -> typing.Callable[[str], object]:
     return convert
 
 
+# The help lists the flags in groups, each opened by the first field of its group (in the order TrainConfig declares
+# them): read aloud, a listener hears what a flag is about before its details.
+HELP_GROUPS = {
+    "num_iterations": "The loop", "mc_episodes": "Self-play and its search",
+    "hard_games": "Hard positions: the moves that lose games, searched deeper", "train_epochs": "Training",
+    "eval_episodes": "Evaluation and videos", "grid_size": "The game and the machine",
+    "workdir": "Files, speech and settings",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, generated from the fields. Unset flags stay out of the namespace (SUPPRESS), so
     `parse_config` can tell a flag the user typed from a default and let it win over the TOML file."""
     parser = OneLineParser(
         prog="iterative_train.py",
+        usage="python iterative_train.py [flags], every flag listed below in groups, each with its default",
         description="Train a Snake policy by imitation, then improve it by iterative Monte Carlo self-play. "
         "Run it again to resume where the last completed iteration left off.",
         epilog="A rerun in the same --workdir resumes. The saved state wins for what the run has learned about itself "
@@ -378,19 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
     )
+    group: argparse._ActionsContainer = parser
     for name, f in FIELDS.items():
+        if name in HELP_GROUPS:
+            group = parser.add_argument_group(HELP_GROUPS[name])
         flags = [flag_name(name)]
         if name in SHORT_FLAGS:
             flags.append(SHORT_FLAGS[name])
         helptext = f"{f.metadata['help']} (default: {_default_text(f.default)})"
         kind = _base_type(name)
         if kind is bool:
-            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=helptext)
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=helptext)
         elif name == "config":
-            parser.add_argument(*flags, dest=name, metavar="FILE.toml", help=helptext)
+            group.add_argument(*flags, dest=name, metavar="FILE.toml", help=helptext)
         else:
             metavar = name.upper() if kind is str else {int: "N", float: "X"}[kind]
-            parser.add_argument(*flags, dest=name, type=_typed(kind), metavar=metavar, help=helptext)
+            group.add_argument(*flags, dest=name, type=_typed(kind), metavar=metavar, help=helptext)
     return parser
 
 

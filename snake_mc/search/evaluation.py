@@ -64,7 +64,7 @@ def evaluate_policy(
     An episode ends by death, a full board, starvation (`starve_steps`), or the hard cap `max_steps` (default
     `default_max_steps`). Its length is the number of moves played, the fatal move included.
     `mc_options` go to `monte_carlo_actions` (margin, trap_check, temperature, ...).
-    `expected_length` (moves a game, when known; else grid_size**3, about a strong policy's game) sizes the duration
+    `expected_length` (moves a game, when known; else 1.5 grid_size**3, about a tour game) sizes the duration
     said at the start when it is long, from the rates the narrator measured earlier in this run.
     Monte Carlo rollouts at move m draw on a seed made from (mc_seed, m) and on each game's own food stream, so the
     same call gives the same games and a fast evaluation's games are the full evaluation's first games.
