@@ -17,7 +17,7 @@ import sys
 from snake_mc.common.cli import OneLineParser, run_guarded
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.search.evaluation import default_max_steps, evaluate_policy
-from snake_mc.speech.narrate import Narrator, format_seconds, per_second, plural
+from snake_mc.speech.narrate import Narrator, count, format_seconds, per_second, plural
 
 __all__ = ["default_max_steps", "evaluate_policy", "main"]
 
@@ -60,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     return run_guarded("evaluate.py", lambda: _evaluate(parser, args), args.debug)
+
+
+def spoken_percent(share: float) -> str:
+    """A share as it is best heard: whole percent ('87 percent'), with one decimal only where rounding would say
+    all or none of something that is not ('99.6 percent', '0.4 percent')."""
+    value = 100 * float(share)
+    if round(value) in (0, 100) and value not in (0.0, 100.0):
+        return f"{value:.1f} percent"
+    return f"{value:.0f} percent"
 
 
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -130,14 +139,16 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     narrator.say(
         f"Mean score {result['mean_score']:.1f}, standard deviation {result['std_score']:.1f}, best {result['max_score']}."
     )
-    narrator.say(f"Mean episode length {result['mean_length']:.1f} moves.")
+    narrator.say(f"Mean episode length {count(round(result['mean_length']), 'move')}.")
     low, high = result["win_rate_interval"]
-    narrator.say(f"The board was filled in {100 * result['win_rate']:.1f} percent of games; the 95 percent interval "
-                 f"runs from {100 * low:.1f} to {100 * high:.1f} percent.")
+    narrator.say(f"The board was filled in {spoken_percent(result['win_rate'])} of games; the 95 percent interval "
+                 f"runs from {spoken_percent(low)[:-8]} to {spoken_percent(high)}.")
     if math.isnan(result["moves_per_apple"]):
         narrator.say("No apple was eaten, so there is no moves-per-apple figure.")
     else:
-        narrator.say(f"On average an apple took {result['moves_per_apple']:.1f} moves.")
+        per_apple = result["moves_per_apple"]  # a decimal only where it is heard: below ten moves
+        narrator.say(f"On average an apple took {per_apple:.1f} moves." if per_apple < 9.95 else
+                     f"On average an apple took {per_apple:,.0f} moves.")
     narrator.close()
     if args.json:
         figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}

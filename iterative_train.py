@@ -20,7 +20,7 @@ import torch
 
 from snake_mc.common.cli import signals_as_stops
 from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
-from snake_mc.common.storage import copy_atomic
+from snake_mc.common.storage import NotOurFileError, copy_atomic, file_failure
 from snake_mc.game import datasets
 from snake_mc.game.scripted import record_scripted
 from snake_mc.learn.baseline import human_baseline
@@ -29,11 +29,11 @@ from snake_mc.learn.network import CheckpointError, load_policy, resolve_device,
 from snake_mc.run import history as hist
 from snake_mc.run.config import TrainConfig, parse_config
 from snake_mc.run.decide import Candidate, Comparison, Rules, Standing, decide, full_eval_reason, pick_best
-from snake_mc.run.run_state import FolderInUse, RunRecord, RunState, RunStateError, exclusive_run, set_aside
+from snake_mc.run.run_state import RunRecord, RunState, RunStateError, exclusive_run, set_aside
 from snake_mc.search.evaluation import evaluate_policy
 from snake_mc.search.hard_positions import HardPositionSettings, hard_positions
 from snake_mc.search.rollouts import SearchSettings, usable_cores
-from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
+from snake_mc.search.self_play import SelfPlayError, check_ray_address, generate_self_play_data
 from snake_mc.speech import narrate
 from visualize_training import plot_history
 
@@ -385,6 +385,8 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     say.say(f"Snake Monte Carlo training starts in {p.workdir.resolve()}, on a {cfg.grid_size} by {cfg.grid_size} "
             f"board, using the {device.type.upper()}.")
     say.event("start", config=cfg.to_dict())
+    if cfg.backend == "ray":  # an address that does not answer is said now, not after the first phases
+        check_ray_address(cfg.ray_address)
     remove_leftovers(p, say)
     with say.phase("Checking prerequisites"):
         demos = ensure_prerequisites(cfg, say)
@@ -552,6 +554,14 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise Stopped(signum)
 
 
+def _what_is_saved(p) -> str:  # noqa: ANN001 - the run's Paths
+    """What a stopped run leaves, truly: the last completed iteration, or (before the first) the files it finished."""
+    if p.run_state.exists():
+        return "Everything up to the last completed iteration is saved; run the same command again to resume."
+    return ("No iteration was completed yet; the files it finished writing are kept; run the same command again to "
+            "start from them.")
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(argv)
     p = cfg.paths
@@ -566,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with exclusive_run(p):  # before the log is opened: a refused run writes nothing into the running run's files
             return narrated_run(cfg)
-    except FolderInUse as exc:
+    except RunStateError as exc:  # only the lock's (the folder is another run's, or its lock file is not ours)
         say = narrate.Narrator(progress=cfg.progress, details=cfg.verbose, brief=cfg.quiet)  # the console alone
         say.say(f"Training stopped: {exc}", essential=True)
         say.close()
@@ -576,16 +586,24 @@ def main(argv: list[str] | None = None) -> int:
 def narrated_run(cfg: TrainConfig) -> int:
     """The run with its narrator (console, train.log, events.jsonl), every way it can end said in one sentence."""
     p = cfg.paths
-    say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress, details=cfg.verbose,
-                           brief=cfg.quiet)
+    try:
+        say = narrate.Narrator(log_path=p.train_log, events_path=p.events, progress=cfg.progress,
+                               details=cfg.verbose, brief=cfg.quiet)
+    except NotOurFileError as exc:
+        print(f"Training cannot start: {exc.filename} cannot be used, because {exc.strerror}; remove it and run again.",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}: "
+              f"{exc.filename}); make it writable or choose another --workdir.", file=sys.stderr)
+        return 2
     narrate.set_narrator(say)
     try:
         with signals_as_stops():  # a signal that arrived inside compiled code is a stop too
             return run(cfg, say)
     except KeyboardInterrupt as exc:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
-        say.say(f"Training was {how}. Everything up to the last completed iteration is saved; run the same "
-                "command again to resume.", essential=True)
+        say.say(f"Training was {how}. {_what_is_saved(p)}", essential=True)
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
     except (CheckpointError, datasets.DatasetError, RunStateError, ValueError) as exc:  # bad input: a file or a flag
         say.say(f"Training stopped: {exc}", essential=True)
@@ -594,16 +612,14 @@ def narrated_run(cfg: TrainConfig) -> int:
         say.say(f"Training stopped: {str(exc).rstrip('.')}; run the same command again to resume.", essential=True)
         return 1
     except OSError as exc:
-        say.say(f"Training stopped: a file could not be written or read ({exc.strerror or exc}: "
-                f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run again.",
-                essential=True)
+        say.say(f"Training stopped: {file_failure(exc)}, then run the same command again to resume.", essential=True)
         return 1
     except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
         if cfg.debug:
             raise
-        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); everything up to "
-                "the last completed iteration is saved. Run again with --debug to see where it happened.",
-                essential=True)
+        saved = _what_is_saved(p).split(";")[0]
+        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); "
+                f"{saved[:1].lower()}{saved[1:]}. Run again with --debug to see where it happened.", essential=True)
         return 1
     finally:
         say.close()

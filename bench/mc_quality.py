@@ -41,7 +41,7 @@ def play(grid_size: int, num_games: int, seed: int, choose: Callable[[SnakeBatch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Mean score of a policy alone and with Monte Carlo search.")
+    parser = argparse.ArgumentParser(allow_abbrev=False, description="Mean score of a policy alone and with Monte Carlo search.")
     parser.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT, help=f"policy (default {DEFAULT_CHECKPOINT})")
     parser.add_argument("--games", type=int, default=100, help="seeded games per player (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="game i uses seed + i (default 0)")

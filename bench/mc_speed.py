@@ -154,7 +154,8 @@ def _pool(size: int) -> ThreadPoolExecutor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Monte Carlo search speed against a plain one-game reference.")
+    parser = argparse.ArgumentParser(allow_abbrev=False,
+                                     description="Monte Carlo search speed against a plain one-game reference.")
     parser.add_argument("checkpoint", nargs="?", help="a 10 by 10 policy checkpoint; default: the default network, random")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for (a) and (b) (default 1)")
     parser.add_argument("--search-threads", type=int, default=None,

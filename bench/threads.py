@@ -46,7 +46,7 @@ def _evaluation_rate(policy, games: int, threads: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds per setting (default 3).")
     parser.add_argument("--games", type=int, default=20, help="Scripted games to train on (default 20).")
     parser.add_argument("--eval-games", type=int, default=100, help="Greedy games per evaluation slice (default 100).")

@@ -203,7 +203,13 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--threads", "5000"], "--threads must be at most 1,024, not 5,000."),
         (["--mc-worker-timeout", "0"], "--mc-worker-timeout must be a number of seconds above zero"),
         (["--mc-worker-timeout", "-5"], "--mc-worker-timeout must be a number of seconds above zero"),
-        (["--mc-worker-timeout", "nan"], "--mc-worker-timeout must be a number of seconds above zero"),
+        (["--mc-worker-timeout", "nan"], "--mc-worker-timeout must be a finite number, not nan."),
+        (["--lr", "inf"], "--lr must be a finite number, not inf."),
+        (["--lr", "1e9"], "--lr must be at most 10, not 1e+09."),
+        (["--mc-weight", "inf"], "--mc-weight must be a finite number"),
+        (["--rollback-z", "inf"], "--rollback-z must be a finite number"),
+        (["--mc-temperature", "nan"], "--mc-temperature must be zero or more"),
+        (["--hard-margin", "1e300"], "--hard-margin must be at most"),
         (["--mc-worker-timeout", "1e9"], "at most 86,400 (a day)"),
         (["--mc-reuse-iters", "0"], "--mc-reuse-iters must be at least 1"),
         (["--mc-adapt-patience", "0"], "--mc-adapt-patience must be at least 1"),
@@ -258,7 +264,34 @@ def test_missing_or_unreadable_toml_names_the_file(tmp_path: Path, capsys: pytes
     line = exit_line(["--config", str(tmp_path / "absent.toml")], capsys)
     assert "absent.toml does not exist" in line
     line = exit_line(["--config", str(tmp_path)], capsys)  # a folder is not a file
-    assert str(tmp_path) in line and "cannot be read" in line
+    assert str(tmp_path) in line and "not a regular file" in line
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("mc_K = " + "[" * 100_000 + "]" * 100_000 + "\n", "nests more than"),
+        ("mc_K = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n", "nests more than"),
+        ("a" + ".a" * 100_000 + " = 1\n", "nests more than"),  # tomllib would hold tens of gigabytes for it
+        ("mc_K = 3\n" + "# padding\n" * 200_000, "far more than a list of settings needs"),
+    ],
+    ids=["arrays", "inline tables", "dotted key", "huge"],
+)
+def test_a_config_nested_deep_or_huge_is_refused_in_one_line(tmp_path: Path, text: str, expect: str,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    line = exit_line(["--config", str(write_toml(tmp_path, text))], capsys)
+    assert "run.toml" in line and expect in line and line.endswith(".")
+
+
+def test_a_config_that_is_not_a_regular_file_is_refused_before_reading(capsys: pytest.CaptureFixture) -> None:
+    line = exit_line(["--config", "/dev/zero"], capsys)  # read without bound, this would fill the memory
+    assert line == "Config file /dev/zero is not a regular file; give --config the path of a TOML file."
+
+
+def test_a_flat_config_with_brackets_and_dots_in_its_strings_and_comments_is_read(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '# a comment [[[[[[[[[[ with a.b.c.d.e.f.g.h.i.j\n'
+                                'workdir = "runs/a.b.c.d.e.f.g.h.i.j/[[[[[[[[[[[["\nmc-k = 7\n')
+    assert load_toml(path) == {"workdir": "runs/a.b.c.d.e.f.g.h.i.j/[[[[[[[[[[[[", "mc_K": 7}
 
 
 def test_bad_value_from_toml_names_flag_and_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -299,3 +332,25 @@ def test_to_dict_is_json_and_round_trips() -> None:
     assert restored == cfg
     with pytest.raises(ConfigError, match="'bogus'"):
         TrainConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+
+
+def test_an_infinite_learning_rate_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import iterative_train
+
+    with pytest.raises(SystemExit) as info:
+        iterative_train.main(["--workdir", str(tmp_path / "run"), "--lr", "inf"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip() == "--lr must be a finite number, not inf."
+    assert not (tmp_path / "run").exists(), "nothing was done before the flag was refused"
+
+
+def test_help_opens_with_a_short_usage_line_then_the_flags_in_groups() -> None:
+    """Read aloud, the old help opened with 25 lines of brackets; a listener now hears one short usage sentence, then
+    each group's name before its flags."""
+    from snake_mc.run.config import HELP_GROUPS
+
+    text = build_parser().format_help()
+    first = text.splitlines()[0]
+    assert first.startswith("usage: python iterative_train.py [flags]") and len(first) < 120 and "[--" not in text
+    headings = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert [h for h in headings if h in HELP_GROUPS.values()] == list(HELP_GROUPS.values())

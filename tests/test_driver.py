@@ -478,3 +478,141 @@ def test_the_commit_is_the_only_writer_of_the_policy_and_the_summary(world, monk
     for (_, after), (_, before) in zip(seen[1::2], seen[2::2]):
         assert before == after, "written outside the commit"
     assert seen[0][1] == [None, None], "nothing before the first commit"
+
+# ----- files outside the work folder are never written through a link (issue 21, items 10 and 11) -------------------
+@pytest.mark.parametrize("name", ["run.lock", "train.log", "events.jsonl"])
+def test_a_symlinked_lock_or_log_is_refused_and_what_it_points_to_is_untouched(world, capsys, tmp_path_factory, name):
+    outside = tmp_path_factory.mktemp("elsewhere") / "precious.txt"
+    outside.write_text("keep me\n")
+    logs = world.workdir / "training_logs"
+    logs.mkdir()
+    (logs / name).symlink_to(outside)
+    capsys.readouterr()
+    assert _run(world, "--iterations", "0") == 2
+    captured = capsys.readouterr()
+    text = (captured.out + captured.err).strip()
+    assert len(text.splitlines()) <= 2 and "Traceback" not in text, text
+    last = text.splitlines()[-1]
+    assert name in last and "symbolic link" in last and last.endswith("."), last
+    assert outside.read_text() == "keep me\n", "the file the link points to was written"
+    assert (logs / name).is_symlink() and not (logs / "run_state.json").exists()
+
+
+def test_a_work_folder_that_cannot_be_written_is_one_sentence(world, capsys, monkeypatch):
+    from snake_mc.speech import narrate
+
+    def denied(path, mode="a"):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(narrate, "open_own", denied)
+    assert _run(world, "--iterations", "0") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    line = captured.err.strip()
+    assert len(line.splitlines()) == 1 and "cannot be written" in line and "--workdir" in line, line
+
+
+def _full_disk(real_open):
+    """An `open` whose writes go to /dev/full (every write fails with ENOSPC, as on a full disk); reads are real."""
+
+    def full_open(file, mode="r", *args, **kwargs):
+        return real_open("/dev/full", mode, *args, **kwargs) if "w" in mode else real_open(file, mode, *args, **kwargs)
+
+    return full_open
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_while_saving_the_checkpoint_says_so_naming_it_and_keeps_every_file(world, capsys, monkeypatch):
+    import builtins
+
+    from snake_mc.learn import network
+
+    assert _run(world, "--iterations", "0") == 0
+    logs = world.workdir / "training_logs"
+    kept = {f: f.read_bytes() for f in [*logs.glob("*.json"), *logs.glob("*.npz"), *world.workdir.glob("data/*.pt")]}
+    world.scores.update({"trained-1": 3.0})  # kept: the new policy is saved over data/policy_mc.pt
+    monkeypatch.setattr(network, "open", _full_disk(builtins.open), raising=False)
+    capsys.readouterr()
+    assert _run(world, "--iterations", "1") == 1
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert "Traceback" not in out and "unexpected pos" not in out, out
+    assert last.startswith("Training stopped: the disk is full, so ") and "policy_mc.pt could not be written" in last
+    assert last.endswith("run the same command again to resume."), last
+    for f, data in kept.items():
+        assert f.read_bytes() == data, f"{f.name} changed"
+    assert not list(world.workdir.rglob(".*.tmp")), "no temporary file is left behind"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_while_saving_an_array_file_names_it(tmp_path, monkeypatch):
+    import builtins
+    import errno
+
+    from snake_mc.common import storage
+
+    monkeypatch.setattr(storage, "open", _full_disk(builtins.open), raising=False)
+    with pytest.raises(OSError) as info:
+        storage.save_npz_atomic(tmp_path / "history.npz", {"a": np.zeros(100_000)})
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "history.npz")
+    assert storage.file_failure(info.value).startswith(f"the disk is full, so {tmp_path / 'history.npz'} could not")
+    assert not list(tmp_path.iterdir())
+
+
+def test_each_kill_during_the_first_commit_leaves_at_most_one_set_aside_history(world, monkeypatch, capsys):
+    from snake_mc.run import run_state
+
+    real_save = run_state.RunState.save
+
+    def killed(self, path):  # as if the run were killed after the history, before the state file
+        raise KeyboardInterrupt
+
+    import datetime
+    import itertools
+    import types
+
+    ticks = itertools.count()  # a second passes between set-asides, as between real reruns
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2026, 1, 1, tzinfo=tz) + datetime.timedelta(seconds=next(ticks))
+
+    monkeypatch.setattr(run_state, "datetime", types.SimpleNamespace(datetime=Clock))
+    monkeypatch.setattr(run_state.RunState, "save", killed)
+    for _ in range(3):
+        assert _run(world, "--iterations", "0") == 130
+    monkeypatch.setattr(run_state.RunState, "save", real_save)
+    assert _run(world, "--iterations", "0") == 0
+    logs = world.workdir / "training_logs"
+    assert len(list(logs.glob("training_history.set-aside-*.npz"))) == 1
+    assert load_history(logs / "training_history.npz")["iteration"].tolist() == [0]
+    (logs / "training_history.npz").write_bytes(b"another run's history")  # different content is still kept
+    (logs / "run_state.json").unlink()
+    assert _run(world, "--iterations", "0") == 0
+    assert len(list(logs.glob("training_history.set-aside-*.npz"))) == 2
+
+
+def test_an_unreachable_ray_address_stops_the_run_at_once_with_one_sentence(world, capsys):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    assert _run(world, "--iterations", "1", "--backend", "ray", "--ray-address", f"127.0.0.1:{port}") == 1
+    assert time.monotonic() - start < 30
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"Training stopped: The Ray cluster at 127.0.0.1:{port} cannot be reached") and "Traceback" not in out
+    assert not (world.workdir / "training_logs/run_state.json").exists(), "nothing was started"
+
+
+def test_an_interrupt_before_any_iteration_does_not_claim_an_iteration_was_saved(world, monkeypatch, capsys):
+    def interrupted(cfg, say):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(it, "ensure_prerequisites", interrupted)
+    assert _run(world, "--iterations", "1") == 130
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("Training was interrupted. No iteration was completed yet") and "last completed" not in last

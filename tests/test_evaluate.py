@@ -167,7 +167,7 @@ def test_bad_arguments_are_refused():
         evaluate_policy(Constant(1), 2, G, mc_k=4)
 
 
-def test_progress_is_narrated_in_episodes():
+def test_progress_counts_the_moves_played_in_games_worth():
     from snake_mc.speech.narrate import Narrator
 
     class Listening(Narrator):
@@ -181,7 +181,7 @@ def test_progress_is_narrated_in_episodes():
 
     listener = Listening()
     evaluate_policy(Constant(1), 4, G, narrator=listener)
-    assert listener.calls == [(4, "episodes")]
+    assert listener.calls == [(4, "games' worth of moves")]
 
 
 def test_monte_carlo_evaluation_is_seeded_and_survives_longer():
@@ -223,6 +223,17 @@ def test_cli_prints_sentences_and_no_machine_line(checkpoint: Path):
     text = out.stdout
     assert f"Mean score {expected:.1f}" in text
     assert "percent" in text and "standard deviation" in text and "Mean episode length" in text
+    import re
+
+    assert not re.search(r"\.0 moves|\d\d\.\d moves|\.0 percent", text), "rounded for speech: moves and percent"
+
+
+@pytest.mark.parametrize(("share", "said"), [(1.0, "100 percent"), (0.0, "0 percent"), (0.87, "87 percent"),
+                                             (0.996, "99.6 percent"), (0.004, "0.4 percent"), (0.5, "50 percent")])
+def test_shares_are_said_in_whole_percent_unless_that_would_say_all_or_none(share, said):
+    from evaluate import spoken_percent
+
+    assert spoken_percent(share) == said
 
 
 def test_cli_json_prints_one_object_on_stdout_and_sentences_on_stderr(checkpoint: Path):
@@ -293,8 +304,9 @@ def test_long_games_still_give_news_while_no_game_ends():
     from snake_mc.speech.narrate import Narrator
 
     class Watching(Narrator):
-        """Records every progress update: a move in which no game ended must still reach the progress (as 0), which
-        is what lets it say a sentence every 30 seconds however long the games last."""
+        """Records every progress update: every move must reach the progress, which is what lets it say a sentence
+        every 30 seconds however long the games last, and the moves played move it on before any game ends (a
+        count of ended games said "1 percent done" for minutes, then jumped, as games end in a clump)."""
 
         def __init__(self) -> None:
             super().__init__(progress="off")
@@ -307,6 +319,7 @@ def test_long_games_still_give_news_while_no_game_ends():
             return bar
 
     watcher = Watching()
-    result = evaluate_policy(FoodSeeker(), 2, G, narrator=watcher)
-    assert sum(watcher.updates) == 2
-    assert watcher.updates.count(0) >= int(result["lengths"].max()) - 2
+    result = evaluate_policy(FoodSeeker(), 2, G, narrator=watcher, expected_length=10)
+    assert len(watcher.updates) == int(result["lengths"].max()), "news can come at every move"
+    assert sum(watcher.updates) == 1  # one game's worth of moves of two: never 100 percent before the end
+    assert watcher.updates.index(1) == 4 < int(result["lengths"].min()) - 1, "after 5 moves of 2 games, no game over"

@@ -82,11 +82,11 @@ SURPRISE = RuntimeError("something no one expected")
 FAILURES = [
     # (command, argv, the step replaced, what it raises, a word the sentence must say)
     ("train_imitation", ["--workdir", "{tmp}", "--epochs", "1", "--hidden", "8", "--layers", "1"], "save_policy",
-     DISK_FULL, "No space left on device"),
+     DISK_FULL, "the disk is full"),
     ("train_imitation", ["--workdir", "{tmp}"], "train_imitation", SURPRISE, "RuntimeError"),
     ("evaluate", ["{tmp}/policy.pt", "--episodes", "2"], "evaluate_policy", SURPRISE, "RuntimeError"),
     ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "save_dataset",
-     DISK_FULL, "No space left on device"),
+     DISK_FULL, "the disk is full"),
     ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "record_scripted",
      SURPRISE,
      "RuntimeError"),
@@ -95,7 +95,7 @@ FAILURES = [
     ("video_recorder", ["{tmp}/policy.pt", "--episodes", "1", "--out", "{tmp}/v.gif"], "record_best_episode", SURPRISE,
      "RuntimeError"),
     ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
-     DISK_FULL, "No space left on device"),
+     DISK_FULL, "the disk is full"),
     ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
      SURPRISE, "RuntimeError"),
 ]  # fmt: skip
@@ -186,3 +186,24 @@ def test_the_driver_takes_an_interrupt_inside_compiled_code_for_a_stop(files, mo
     argv = ["--workdir", str(files), "--grid-size", str(G), "--progress", "off"]
     assert _status("iterative_train", argv) == 143
     assert "Training was stopped by a signal" in _one_sentence(capsys)
+
+
+ABBREVIATED = [
+    ("evaluate", ["{tmp}/policy.pt", "--episode", "5"], "--episodes"),
+    ("iterative_train", ["--iteration", "5"], "--iterations"),
+    ("train_imitation", ["--work", "{tmp}"], "--workdir"),
+    ("train_imitation", ["--xyz", "{tmp}"], None),  # like no flag: refused, no guess
+    ("train_imitation", ["--workdi", "{tmp}"], "--workdir"),
+    ("play", ["--scripte", "1"], "--scripted"),
+    ("video_recorder", ["{tmp}/policy.pt", "--episode", "1"], "--episodes"),
+    ("visualize_training", ["--workdi", "{tmp}"], "--workdir"),
+]
+
+
+@pytest.mark.parametrize(("command", "argv", "meant"), ABBREVIATED, ids=[f"{c}{a[-2]}" for c, a, _ in ABBREVIATED])
+def test_no_command_takes_an_abbreviated_flag_and_a_near_miss_gets_a_guess(files, capsys, command, argv, meant):
+    argv = [a.replace("{tmp}", str(files)) for a in argv]
+    assert _status(command, argv) == 2
+    line = _one_sentence(capsys)
+    assert line.startswith("Unrecognized arguments: ") and "--help" in line, line
+    assert (f"did you mean {meant}?" in line) if meant else ("did you mean" not in line), line

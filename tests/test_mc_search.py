@@ -382,15 +382,26 @@ def test_ray_backend_makes_a_valid_dataset(checkpoint, tmp_path):
     assert not ray.is_initialized()  # the local instance this call started is shut down again
 
 
-def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_call(tmp_path):
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_a_hung_worker_is_stopped_with_a_sentence_and_no_worker_outlives_the_call(checkpoint):
     import multiprocessing
     import time
 
-    fifo = tmp_path / "hang.pt"
-    os.mkfifo(fifo)  # reading a checkpoint from a pipe nobody writes blocks forever: a hung worker
-    with pytest.raises(SelfPlayError) as info:  # the timeout of --mc-worker-timeout, passed down as the driver does
-        generate_self_play_data(str(fifo), 4, num_workers=2, narrator=quiet(), worker_timeout_s=3.0, **BUDGET)
-    message = str(info.value)
+    outcome: dict = {}
+
+    def play() -> None:  # the timeout of --mc-worker-timeout, passed down as the driver does
+        try:
+            generate_self_play_data(str(checkpoint), 4, num_workers=2, narrator=quiet(), worker_timeout_s=3.0, **BUDGET)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    hung = _stop_workers_once_started(os.getpid(), 2, deadline_s=120, started=False)  # they hang, sending no news
+    thread.join(timeout=120)
+    assert not thread.is_alive() and len(hung) == 2
+    assert isinstance(outcome.get("error"), SelfPlayError), outcome
+    message = str(outcome["error"])
     assert "worker 1 of 2, on episodes 0 to 1, sent no news for 3.0 seconds" in message, message
     assert "--mc-worker-timeout (now 3 seconds)" in message and "\n" not in message
     deadline = time.monotonic() + 60
@@ -421,38 +432,58 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _waiting_for_a_writer(pid: int) -> bool:
-    """Whether process `pid` is blocked opening a pipe that nobody writes (its kernel wait channel)."""
+def _started(pid: int) -> bool:
+    """Whether worker `pid` ran its initializer (it ignores Ctrl-C from then on, and dies with its driver): Linux
+    /proc/PID/status shows the signals a process ignores."""
     try:
-        return Path(f"/proc/{pid}/wchan").read_text().strip() == "wait_for_partner"
-    except OSError:
+        ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigIgn"))
+    except (OSError, StopIteration):
         return False
+    return bool(int(ignored.split()[1], 16) & (1 << (2 - 1)))  # SIGINT is signal 2
+
+
+def _stop_workers_once_started(parent: int, n: int, deadline_s: float, started: bool = True) -> list[int]:
+    """SIGSTOP the first `n` worker processes of `parent` (a hung worker): once each has run its initializer, or
+    with `started` False as soon as it exists."""
+    import signal
+    import time
+
+    stopped: list[int] = []
+    deadline = time.monotonic() + deadline_s
+    while len(stopped) < n and time.monotonic() < deadline:
+        for pid in _live_children(parent):
+            try:
+                if pid in stopped or b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue
+                if started:
+                    if not _started(pid):
+                        continue
+                    time.sleep(0.2)  # its death signal is set just after Ctrl-C is ignored
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            except OSError:
+                continue
+        time.sleep(0.005)
+    return stopped
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
-def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
+def test_workers_die_with_a_driver_killed_by_sigkill(checkpoint):
     import signal
     import subprocess
     import sys
     import time
 
-    fifo = tmp_path / "hang.pt"
-    os.mkfifo(fifo)  # each worker waits to open it, for a writer that never comes
     repo = Path(__file__).resolve().parents[1]
     code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
             "from snake_mc.speech.narrate import Narrator\nfrom snake_mc.search.rollouts import SearchSettings\n"
             "from snake_mc.search.self_play import generate_self_play_data\n"
-            f"generate_self_play_data({str(fifo)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
+            f"generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
             f"worker_timeout_s=3600, search=SearchSettings(K=2, H=4), grid_size={G})\n")  # fmt: skip
     driver = subprocess.Popen([sys.executable, "-c", code])
     workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 120  # wait on the workers' own state, never on a fixed sleep
-        while len(workers) < 2 and time.monotonic() < deadline and driver.poll() is None:
-            workers = [c for c in _live_children(driver.pid) if _waiting_for_a_writer(c)]  # past their start-up
-            time.sleep(0.02)
-        if len(workers) < 2 and len(_live_children(driver.pid)) >= 3:
-            pytest.skip("this kernel does not show what a process waits on (/proc/PID/wchan)")
+    try:  # the workers are stopped past their start-up (hung), and wait on nothing a test could time
+        workers = _stop_workers_once_started(driver.pid, 2, deadline_s=120)
         assert len(workers) == 2, "the driver never started its two workers"
     finally:
         driver.send_signal(signal.SIGKILL)
@@ -464,3 +495,159 @@ def test_workers_die_with_a_driver_killed_by_sigkill(tmp_path):
     for w in survivors:  # leave nothing behind when this fails
         os.kill(w, signal.SIGKILL)
     assert survivors == [], "self-play workers outlived their driver"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_a_worker_stopped_while_starting_never_hangs_self_play(checkpoint, tmp_path):
+    """SIGSTOP one of two workers as it starts (still importing torch): the other plays both shares, and the call
+    must end within a bound, the stopped worker ended and named, instead of waiting for it forever."""
+    import signal
+    import time
+
+    before = set(_live_children(os.getpid()))
+    outcome: dict = {}
+    say = Narrator(progress="off", stream=io.StringIO(), log_path=tmp_path / "train.log")
+
+    def play() -> None:
+        try:
+            outcome["data"] = generate_self_play_data(str(checkpoint), 4, num_workers=2, narrator=say, **BUDGET)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    stopped, deadline = None, time.monotonic() + 60
+    while stopped is None and time.monotonic() < deadline:
+        for pid in set(_live_children(os.getpid())) - before:
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped = pid
+                    break
+            except OSError:
+                continue
+        time.sleep(0.005)
+    assert stopped is not None, "no worker process appeared"
+    thread.join(timeout=180)  # the games take seconds; the stopped worker is given 10 to end
+    hung = thread.is_alive()
+    if hung or not _exited(stopped):
+        os.kill(stopped, signal.SIGKILL)  # let the call (and this test) end
+        thread.join(timeout=60)
+    say.close()
+    assert not hung, "self-play waited without a bound for a worker stopped while starting"
+    assert "data" in outcome, outcome
+    assert len(outcome["data"][0]["episode_scores"]) == 4, "the other worker played both shares"
+    log = (tmp_path / "train.log").read_text()
+    assert f"Self-play worker process {stopped} did not end" in log, log
+
+
+def _listening_addresses(root: int) -> set[str]:
+    """The local addresses that `root` and its descendants listen on (TCP, from Linux /proc): 'host' parts only."""
+    import socket
+    import struct
+
+    family = {}
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            if name == "tcp":
+                host = socket.inet_ntop(socket.AF_INET, struct.pack("<I", int.from_bytes(raw, "big")))
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+            family[fields[9]] = host
+    pids, found = {root}, set()
+    for _ in range(4):  # children of children: gcs_server, raylet, the workers
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) in pids:
+                        pids.add(int(entry.name))
+                except OSError:
+                    continue
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        found |= {family[link[8:-1]] for link in links if link.startswith("socket:[") and link[8:-1] in family}
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the sockets from Linux /proc")
+def test_the_private_local_ray_instance_listens_on_the_loopback_address_only(checkpoint, monkeypatch):
+    ray = pytest.importorskip("ray")
+    import ray.util.multiprocessing as ray_mp
+
+    seen: set[str] = set()
+
+    class Watched(ray_mp.Pool):
+        def map(self, *args, **kwargs):  # the instance, its raylet and its workers are up: what do they listen on?
+            seen.update(_listening_addresses(os.getpid()))
+            return super().map(*args, **kwargs)
+
+    monkeypatch.setattr(ray_mp, "Pool", Watched)
+    data, _ = generate_self_play_data(str(checkpoint), 2, num_workers=2, backend="ray", narrator=quiet(), **BUDGET)
+    assert len(data["episode_scores"]) == 2 and not ray.is_initialized()
+    assert seen, "no listening socket of the Ray instance was found"
+    assert seen <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, f"Ray listens on {seen}"
+
+
+def test_an_unreachable_ray_address_is_one_sentence_naming_it_within_seconds():
+    import socket
+    import time
+
+    from snake_mc.search.self_play import check_ray_address
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", "no-such-host.invalid:6379", "nonsense"):
+        start = time.monotonic()
+        with pytest.raises(SelfPlayError) as info:
+            check_ray_address(address)
+        message = str(info.value)
+        assert f"The Ray cluster at {address} cannot be reached (" in message and "\n" not in message, message
+        assert time.monotonic() - start < 30
+    check_ray_address(None)  # a private local instance: nothing to reach
+    check_ray_address("auto")  # Ray's own lookup
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux /proc")
+def test_ctrl_c_while_workers_start_gives_no_worker_traceback(checkpoint):
+    """A terminal's Ctrl-C reaches the whole process group; a worker still importing torch (before its initializer
+    ignores Ctrl-C) printed a traceback of its own. The workers are sent theirs first, so the test does not depend
+    on whether the driver ends them before they print."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from snake_mc.search.rollouts import SearchSettings\nfrom snake_mc.speech.narrate import Narrator\n"
+        "from snake_mc.search.self_play import generate_self_play_data\n"
+        "try:\n"
+        f"    generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True),\n"
+        f"                            search=SearchSettings(K=2, H=4), grid_size={G})\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers, deadline = [], time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [pid for pid in _live_children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        time.sleep(0.005)
+    assert len(workers) == 2, "the workers did not appear"
+    for pid in workers:
+        os.kill(pid, signal.SIGINT)  # while they start
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert out.strip() == "interrupted"

@@ -580,3 +580,77 @@ def test_a_checkpoint_naming_an_impossible_network_is_refused_before_building_it
     torch.save(checkpoint, tmp_path / "big.pt")
     with pytest.raises(CheckpointError, match="not a snake-mc checkpoint"):
         load_policy(tmp_path / "big.pt")
+
+
+# ----- crafted checkpoints are refused before anything large is built or read (issue 21, items 7 and 12) ------------
+def _crafted(tmp_path: Path, name: str = "crafted.pt", **config) -> Path:
+    """A small, valid checkpoint whose model_config is changed to `config` (its tensors stay small)."""
+    path = tmp_path / name
+    save_policy(SnakePolicy(G, hidden=8, layers=1), path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["model_config"].update(config)
+    torch.save(checkpoint, path)
+    return path
+
+
+@pytest.fixture()
+def nothing_built(monkeypatch):
+    """Once called, building any network fails the test: a crafted checkpoint must be refused before it is built."""
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a network was built from a crafted checkpoint")  # BaseException: no loader swallows it
+
+    return lambda: monkeypatch.setattr("snake_mc.learn.network.SnakePolicy.__init__", refuse)
+
+
+@pytest.mark.parametrize(("hidden", "layers"), [(4096, 4096), (4096, 2), (2000, 3)])
+def test_a_checkpoint_naming_a_huge_or_mismatched_network_is_refused_before_building_it(tmp_path, nothing_built,
+                                                                                         hidden, layers):
+    path = _crafted(tmp_path, hidden=hidden, layers=layers)
+    nothing_built()
+    message = str(assert_refused(path))
+    assert "weights" in message or "does not fit" in message
+
+
+def test_stored_tensors_of_the_wrong_shape_are_refused_before_building(tmp_path, nothing_built):
+    path = _crafted(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["state_dict"]["body.0.weight"] = torch.zeros(3, 3)
+    torch.save(checkpoint, path)
+    nothing_built()
+    assert "body.0.weight" in str(assert_refused(path))
+
+
+@pytest.mark.parametrize("grid", ["abc", None, 10**9, 2, True, 7.5])
+def test_a_checkpoint_with_a_bad_grid_size_is_refused_naming_the_file(tmp_path, grid):
+    message = str(assert_refused(_crafted(tmp_path, grid_size=grid)))
+    assert "board" in message and "damaged" in message
+
+
+@pytest.mark.parametrize("content", [b"# snake-mc\n\nA readme, not a checkpoint.\n", b"\x00" * 4096, b""])
+def test_a_file_that_is_not_a_checkpoint_is_called_so_not_code(tmp_path, content):
+    path = tmp_path / "README.md"
+    path.write_bytes(content)
+    message = str(assert_refused(path))
+    assert "not a checkpoint" in message and "code" not in message
+
+
+def test_a_device_or_folder_is_refused_before_reading(tmp_path):
+    for path in (Path("/dev/zero"), tmp_path):
+        message = str(assert_refused(path))
+        assert "not a regular file" in message
+
+
+def test_an_unreasonably_large_file_is_refused_before_reading(tmp_path, monkeypatch):
+    path = _crafted(tmp_path)
+    monkeypatch.setattr("snake_mc.learn.network.MAX_CHECKPOINT_BYTES", 100)
+    monkeypatch.setattr("snake_mc.learn.network.torch.load", lambda *a, **k: pytest.fail("a file far too large was read"))
+    assert "MB" in str(assert_refused(path))
+
+
+def test_the_driver_refuses_a_network_larger_than_a_checkpoint_may_hold():
+    from snake_mc.run.config import ConfigError, make_config
+
+    with pytest.raises(ConfigError, match="narrower or shallower"):
+        make_config(["--policy-hidden", "4096", "--policy-layers", "64"])
+    make_config(["--policy-hidden", "1024", "--policy-layers", "8"])

@@ -1,11 +1,13 @@
 """The command-line plumbing every command shares: knobs declared once with their help, one parser rule (a bad flag
-is one sentence, exit 2), typed flag values whose failures read as sentences, and the guard that turns a command's
-failures into one sentence (a stop from a signal inside compiled code included). Nothing here knows a command."""
+is one sentence, exit 2; no abbreviations; a near miss gets the flag it resembles), typed flag values whose failures
+read as sentences, and the guard that turns a command's failures into one sentence (a stop from a signal inside
+compiled code included). Nothing here knows a command; nothing heavy is imported."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import sys
 import typing
 from dataclasses import field
@@ -30,10 +32,26 @@ def default_text(value: object) -> str:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump."""
+    """argparse, but a bad flag gets one plain sentence on stderr (exit 2), not a usage dump. One rule for every
+    command: a flag is typed in full (no abbreviations, which a new flag could silently change the meaning of), and a
+    near miss is answered with the flag it resembles."""
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:
         sentence = message[:1].upper() + message[1:]
+        hint = ""
+        if message.startswith("unrecognized arguments:"):
+            flags = [a for a in self._option_string_actions if a.startswith("--")]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=", 1)[0], flags, n=1, cutoff=0.75) if word.startswith("-") else []
+                if close:
+                    hint = f"; did you mean {close[0]}?"
+                    break
+        if hint:
+            self.exit(2, f"{sentence.rstrip('.')}{hint} Run python {self.prog} --help to list the flags.\n")
         self.exit(2, f"{sentence.rstrip('.')}; run python {self.prog} --help to list the flags.\n")
 
 
@@ -88,9 +106,9 @@ def run_guarded(prog: str, body: typing.Callable[[], int], debug: bool = False) 
               file=sys.stderr)
         return 130
     except OSError as exc:  # expected, and said in full: no traceback even with --debug
-        print(f"{prog} stopped: a file could not be written or read ({exc.strerror or exc}: "
-              f"{exc.filename or 'unknown file'}); free some space or fix the folder's permissions, then run it again.",
-              file=sys.stderr)
+        from snake_mc.common.storage import file_failure
+
+        print(f"{prog} stopped: {file_failure(exc)}, then run it again.", file=sys.stderr)
         return 1
     except Exception as exc:
         if debug:

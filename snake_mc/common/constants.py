@@ -9,6 +9,9 @@ BACKENDS = ("process", "ray")  # where self-play workers run
 MC_TARGETS = ("soft", "hard")  # what training learns from the search: its action values, or its chosen move
 PROGRESS_MODES = ("auto", "bar", "lines", "off")  # auto means lines: a bar only when asked for
 MAX_GRID = 63  # the encoder's bit-set searches shift a row of g cells within 64-bit words
+# The most weights a policy network may have (80 MB of float32; the default has about 60 thousand): a checkpoint that
+# names more is damaged or crafted, and is refused before anything is built.
+MAX_PARAMETERS = 20_000_000
 # The search overrules the policy's move only when another is better by more than this (in reward units: apples,
 # deaths). Measured on the v3 imitation policy, 100 games, K 5, H 20: the policy alone 83.0; search without a margin
 # 81.8; margin 0.5, 88.8; margin 1 with the trap check, 91.3 (docs/experiments.md).

@@ -4,11 +4,14 @@ so an interrupted run never leaves a half-written file where a good one was; and
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -30,9 +33,46 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes files owner-only; artifacts get the usual mode
         os.replace(tmp_path, target)
+    except OSError as exc:  # a write to a handle names no file (a full disk said "unknown file"): name the target
+        if exc.filename is not None and exc.filename != str(tmp_path):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+class NotOurFileError(OSError):
+    """A path this program will not write through: a symbolic link, or something other than a regular file."""
+
+
+def open_own(path: str | os.PathLike, mode: str = "a") -> TextIO:
+    """A text file kept open to append to ("a") or to read and append ("a+"), created if need be, never through a
+    symbolic link (O_NOFOLLOW) and never anything but a regular file (a FIFO is not waited on), so a planted link
+    cannot make the run write to a file outside the work folder."""
+    flags = os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags |= os.O_RDWR if "+" in mode else os.O_WRONLY
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise NotOurFileError(errno.ELOOP, "it is a symbolic link, and this program never writes through one",
+                              str(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotOurFileError(errno.EINVAL, "it is not a regular file", str(path))
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, mode, encoding="utf-8", buffering=1)
+
+
+def file_failure(exc: OSError) -> str:
+    """What went wrong with a file and the fix, as a clause: a full disk is said as such, with the file's name."""
+    name = exc.filename or "a file whose name the system did not give"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full, so {name} could not be written; free some space"
+    return (f"a file could not be written or read ({exc.strerror or exc}: {name}); free some space or fix the "
+            "folder's permissions")
 
 
 def writable_folder(path: str | os.PathLike) -> str | None:

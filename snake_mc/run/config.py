@@ -12,14 +12,25 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 import re
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 from snake_mc.common.cli import OneLineParser, default_text, flag_name, knob, typed
-from snake_mc.common.constants import BACKENDS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MC_TARGETS, PROGRESS_MODES, REWARD_PRESETS
+from snake_mc.common.constants import (
+    BACKENDS,
+    DEFAULT_MARGIN,
+    MAX_DETOURS,
+    MAX_GRID,
+    MAX_PARAMETERS,
+    MC_TARGETS,
+    PROGRESS_MODES,
+    REWARD_PRESETS,
+)
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
@@ -210,12 +221,13 @@ class TrainConfig:
     # ----- the one place every setting is checked --------------------------------------------------------------
     def validate(self) -> TrainConfig:
         """Raise `ConfigError` for the first bad setting; return self so calls can chain."""
-        self._check_ranges()
+        self._check_counts()
+        self._check_numbers()
         self._check_choices()
         return self
 
-    def _check_ranges(self) -> None:
-        """Every number within its range (the first that is not raises `ConfigError`)."""
+    def _check_counts(self) -> None:
+        """Every whole-number knob within its range (the first that is not raises `ConfigError`)."""
         at_least = [
             ("num_iterations", 0), ("mc_episodes", 1), ("mc_K", 1), ("mc_H", 1), ("mc_K_step", 0), ("mc_H_step", 0),
             ("mc_adapt_patience", 1), ("mc_reuse_iters", 1), ("mc_num_workers", 1), ("mc_search_threads", 0), ("mc_detours", 0),
@@ -240,12 +252,28 @@ class TrainConfig:
             value = getattr(self, name)
             if value > high:
                 raise ConfigError(f"{flag_name(name)} must be at most {high:,}, not {value:,}.", name)
+
+    def _check_numbers(self) -> None:
+        """Every real-number knob finite and within its range, the board and the network within their sizes."""
         for name in ("mc_adapt_threshold", "mc_temperature", "mc_margin", "mc_weight", "rollback_z", "hard_margin"):
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
+        for name in FIELDS:  # no knob means anything at infinity: refused at start-up, before any work
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{flag_name(name)} must be a finite number, not {value}.", name)
+        for name, high in (("lr", 10.0), ("mc_temperature", 100.0), ("rollback_z", 100.0), ("mc_weight", 1e6),
+                           ("mc_margin", 1e6), ("hard_margin", 1e6), ("mc_adapt_threshold", 1e6)):
+            if getattr(self, name) > high:
+                raise ConfigError(f"{flag_name(name)} must be at most {high:g}, not {getattr(self, name):g}.", name)
         if self.grid_size > MAX_GRID:
             raise ConfigError(f"--grid-size must be at most {MAX_GRID}, not {self.grid_size}.", "grid_size")
+        weights = self.policy_hidden * (self.policy_hidden * (self.policy_layers - 1) + 3 * self.grid_size**2 + 64)
+        if weights > MAX_PARAMETERS:  # about the network's weights (policy.expected_shapes), kept cheap to import
+            raise ConfigError(f"--policy-hidden {self.policy_hidden} with --policy-layers {self.policy_layers} makes a "
+                              f"network of about {weights:,} weights, more than the {MAX_PARAMETERS:,} allowed; make "
+                              "it narrower or shallower.", "policy_hidden")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be above zero, not {self.lr}.", "lr")
         if not 0 < self.mc_worker_timeout <= 86_400:  # also catches NaN; a day of silence is a hang on any machine
@@ -291,11 +319,22 @@ def _base_type(name: str) -> type:
     return args[0] if args else hint  # type: ignore[return-value]
 
 
+# The help lists the flags in groups, each opened by the first field of its group (in the order TrainConfig declares
+# them): read aloud, a listener hears what a flag is about before its details.
+HELP_GROUPS = {
+    "num_iterations": "The loop", "mc_episodes": "Self-play and its search",
+    "hard_games": "Hard positions: the moves that lose games, searched deeper", "train_epochs": "Training",
+    "eval_episodes": "Evaluation and videos", "grid_size": "The game and the machine",
+    "workdir": "Files, speech and settings",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, generated from the fields. Unset flags stay out of the namespace (SUPPRESS), so
     `parse_config` can tell a flag the user typed from a default and let it win over the TOML file."""
     parser = OneLineParser(
         prog="iterative_train.py",
+        usage="python iterative_train.py [flags], every flag listed below in groups, each with its default",
         description="Train a Snake policy by imitation, then improve it by iterative Monte Carlo self-play. "
         "Run it again to resume where the last completed iteration left off.",
         epilog="A rerun in the same --workdir resumes. The saved state wins for what the run has learned about itself "
@@ -305,19 +344,22 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
     )
+    group: argparse._ActionsContainer = parser
     for name, f in FIELDS.items():
+        if name in HELP_GROUPS:
+            group = parser.add_argument_group(HELP_GROUPS[name])
         flags = [flag_name(name)]
         if name in SHORT_FLAGS:
             flags.append(SHORT_FLAGS[name])
         helptext = f"{f.metadata['help']} (default: {default_text(f.default)})"
         kind = _base_type(name)
         if kind is bool:
-            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=helptext)
+            group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, help=helptext)
         elif name == "config":
-            parser.add_argument(*flags, dest=name, metavar="FILE.toml", help=helptext)
+            group.add_argument(*flags, dest=name, metavar="FILE.toml", help=helptext)
         else:
             metavar = name.upper() if kind is str else {int: "N", float: "X"}[kind]
-            parser.add_argument(*flags, dest=name, type=typed(kind), metavar=metavar, help=helptext)
+            group.add_argument(*flags, dest=name, type=typed(kind), metavar=metavar, help=helptext)
     return parser
 
 
@@ -346,19 +388,52 @@ def _check_toml_value(path: Path, key: str, name: str, value: object) -> object:
     return float(value) if kind is float else value
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a flat list of a few dozen settings: a few kilobytes
+MAX_CONFIG_NESTING = 8  # brackets or dotted-key parts: none of our settings nests at all
+_TOML_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
+
+
+def _toml_nesting(text: str) -> int:
+    """How deep the text nests (brackets, braces, dotted keys), strings and comments left out: tomllib parses deep
+    nesting by recursion, and a long dotted key in memory that grows with the square of its length."""
+    plain = re.sub(r"#[^\n]*", "", _TOML_STRINGS.sub('""', text))
+    depth = deepest = 0
+    for char in plain:
+        depth += (char in "[{") - (char in "]}")
+        deepest = max(deepest, depth)
+    dots = max((line.split("=", 1)[0].count(".") for line in plain.splitlines()), default=0)
+    return max(deepest, dots + 1)
+
+
+def _read_config(path: Path) -> str:
+    """The text of a config file: a regular file of a sane size, checked before it is read."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"Config file {path} is not a regular file; give --config the path of a TOML file.")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"Config file {path} holds {info.st_size:,} bytes, far more than a list of settings "
+                              f"needs (at most {MAX_CONFIG_BYTES:,}); give --config the path of a TOML file.")
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_CONFIG_BYTES + 1).decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
+    if _toml_nesting(text) > MAX_CONFIG_NESTING:
+        raise ConfigError(f"Config file {path} nests more than {MAX_CONFIG_NESTING} levels deep, but its settings are "
+                          "a flat list of names and values; fix the file or drop --config.")
+    return text
+
+
 def load_toml(path: str | Path) -> dict[str, object]:
     """Settings from a TOML file, keyed by field name, type-checked; unknown keys and unreadable files are errors."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"Config file {path} does not exist; check the path given to --config.") from None
+        raw = tomllib.loads(_read_config(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML ({exc}); fix the file or drop --config.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigError(f"Config file {path} cannot be read ({reason}); check the path given to --config.") from None
     values: dict[str, object] = {}
     for key, value in raw.items():
         name = _toml_key(key)

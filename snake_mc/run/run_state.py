@@ -29,8 +29,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS
-from snake_mc.common.storage import copy_atomic, write_json_atomic, write_text_atomic
+from snake_mc.common.storage import NotOurFileError, copy_atomic, open_own, write_json_atomic, write_text_atomic
 from snake_mc.run import history as hist
 from snake_mc.run.config import Paths
 
@@ -195,7 +197,11 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
 
     The lock is the operating system's (flock), so it goes away with the process however the process ends."""
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(paths.logs_dir / "run.lock", "a+")  # noqa: SIM115 - held for the run
+    try:
+        handle = open_own(paths.logs_dir / "run.lock", "a+")  # held for the run; never through a symbolic link
+    except NotOurFileError as exc:
+        raise RunStateError(f"{exc.filename} cannot be used as the run's lock: {exc.strerror}; remove it and run "
+                            "again.") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -203,7 +209,7 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise FolderInUse(f"Another training run ({holder}) is using {paths.workdir} right now; wait for it "
-                                "to finish, or use another --workdir.") from None
+                              "to finish, or use another --workdir.") from None
         handle.seek(0)
         handle.truncate()
         started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -214,11 +220,36 @@ def exclusive_run(paths: Paths) -> Iterator[None]:
         handle.close()
 
 
+def _same_content(a: Path, b: Path) -> bool:
+    """Whether two files hold the same: the same bytes, or .npz files with the same arrays (their zip headers carry
+    the time of writing, so the bytes of two equal histories differ)."""
+    if a.read_bytes() == b.read_bytes():
+        return True
+    if a.suffix != ".npz":
+        return False
+    try:
+        with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:
+            return sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
+    except Exception:  # an unreadable file is never taken for a copy of another
+        return False
+
+
 def set_aside(path: Path) -> Path | None:
-    """Rename a file that must not be overwritten or cannot be used to `<name>.set-aside-<time><suffix>`; never delete."""
+    """Rename a file that must not be overwritten or cannot be used to `<name>.set-aside-<time><suffix>`; never lose
+    what it holds. A file holding what an earlier set-aside copy already holds (the same first iteration, written
+    again by each run interrupted while committing it) is not kept twice: that copy is returned, so the set-aside
+    files do not grow by one with each interruption."""
     if not path.exists():
         return None
+    for earlier in sorted(path.parent.glob(f"{path.stem}.set-aside-*{path.suffix}")):
+        if _same_content(earlier, path):
+            path.unlink()
+            return earlier
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.stem}.set-aside-{stamp}{path.suffix}")
+    n = 1
+    while target.exists():  # two in one second: never replace an earlier one
+        n += 1
+        target = path.with_name(f"{path.stem}.set-aside-{stamp}-{n}{path.suffix}")
     os.replace(path, target)
     return target

@@ -64,7 +64,7 @@ def evaluate_policy(
     An episode ends by death, a full board, starvation (`starve_steps`), or the hard cap `max_steps` (default
     `default_max_steps`). Its length is the number of moves played, the fatal move included.
     `mc_options` go to `monte_carlo_actions` (margin, trap_check, temperature, ...).
-    `expected_length` (moves a game, when known; else grid_size**3, about a strong policy's game) sizes the duration
+    `expected_length` (moves a game, when known; else 1.5 grid_size**3, about a tour game) sizes the duration
     said at the start when it is long, from the rates the narrator measured earlier in this run.
     Monte Carlo rollouts at move m draw on a seed made from (mc_seed, m) and on each game's own food stream, so the
     same call gives the same games and a fast evaluation's games are the full evaluation's first games.
@@ -81,14 +81,14 @@ def evaluate_policy(
     search = _searcher(mc_k, mc_h, mc_options)
     work = int(mc_k) * int(mc_h) if search is not None else 1  # rollout moves a move costs, or one greedy move
     progress = None
+    per_game = min(float(expected_length or 1.5 * grid_size**3), cap)  # a tour game: about 1.45 g^3 moves
     if narrator is not None:
-        moves = n * min(float(expected_length or grid_size**3), cap)
-        progress = _announce(narrator, n, moves, work, search is not None)
+        progress = _announce(narrator, n, n * per_game, work, search is not None)
     was_training = getattr(policy, "training", None)
     if was_training:
         policy.eval()
     try:
-        scores, lengths, won = _play(games, policy, cap, search, int(mc_seed), progress)
+        scores, lengths, won = _play(games, policy, cap, search, int(mc_seed), progress, per_game)
     finally:
         if progress is not None:
             progress.close()
@@ -117,10 +117,13 @@ def _announce(narrator: Narrator, n: int, moves: float, work: int, searching: bo
     else:
         expected = narrator.expected_seconds("greedy moves", moves, GREEDY_MOVES_PER_S)
         plan = f"Evaluation: {n} games, {roughly(moves, 'move')}"
-    return narrator.progress(n, "Evaluation", unit="episodes", expected_s=expected, plan=plan)
+    # Progress counts the moves played, in games' worth: games end in a clump near the end, so a count of ended games
+    # said "1 percent done" for minutes and then jumped (issue 21); each move costs about the same, so it is steady.
+    return narrator.progress(n, "Evaluation", unit="games' worth of moves", expected_s=expected, plan=plan, steady=True)
 
 
-def _play(games: SnakeBatch, policy, cap: int, search, mc_seed: int, progress) -> tuple[np.ndarray, ...]:
+def _play(games: SnakeBatch, policy, cap: int, search, mc_seed: int, progress,
+          per_game: float) -> tuple[np.ndarray, ...]:
     """Play every game to its end (or the cap) in lockstep; each episode's score, length and whether it filled the
     board, in episode order. Finished games leave the batch, so the policy only ever sees live ones."""
     n = len(games)
@@ -128,7 +131,9 @@ def _play(games: SnakeBatch, policy, cap: int, search, mc_seed: int, progress) -
     lengths = np.zeros(n, dtype=np.int64)
     won = np.zeros(n, dtype=bool)
     ids = np.arange(n)  # episode index of each game still in `games`
+    played = 0  # moves played by all games so far
     for move in range(cap):
+        played += len(ids)
         if search is not None:
             step_seed = int(np.random.SeedSequence([mc_seed, move]).generate_state(1)[0])
             actions = search(games, policy, seed=step_seed).actions
@@ -145,10 +150,8 @@ def _play(games: SnakeBatch, policy, cap: int, search, mc_seed: int, progress) -
             lengths[ended] = move + 1  # all games move together, so every one ending now has played move + 1
             ids = ids[~over]
             games = games.take(np.flatnonzero(~over))
-            if progress is not None:
-                progress.update(len(ended))
-        elif progress is not None:
-            progress.update(0)  # no game ended: news still every 30 seconds, however long the games last
+        if progress is not None:  # every move, so news comes every 30 seconds however long the games last
+            progress.update(max(0, min(n - 1, int(played / per_game)) - progress.count))
         if len(ids) == 0:
             break
     return scores, lengths, won

@@ -9,14 +9,16 @@ as one sentence (`SelfPlayError`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import logging
 import os
 import re
 import signal
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -223,11 +225,25 @@ STALL_S = 300.0  # a worker sends news at least once a second while it plays; th
 # (the default of --mc-worker-timeout; it counts from a worker's start, so it also bounds the worker's start-up)
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """End every worker now (a stopped driver, a hung worker): waiting for their games would wait forever."""
-    for process in list((pool._processes or {}).values()):  # the executor offers no public way to end its workers
-        process.kill()
+def _stop_workers(pool: ProcessPoolExecutor, grace_s: float = 0.0) -> list[int]:
+    """End every worker, none waited on without a bound: after `grace_s` seconds to end of themselves (idle workers
+    whose games are done), or at once (a stopped driver, a hung worker). Returns the process ids of the workers that
+    had to be ended (a worker stopped or stuck while starting never ends of itself, and the executor's own
+    `shutdown(wait=True)` would wait for it forever)."""
+    processes = list((pool._processes or {}).values())  # the executor offers no public way to end its workers
+    if grace_s > 0:
+        pool.shutdown(wait=False)  # each idle worker is told to end
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+    ended = [process.pid for process in processes if process.is_alive()]
+    for process in processes:
+        if process.is_alive():
+            process.kill()  # SIGKILL ends a stopped process too
+    for process in processes:
+        process.join(timeout=5.0)
     pool.shutdown(wait=False, cancel_futures=True)
+    return ended
 
 
 def _hung(jobs: list[dict], worker: int, stall_s: float) -> SelfPlayError:
@@ -248,7 +264,14 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
     pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
     pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
     try:
-        futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
+        # The workers start with Ctrl-C blocked (a signal mask survives exec): one that reached a worker still
+        # importing torch, before its initializer could ignore it, printed a traceback per worker. The driver handles
+        # it (and stops them); a Ctrl-C that arrives meanwhile waits, blocked, and reaches the driver just after.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         last_news = [time.monotonic()] * len(jobs)
         while True:
             running = not all(f.done() for f in futures)
@@ -261,7 +284,10 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
                 pass
             if not running:
                 results = [f.result() for f in futures]
-                pool.shutdown(wait=True)
+                say = getattr(listener, "narrator", None) or get_narrator()
+                for pid in _stop_workers(pool, grace_s=10.0):
+                    say.say(f"Self-play worker process {pid} did not end within 10 seconds of every game being done "
+                            "(it was stopped or stuck, perhaps while starting), so it was ended; every game was played.")
                 return results
             now = time.monotonic()
             silent = [i for i, f in enumerate(futures) if not f.done() and now - last_news[i] > stall_s]
@@ -277,6 +303,51 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
         raise
 
 
+RAY_REACH_S = 10.0  # how long a Ray cluster's address may take to answer before it is taken for unreachable
+
+
+def ray_address_problem(address: str, timeout_s: float = RAY_REACH_S) -> str | None:
+    """Why nothing answers at a Ray cluster's `address` (host:port, or ray://host:port), as a clause; None when its
+    port answers, or for "auto", which Ray resolves itself. Asked before ray.init, which retries an address that does
+    not answer for minutes, printing its own C++ warnings."""
+    if address in ("auto", "local"):
+        return None
+    host, sep, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "it is not of the form host:port"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return None
+    except TimeoutError:
+        return f"nothing answered within {timeout_s:g} seconds"
+    except OSError as exc:  # refused, no route, a name that does not resolve
+        return (exc.strerror or type(exc).__name__).rstrip(".").lower()
+
+
+def check_ray_address(address: str | None) -> None:
+    """Raise `SelfPlayError` naming `address` when nothing answers there (see `ray_address_problem`)."""
+    problem = None if address is None else ray_address_problem(address)
+    if problem is not None:
+        raise SelfPlayError(f"The Ray cluster at {address} cannot be reached ({problem}); check --ray-address, or drop "
+                            "it to play on a private local Ray instance.")
+
+
+@contextlib.contextmanager
+def _loopback_only(ray) -> Iterator[None]:  # noqa: ANN001 - the ray module, imported by the caller
+    """A local Ray instance started inside binds every server (GCS, raylet, workers) to 127.0.0.1 only: Ray's ports
+    have no authentication, and on Linux Ray otherwise listens on every interface. Ray turns a loopback node address
+    into the machine's own unless its clusters are off (ray_constants.ENABLE_RAY_CLUSTER, read when an address is
+    resolved), so that switch is off while the instance starts."""
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
+
+
 def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
     try:
         import ray
@@ -284,6 +355,8 @@ def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
     except ImportError:
         raise SelfPlayError("The Ray backend needs Ray; install it with pip install -r requirements-cluster.txt.") from None
     started = not ray.is_initialized()  # a Ray this call starts, this call shuts down
+    if started:
+        check_ray_address(ray_address)
     try:
         if started:
             # Ray's workers do not start in this folder, so they are told where the snake_mc package lives.
@@ -291,7 +364,8 @@ def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
             path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
             options = {"log_to_driver": False, "logging_level": logging.ERROR, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
             if ray_address is None:
-                ray.init(num_cpus=len(jobs), include_dashboard=False, **options)
+                with _loopback_only(ray):  # private: nothing outside this machine can reach it
+                    ray.init(num_cpus=len(jobs), include_dashboard=False, _node_ip_address="127.0.0.1", **options)
             else:
                 ray.init(address=ray_address, **options)
         pool = Pool(processes=len(jobs))

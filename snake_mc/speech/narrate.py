@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from snake_mc.common.constants import PROGRESS_MODES
+from snake_mc.common.storage import open_own
 
 # A phase expected to last longer than this says at its start how long it expects to take; a shorter one does not.
 EXPECT_FROM_S = 20.0
@@ -204,7 +205,7 @@ class Narrator:
         if path is None:
             return None
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open for the run
+        return open_own(path)  # kept open for the run; never through a symbolic link
 
     def say(self, sentence: str, detail: bool = False, essential: bool = False) -> None:
         """One sentence to the console and, with a timestamp, to the log file. A `detail` (how long a step took, how
