@@ -73,6 +73,34 @@ def spoken_percent(share: float) -> str:
 
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """The command itself: bad flags and checkpoints refused with exit status 2, then the games played and said."""
+    options = _search_options(parser, args)
+
+    import torch
+
+    from snake_mc.learn.network import CheckpointError, load_policy  # torch loads only once the flags are known to be good
+
+    torch.set_num_threads(args.threads)
+    if args.mc_k:
+        from snake_mc.search.rollouts import usable_cores
+
+        options["threads"] = args.search_threads or usable_cores()
+
+    try:
+        policy = load_policy(args.checkpoint, device=args.device, grid_size=args.grid_size)
+    except (CheckpointError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    narrator = Narrator(progress=args.progress, stream=sys.stderr if args.json else None)
+    result = _play(policy, args, options, narrator)
+    _say_result(result, narrator)
+    narrator.close()
+    if args.json:
+        print(json.dumps(_figures(result, args)), flush=True)
+    return 0
+
+
+def _search_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """The flags checked (a bad one ends the command with one sentence, exit 2) and the search's options they set."""
     if args.episodes < 1:
         parser.error(f"the --episodes flag must be at least 1, not {args.episodes}")
     for flag, value in (("--mc-k", args.mc_k), ("--mc-h", args.mc_h)):
@@ -102,37 +130,30 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         options["endgame"] = False
     if args.no_tour:
         options["tour"] = False
+    return options
 
-    import torch
 
-    from snake_mc.learn.network import CheckpointError, load_policy  # torch loads only once the flags are known to be good
-
-    torch.set_num_threads(args.threads)
-    if args.mc_k:
-        from snake_mc.search.rollouts import threads_phrase, usable_cores
-
-        options["threads"] = args.search_threads or usable_cores()
-
-    try:
-        policy = load_policy(args.checkpoint, device=args.device, grid_size=args.grid_size)
-    except (CheckpointError, ValueError) as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+def _play(policy, args: argparse.Namespace, options: dict, narrator: Narrator) -> dict:
+    """The games, announced first (how many, which seeds, how the moves are chosen)."""
     grid = policy.grid_size
-    narrator = Narrator(progress=args.progress, stream=sys.stderr if args.json else None)
     how = "greedy moves"
     if args.mc_k:
-        threads = options["threads"]
+        from snake_mc.search.rollouts import threads_phrase
+
         how = (f"Monte Carlo search, {plural(args.mc_k, 'rollout')} of {plural(args.mc_h, 'move')} per action, "
-               f"on {threads_phrase(threads)}")  # fmt: skip
+               f"on {threads_phrase(options['threads'])}")  # fmt: skip
     last = args.seed + args.episodes - 1
     narrator.say(
         f"Evaluating {args.checkpoint} on {args.episodes} games of a {grid} by {grid} board, "
         f"seeds {args.seed} to {last}, with {how}."
     )
-    result = evaluate_policy(
+    return evaluate_policy(
         policy, args.episodes, grid, args.seed, mc_k=args.mc_k, mc_h=args.mc_h, mc_options=options, narrator=narrator
     )
+
+
+def _say_result(result: dict, narrator: Narrator) -> None:
+    """The figures in sentences: time and speed, scores, length, boards filled with their interval, moves per apple."""
     moves = int(result["lengths"].sum())
     speed = moves / max(result["seconds"], 1e-9)
     narrator.say(f"The evaluation took {format_seconds(result['seconds'])}, {per_second(speed, 'move')}.")
@@ -149,15 +170,16 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         per_apple = result["moves_per_apple"]  # a decimal only where it is heard: below ten moves
         narrator.say(f"On average an apple took {per_apple:.1f} moves." if per_apple < 9.95 else
                      f"On average an apple took {per_apple:,.0f} moves.")
-    narrator.close()
-    if args.json:
-        figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}
-        figures = {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in figures.items()}
-        figures.update(win_rate_interval=[round(x, 4) for x in result["win_rate_interval"]],
-                       max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
-                       mc_k=int(args.mc_k), mc_h=int(args.mc_h), checkpoint=str(args.checkpoint))
-        print(json.dumps(figures), flush=True)
-    return 0
+
+
+def _figures(result: dict, args: argparse.Namespace) -> dict:
+    """The --json object: the figures, rounded, with what was played."""
+    figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}
+    figures = {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in figures.items()}
+    figures.update(win_rate_interval=[round(x, 4) for x in result["win_rate_interval"]],
+                   max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
+                   mc_k=int(args.mc_k), mc_h=int(args.mc_h), checkpoint=str(args.checkpoint))
+    return figures
 
 
 if __name__ == "__main__":
