@@ -136,21 +136,8 @@ def record_best_episode(
         narrator.say("No video was recorded because the imageio package is not installed; "
                      "install it with pip install imageio imageio-ffmpeg.")  # fmt: skip
         return None
-    use = fmt
-    if use is None:
-        use = "mp4" if _ffmpeg_available() else "gif"
-        if use == "gif":
-            narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
-    elif use == "mp4" and not _ffmpeg_available():
-        narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
-        use = "gif"
-
-    # Said at once, so a listener is never left in silence: what happens, and a conservative guess of how long,
-    # from a strong policy's game length (about 2 x grid_size**3 moves: 1,900 on 10 by 10 for the shipped player).
-    length = min(2.0 * grid_size**3, max_steps or np.inf)
-    guess = length / VIDEO_STEPS_PER_S + length / VIDEO_FRAMES_PER_S
-    narrator.say(f"Recording a video of the best of {plural(episodes, 'greedy game')} as "
-                 f"{'an MP4' if use == 'mp4' else 'a GIF'}, expected to take {about(guess)} or less.")
+    use = _choose_format(fmt, narrator)
+    _announce(episodes, grid_size, max_steps, use, narrator)
     with narrator.progress(episodes, "Playing the games", unit="games") as progress:  # the sentence above expects
         scores, moves = play_greedy(policy, episodes, grid_size, seed, max_steps, progress)
     best = int(np.argmax(scores))
@@ -177,15 +164,43 @@ def record_best_episode(
             use, target = "gif", out_stem.with_name(out_stem.name + ".gif")
     if use == "gif":
         write("gif", target)
-    if stats["score"] != scores[best]:
-        narrator.say(f"The replay scored {stats['score']}, not the {scores[best]} of the batched game; "
+    _say_recorded(narrator, stats, int(scores[best]), best, episodes, episode_seed, target)
+    return target
+
+
+def _choose_format(fmt: str | None, narrator: Narrator) -> str:
+    """MP4 when asked for (or by default) and ffmpeg is there; otherwise a GIF, said in one sentence."""
+    use = fmt
+    if use is None:
+        use = "mp4" if _ffmpeg_available() else "gif"
+        if use == "gif":
+            narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
+    elif use == "mp4" and not _ffmpeg_available():
+        narrator.say("The imageio-ffmpeg package is missing, so the video is written as a GIF instead of MP4.")
+        use = "gif"
+    return use
+
+
+def _announce(episodes: int, grid_size: int, max_steps: int | None, use: str, narrator: Narrator) -> None:
+    """Said at once, so a listener is never left in silence: what happens, and a conservative guess of how long,
+    from a strong policy's game length (about 2 x grid_size**3 moves: 1,900 on 10 by 10 for the shipped player)."""
+    length = min(2.0 * grid_size**3, max_steps or np.inf)
+    guess = length / VIDEO_STEPS_PER_S + length / VIDEO_FRAMES_PER_S
+    narrator.say(f"Recording a video of the best of {plural(episodes, 'greedy game')} as "
+                 f"{'an MP4' if use == 'mp4' else 'a GIF'}, expected to take {about(guess)} or less.")
+
+
+def _say_recorded(narrator: Narrator, stats: dict, score: int, best: int, episodes: int, episode_seed: int,
+                  target: Path) -> None:
+    """The video written: which game, its score and length, and where; a replay that scored otherwise is said."""
+    if stats["score"] != score:
+        narrator.say(f"The replay scored {stats['score']}, not the {score} of the batched game; "
                      "the video shows the replay.")  # fmt: skip
     narrator.say(
         f"Recorded episode {best + 1} of {episodes} (seed {episode_seed}), score {stats['score']} "
         f"in {count(stats['moves'], 'move')}, to {target}."
     )
     narrator.event("video", path=str(target), episode=best, seed=episode_seed, score=int(stats["score"]), moves=stats["moves"])
-    return target
 
 
 def _resolve_out(out: str | None, checkpoint: Path) -> tuple[Path, str | None]:
