@@ -197,34 +197,10 @@ def record_person(
     narrator.say(f"Recording a person on a {batch.grid_size} by {batch.grid_size} board, {mode}.")
     narrator.say(help_sentence(wasd))
     narrator.say(f"Game 1 starts. {describe(batch)}")
-    quitting = False
-    while not quitting:
-        action = None
-        deadline = time.monotonic() + tick
-        while action is None or realtime:
-            try:
-                key = reader.read(deadline - time.monotonic() if realtime else None)
-            except KeyboardInterrupt:
-                narrator.say("Interrupted; saving what was recorded.")
-                key = "q"
-            if key is None:  # the tick ended
-                break
-            kind, value = _command(key, int(batch.direction[0]), wasd)
-            if kind == "quit":
-                quitting = True
-                break
-            if kind == "help":
-                narrator.say(help_sentence(wasd))
-            elif kind == "reverse":
-                narrator.say(f"The snake cannot turn back on itself; it is heading {HEADINGS[int(batch.direction[0])]}. "
-                             "Press another key.")
-            elif kind == "unknown":
-                narrator.say(f"The key {key} does nothing; press h for help.")
-            else:
-                action = value
-        if quitting:
+    while True:
+        action = _next_action(reader, batch, narrator, realtime, tick, wasd)
+        if action is None:  # quit
             break
-        action = 1 if action is None else action
         nd = (int(batch.direction[0]) + action + 3) & 3
         target = _cell_word(batch, int(batch.head_r[0]) + int(DR[nd]), int(batch.head_c[0]) + int(DC[nd]))
         states.append(batch.export_states())
@@ -236,12 +212,7 @@ def record_person(
         if not (terminated[0] or truncated[0]):
             narrator.say(("You ate the food. " if ate[0] else "") + describe(batch))
             continue
-        if batch.won[0]:
-            narrator.say(f"You filled the board and won game {game + 1} with a score of {score}.")
-        elif terminated[0]:
-            narrator.say(f"Game {game + 1} over: you hit {'the wall' if target == 'wall' else 'your body'}, score {score}.")
-        else:
-            narrator.say(f"Game {game + 1} over: {batch.starve_steps} moves without food, score {score}.")
+        _say_game_over(batch, game, score, target, bool(terminated[0]), narrator)
         scores.append(score)
         game += 1
         moves_this_game = 0
@@ -250,7 +221,52 @@ def record_person(
     if moves_this_game:
         scores.append(int(batch.score[0]))
         narrator.say(f"The unfinished game {game + 1} is kept with its score so far, {scores[-1]}.")
-    data = empty_dataset(batch.grid_size, "human")
+    return _as_dataset(batch.grid_size, states, actions, episodes, scores)
+
+
+def _next_action(reader: _KeyReader, batch: SnakeBatch, narrator: Narrator, realtime: bool, tick: float,
+                 wasd: bool) -> int | None:
+    """The move the person chose (straight when a real-time tick passed without a key), or None to quit. Help, a
+    turn back onto the body and an unknown key are answered, and the person asked again."""
+    action = None
+    deadline = time.monotonic() + tick
+    while action is None or realtime:
+        try:
+            key = reader.read(deadline - time.monotonic() if realtime else None)
+        except KeyboardInterrupt:
+            narrator.say("Interrupted; saving what was recorded.")
+            key = "q"
+        if key is None:  # the tick ended
+            break
+        kind, value = _command(key, int(batch.direction[0]), wasd)
+        if kind == "quit":
+            return None
+        if kind == "help":
+            narrator.say(help_sentence(wasd))
+        elif kind == "reverse":
+            narrator.say(f"The snake cannot turn back on itself; it is heading {HEADINGS[int(batch.direction[0])]}. "
+                         "Press another key.")
+        elif kind == "unknown":
+            narrator.say(f"The key {key} does nothing; press h for help.")
+        else:
+            action = value
+    return 1 if action is None else action
+
+
+def _say_game_over(batch: SnakeBatch, game: int, score: int, target: str, terminated: bool, narrator: Narrator) -> None:
+    """How game `game` (counted from 0) ended: a filled board, a wall or the body, or starving."""
+    if batch.won[0]:
+        narrator.say(f"You filled the board and won game {game + 1} with a score of {score}.")
+    elif terminated:
+        narrator.say(f"Game {game + 1} over: you hit {'the wall' if target == 'wall' else 'your body'}, score {score}.")
+    else:
+        narrator.say(f"Game {game + 1} over: {batch.starve_steps} moves without food, score {score}.")
+
+
+def _as_dataset(grid_size: int, states: list[dict[str, np.ndarray]], actions: list[int], episodes: list[int],
+                scores: list[int]) -> dict[str, np.ndarray]:
+    """The recorded moves as a demonstration dataset, labelled human."""
+    data = empty_dataset(grid_size, "human")
     if actions:
         for key in states[0]:
             data[key] = np.concatenate([s[key] for s in states]).astype(data[key].dtype)
