@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -73,38 +74,11 @@ def _run_self_play(
         policy = load_policy(policy_path, device=device, grid_size=grid_size)
         first = int(seed) + int(first_episode)
         games = SnakeBatch(episodes, grid_size, seeds=first + np.arange(episodes), starve_steps=starve_steps, reward=reward)
-        states, actions, values, episode = [], [], [], []
-        rollout_moves = 0
-        told = _Teller(progress)
-        move = 0
-        while not games.done.all():
-            live = np.flatnonzero(~games.done)
-            now = games.take(live)
-            move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
-            found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, **search.options())
-            move += 1
-            states.append(now.export_states())
-            actions.append(found.actions)
-            values.append(found.values)
-            episode.append(live)
-            rollout_moves += found.rollout_moves
-            chosen = np.ones(episodes, dtype=np.int64)  # finished games ignore their action
-            chosen[live] = found.actions
-            games.step(chosen)
-            told.update(int(games.done.sum()), len(live))
-        told.flush()
+        played = _play_lockstep(games, policy, search, seed, _Teller(progress))
     finally:
         torch.set_num_threads(previous_threads)
-
-    data = empty_dataset(grid_size, "mc", with_values=True)
-    data["episode_scores"] = games.score.astype(np.int32)
-    if episode:
-        order = np.argsort(np.concatenate(episode), kind="stable")  # each episode's moves together, in order
-        for key in STATE_KEYS:
-            data[key] = np.concatenate([s[key] for s in states])[order].astype(data[key].dtype)
-        data["actions"] = np.concatenate(actions)[order].astype(np.int8)
-        data["action_values"] = np.concatenate(values)[order].astype(np.float32)
-        data["episode"] = np.concatenate(episode)[order].astype(np.int32)
+    data = _as_mc_dataset(grid_size, games, played)
+    rollout_moves = played["rollout_moves"]
     stats = {
         "episodes": int(episodes),
         "moves": len(data["actions"]),
@@ -113,6 +87,46 @@ def _run_self_play(
         "mean_score": float(games.score.mean()) if episodes else 0.0,
     }
     return data, stats
+
+
+def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int, told: _Teller) -> dict:  # noqa: ANN001
+    """Every game played to its end, all live games searched together at each move; returns the positions searched,
+    the moves chosen, their values and games (a list per lockstep move), and the rollout moves spent."""
+    states, actions, values, episode = [], [], [], []
+    rollout_moves = 0
+    move = 0
+    while not games.done.all():
+        live = np.flatnonzero(~games.done)
+        now = games.take(live)
+        move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
+        found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, **search.options())
+        move += 1
+        states.append(now.export_states())
+        actions.append(found.actions)
+        values.append(found.values)
+        episode.append(live)
+        rollout_moves += found.rollout_moves
+        chosen = np.ones(len(games), dtype=np.int64)  # finished games ignore their action
+        chosen[live] = found.actions
+        games.step(chosen)
+        told.update(int(games.done.sum()), len(live))
+    told.flush()
+    return {"states": states, "actions": actions, "values": values, "episode": episode, "rollout_moves": rollout_moves}
+
+
+def _as_mc_dataset(grid_size: int, games: SnakeBatch, played: dict) -> dict[str, np.ndarray]:
+    """The played moves as a self-play dataset (source "mc", with the searched values), each episode's moves
+    together and in order."""
+    data = empty_dataset(grid_size, "mc", with_values=True)
+    data["episode_scores"] = games.score.astype(np.int32)
+    if played["episode"]:
+        order = np.argsort(np.concatenate(played["episode"]), kind="stable")  # each episode's moves together, in order
+        for key in STATE_KEYS:
+            data[key] = np.concatenate([s[key] for s in played["states"]])[order].astype(data[key].dtype)
+        data["actions"] = np.concatenate(played["actions"])[order].astype(np.int8)
+        data["action_values"] = np.concatenate(played["values"])[order].astype(np.float32)
+        data["episode"] = np.concatenate(played["episode"])[order].astype(np.int32)
+    return data
 
 
 class _Teller:
@@ -403,6 +417,52 @@ def _play_shares(
         raise failure(0, _reason(exc)) from exc
 
 
+def _check_arguments(num_episodes: int, num_workers: int, backend: str, worker_timeout_s: float) -> None:
+    """Raise ValueError, in one sentence, for an argument self-play cannot run with."""
+    if int(num_episodes) != num_episodes or num_episodes < 1:
+        raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
+    if int(num_workers) != num_workers or num_workers < 1:
+        raise ValueError(f"The number of self-play workers must be a whole number of at least 1, not {num_workers}.")
+    if backend not in BACKENDS:
+        raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
+    if not worker_timeout_s > 0:
+        raise ValueError(f"The self-play worker timeout must be a positive number of seconds, not {worker_timeout_s}.")
+
+
+def _failure(shares: list[tuple[int, int]], i: int, reason: str) -> SelfPlayError:
+    """Worker i's failure in one sentence: its episodes, the cause, and that nothing was written."""
+    first, count = shares[i]
+    return SelfPlayError(
+        f"Self-play worker {i + 1} of {len(shares)} failed on episodes {first} to {first + count - 1}: {reason}; "
+        "no data was written."
+    )
+
+
+def _checked(results: list[tuple], failure: Callable[[int, str], SelfPlayError]) -> list[tuple]:
+    """The workers' results when every one is ("ok", data, stats); else the first failure, raised."""
+    for i, result in enumerate(results):
+        if result[0] != "ok":
+            raise failure(i, result[1])
+    return results
+
+
+def _stats(data: dict, results: list[tuple], episodes: int, workers: int, search_threads: int, seconds: float) -> dict:
+    """The figures of a finished self-play: moves, speed, scores, and the workers' own times."""
+    moves = len(data["actions"])
+    return {
+        "episodes": episodes,
+        "workers": workers,
+        "search_threads": search_threads,
+        "moves": moves,
+        "rollout_moves": sum(r[2]["rollout_moves"] for r in results),
+        "seconds": seconds,
+        "worker_seconds": max(r[2]["seconds"] for r in results),  # the slowest worker's own time, start-up excluded
+        "moves_per_second": moves / max(seconds, 1e-9),
+        "mean_score": float(data["episode_scores"].mean()),
+        "max_score": int(data["episode_scores"].max()),
+    }
+
+
 def generate_self_play_data(
     policy_path: str,
     num_episodes: int,
@@ -435,23 +495,14 @@ def generate_self_play_data(
     sends no news for `worker_timeout_s` seconds is taken for hung: every worker is stopped and `SelfPlayError` says
     which one fell silent.
     """
-    if int(num_episodes) != num_episodes or num_episodes < 1:
-        raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
-    if int(num_workers) != num_workers or num_workers < 1:
-        raise ValueError(f"The number of self-play workers must be a whole number of at least 1, not {num_workers}.")
-    if backend not in BACKENDS:
-        raise ValueError(f"Backend {backend!r} is not known; use process or ray.")
-    if not worker_timeout_s > 0:
-        raise ValueError(f"The self-play worker timeout must be a positive number of seconds, not {worker_timeout_s}.")
+    _check_arguments(num_episodes, num_workers, backend, worker_timeout_s)
     say = narrator if narrator is not None else get_narrator()
     workers = min(int(num_workers), int(num_episodes))
     search_threads = search.threads or (1 if backend == "ray" else max(1, usable_cores() // workers))
     search = dataclasses.replace(search, threads=search_threads)
     shares = _shares(int(num_episodes), workers)
-    common = {
-        "policy_path": str(policy_path), "search": search, "seed": int(seed), "grid_size": int(grid_size),
-        "starve_steps": starve_steps, "reward": reward, "device": device, "threads": 1,
-    }  # fmt: skip
+    common = {"policy_path": str(policy_path), "search": search, "seed": int(seed), "grid_size": int(grid_size),
+              "starve_steps": starve_steps, "reward": reward, "device": device, "threads": 1}  # fmt: skip
     jobs = [{**common, "first_episode": first, "episodes": count} for first, count in shares]
     say.say(
         f"Self-play starts: {num_episodes} episodes, {search.sentence()}, "
@@ -459,41 +510,24 @@ def generate_self_play_data(
         f"{threads_phrase(search_threads)}.",
         detail=True,  # the driver has just said the games, the moves and the time expected
     )
-
-    def failure(i: int, reason: str) -> SelfPlayError:
-        first, count = shares[i]
-        return SelfPlayError(
-            f"Self-play worker {i + 1} of {workers} failed on episodes {first} to {first + count - 1}: {reason}; "
-            "no data was written."
-        )
-
+    failure = functools.partial(_failure, shares)
     start = time.perf_counter()
     listener = _Listener(say, int(num_episodes), progress_every_s, expected_moves)
     try:
-        results = _play_shares(jobs, backend, ray_address, listener, failure, float(worker_timeout_s))
+        results = _checked(_play_shares(jobs, backend, ray_address, listener, failure, float(worker_timeout_s)), failure)
     finally:
         listener.close()
-    for i, result in enumerate(results):
-        if result[0] != "ok":
-            raise failure(i, result[1])
     data = concat_datasets([r[1] for r in results], source="mc")
-    seconds = time.perf_counter() - start
-    moves = len(data["actions"])
-    stats = {
-        "episodes": int(num_episodes),
-        "workers": workers,
-        "search_threads": int(search_threads),
-        "moves": moves,
-        "rollout_moves": sum(r[2]["rollout_moves"] for r in results),
-        "seconds": seconds,
-        "worker_seconds": max(r[2]["seconds"] for r in results),  # the slowest worker's own time, start-up excluded
-        "moves_per_second": moves / max(seconds, 1e-9),
-        "mean_score": float(data["episode_scores"].mean()),
-        "max_score": int(data["episode_scores"].max()),
-    }
+    stats = _stats(data, results, int(num_episodes), workers, int(search_threads), time.perf_counter() - start)
     if save_path is not None:
         save_dataset(save_path, data)
-    say.say(f"Self-play finished in {format_seconds(seconds)}, with a mean self-play score of {stats['mean_score']:.1f}.")
-    say.say(f"It played {count(moves, 'move')}, {per_second(stats['moves_per_second'], 'move')}.", detail=True)
-    say.event("self_play", **stats)
+    _say_finished(say, stats)
     return data, stats
+
+
+def _say_finished(say: Narrator, stats: dict) -> None:
+    """The end of self-play: its time and mean score, then (a detail) its moves and their speed; and the event."""
+    say.say(f"Self-play finished in {format_seconds(stats['seconds'])}, with a mean self-play score of "
+            f"{stats['mean_score']:.1f}.")
+    say.say(f"It played {count(stats['moves'], 'move')}, {per_second(stats['moves_per_second'], 'move')}.", detail=True)
+    say.event("self_play", **stats)
