@@ -439,6 +439,55 @@ def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o):  #
     row[o + 2] = to_tail / gg
 
 
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined into _encode_games, as the two blocks above
+def _move_searches(row, o, nbr, head, d, mirror, ttl, f, gg, free_count, small, free_by, top, m2, g64, masks, shift,  # noqa: ANN001, ANN202, E501
+                   back_shift, target, target1, layers, visited, food_moves):
+    """Each move's search: whether it dies at once, its moves to the food (kept in `food_moves`, -1 for none), its
+    way back to the tail and the share of free cells it reaches."""
+    for a in range(3):
+        cell = nbr[head, (d + a + 3) & 3]
+        k = o + FEATURES_PER_MOVE * (2 - a if mirror else a)
+        food_moves[a] = -1
+        if cell < 0 or ttl[cell] > 1:
+            row[k] = 1.0  # dies at once: no food this way, no escape, nothing reachable
+            row[k + 1] = 1.0
+            continue
+        if small:
+            fm, bm, reached = _search2(free_by, top, m2, g64, cell, f, target[0], target1, layers[a])
+        else:
+            fm, bm, reached = _search(free_by, top, masks, shift, back_shift, cell, f, target, layers[a], visited)
+        food_moves[a] = fm
+        row[k + 1] = 1.0 if fm < 0 else fm / gg
+        row[k + 3] = 1.0 if bm >= 0 else 0.0
+        row[k + 4] = bm / gg if bm >= 0 else 0.0
+        row[k + 5] = 1.0 if bm >= 0 else reached / max(free_count, 1)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined into _encode_games, as the two blocks above
+def _nearest_food(row, o, nbr, d, mirror, length, f, gg, small, free_by, top, m2, g64, masks, shift, back_shift,  # noqa: ANN001, ANN202, E501
+                  layers, path, scratch, food_moves, order):
+    """The moves nearest the food marked, each with whether eating there still leaves a way back to the tail."""
+    best = -1
+    for a in range(3):
+        if food_moves[a] >= 0 and (best < 0 or food_moves[a] < best):
+            best = food_moves[a]
+    turn = 3 if mirror else 1  # the walk back tries ahead, right, back, left (mirrored: ahead, left, back, right)
+    for j in range(4):
+        order[j] = (d + j * turn) & 3
+    for a in range(3):
+        if best < 0 or food_moves[a] != best:
+            continue
+        k = o + FEATURES_PER_MOVE * (2 - a if mirror else a)
+        row[k + 2] = 1.0
+        if length + 1 >= gg:
+            row[k + 6] = 1.0  # eating fills the board
+        elif small:
+            if _safe_to_eat2(free_by, top, m2, g64, nbr, order, length, f, best, layers[a], path):
+                row[k + 6] = 1.0
+        elif _safe_to_eat(free_by, top, masks, shift, back_shift, nbr, order, length, f, best, layers[a], path, scratch):
+            row[k + 6] = 1.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _encode_games(board, t, length, head_r, head_c, direction, food, since_food, starve, back, nbr, masks, mirror, g, tour, out):  # noqa: ANN001, ANN202, E501
     n = board.shape[0]
@@ -485,42 +534,10 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         row[o] = length[i] / gg
         row[o + 1] = since_food[i] / starve
         o += 2
-        for a in range(3):
-            cell = nbr[head, (d + a + 3) & 3]
-            k = o + FEATURES_PER_MOVE * (2 - a if mirror else a)
-            food_moves[a] = -1
-            if cell < 0 or ttl[cell] > 1:
-                row[k] = 1.0  # dies at once: no food this way, no escape, nothing reachable
-                row[k + 1] = 1.0
-                continue
-            if small:
-                fm, bm, reached = _search2(free_by, top, m2, g64, cell, f, target[0], target1, layers[a])
-            else:
-                fm, bm, reached = _search(free_by, top, masks, shift, back_shift, cell, f, target, layers[a], visited)
-            food_moves[a] = fm
-            row[k + 1] = 1.0 if fm < 0 else fm / gg
-            row[k + 3] = 1.0 if bm >= 0 else 0.0
-            row[k + 4] = bm / gg if bm >= 0 else 0.0
-            row[k + 5] = 1.0 if bm >= 0 else reached / max(free_count, 1)
-        best = -1
-        for a in range(3):
-            if food_moves[a] >= 0 and (best < 0 or food_moves[a] < best):
-                best = food_moves[a]
-        turn = 3 if mirror else 1  # the walk back tries ahead, right, back, left (mirrored: ahead, left, back, right)
-        for j in range(4):
-            order[j] = (d + j * turn) & 3
-        for a in range(3):
-            if best < 0 or food_moves[a] != best:
-                continue
-            k = o + FEATURES_PER_MOVE * (2 - a if mirror else a)
-            row[k + 2] = 1.0
-            if length[i] + 1 >= gg:
-                row[k + 6] = 1.0  # eating fills the board
-            elif small:
-                if _safe_to_eat2(free_by, top, m2, g64, nbr, order, length[i], f, best, layers[a], path):
-                    row[k + 6] = 1.0
-            elif _safe_to_eat(free_by, top, masks, shift, back_shift, nbr, order, length[i], f, best, layers[a], path, scratch):
-                row[k + 6] = 1.0
+        _move_searches(row, o, nbr, head, d, mirror, ttl, f, gg, free_count, small, free_by, top, m2, g64, masks, shift,
+                       back_shift, target, target1, layers, visited, food_moves)
+        _nearest_food(row, o, nbr, d, mirror, length[i], f, gg, small, free_by, top, m2, g64, masks, shift, back_shift,
+                      layers, path, scratch, food_moves, order)
         o += 3 * FEATURES_PER_MOVE
         if f >= 0:
             dr, dc = f // g - head_r[i], f % g - head_c[i]
