@@ -103,3 +103,21 @@ def test_the_faces_name_the_public_api():
     assert load_policy is network.load_policy and save_policy is network.save_policy
     assert evaluate_policy is evaluation.evaluate_policy
     assert monte_carlo_action is rollouts.monte_carlo_action and monte_carlo_actions is rollouts.monte_carlo_actions
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_in_the_package_or_the_commands_is_longer_than_60_lines():
+    """Every function and method (nested ones too), from its `def` to its last line, in snake_mc/ and the top-level
+    files, read from the syntax tree: a long function is split into named steps, not let grow."""
+    files = sorted([*PACKAGE.rglob("*.py"), *ROOT.glob("*.py")])
+    assert len(files) > 30 and any(f.name == "iterative_train.py" for f in files)
+    long = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} has {lines} lines")
+    assert not long, "; ".join(long)
