@@ -55,6 +55,7 @@ def main() -> int:
     with os.fdopen(fd, "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the card is for every reader
     os.replace(tmp, out)
     print(f"Wrote {out}: alone, {100 * card['alone']['win_rate']:.1f} percent of {args.alone_episodes} boards filled; "
           f"with the search, {100 * card['search']['win_rate']:.1f} percent of {args.search_episodes}.")
