@@ -167,7 +167,8 @@ class TrainConfig:
     # Training.
     train_epochs: int = knob(4, "Epochs of training on each iteration's data.")
     mc_weight: float = knob(3.0, "Weight of Monte Carlo samples relative to demonstrations.")
-    include_human_data: bool = knob(True, "Mix the demonstrations into each iteration's training data.")
+    include_human_data: bool = knob(True, "Mix the demonstrations into each iteration's training data (for this "
+                                     "command's iterations; not saved with the run).")
     imitation_demos: int = knob(200, "Scripted games to record when a fresh folder has no demonstrations.")
     imitation_epochs: int = knob(10, "Epochs of imitation training for the bootstrap policy.")
     policy_hidden: int = knob(128, "Hidden units per layer of a newly built policy network.")
@@ -338,9 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a Snake policy by imitation, then improve it by iterative Monte Carlo self-play. "
         "Run it again to resume where the last completed iteration left off.",
         epilog="A rerun in the same --workdir resumes. The saved state wins for what the run has learned about itself "
-        "(the next iteration, the current K and H, the low-improvement streak, whether demonstrations are still used, "
-        "the current policy's scores); every other setting comes from this command's flags. A different --mc-k or "
-        "--mc-h is said aloud and left unused: start in another --workdir to search with other values.",
+        "(the next iteration, the current K and H, the low-improvement streak, whether its own rule dropped the "
+        "demonstrations, the current policy's scores and their games); every other setting comes from this command's "
+        "flags, for this command only. A different --mc-k or --mc-h is said aloud and left unused: start in another "
+        "--workdir to search with other values. Another --seed, --fast-eval-episodes or --eval-episodes is said aloud, "
+        "and the current policy plays the new games first.",
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
     )
