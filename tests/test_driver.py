@@ -616,3 +616,17 @@ def test_an_interrupt_before_any_iteration_does_not_claim_an_iteration_was_saved
     assert _run(world, "--iterations", "1") == 130
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("Training was interrupted. No iteration was completed yet") and "last completed" not in last
+
+
+def test_a_state_from_before_the_seed_was_recorded_is_measured_again_on_this_runs_games(world):
+    assert _run(world, "--iterations", "0") == 0
+    path = world.workdir / "training_logs/run_state.json"
+    state = json.loads(path.read_text())
+    del state["eval_seed"]  # as an older version wrote it
+    path.write_text(json.dumps(state))
+    world.calls.clear()
+    world.scores.update({"trained-1": 2.0})
+    assert _run(world, "--iterations", "1") == 0
+    assert world.calls[0] == ("imitation", 2, it.EVAL_SEED_BASE), world.calls
+    assert "measured on games this version did not record" in (world.workdir / "training_logs/train.log").read_text()
+    assert json.loads(path.read_text())["eval_seed"] == it.EVAL_SEED_BASE
