@@ -285,9 +285,11 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
             if not running:
                 results = [f.result() for f in futures]
                 say = getattr(listener, "narrator", None) or get_narrator()
+                # A detail, not news: when the games are quick (a snake in tour order needs no rollout), one worker
+                # often plays every share while the other is still importing torch, and ending it is routine.
                 for pid in _stop_workers(pool, grace_s=10.0):
                     say.say(f"Self-play worker process {pid} did not end within 10 seconds of every game being done "
-                            "(it was stopped or stuck, perhaps while starting), so it was ended; every game was played.")
+                            "(still starting, stopped or stuck), so it was ended; every game was played.", detail=True)
                 return results
             now = time.monotonic()
             silent = [i for i, f in enumerate(futures) if not f.done() and now - last_news[i] > stall_s]
