@@ -495,7 +495,8 @@ def generate_self_play_data(
     }
     if save_path is not None:
         save_dataset(save_path, data)
-    say.say(f"Self-play finished in {format_seconds(seconds)}, with a mean self-play score of {stats['mean_score']:.1f}.")
+    say.say(f"Self-play finished in {format_seconds(seconds)}, with a mean self-play score of {stats['mean_score']:.1f}.",
+            detail=True)
     say.say(f"It played {count(moves, 'move')}, {per_second(stats['moves_per_second'], 'move')}.", detail=True)
     say.event("self_play", **stats)
     return data, stats
