@@ -303,9 +303,12 @@ def hard_data(cfg: TrainConfig, iteration: int, device, say: narrate.Narrator, l
                                      seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
                                      threads=cfg.mc_search_threads or usable_cores(), narrator=say)
         # Said aloud: the phase's finding, and news after its last progress sentence, before the data is saved.
-        say.say(f"The policy alone lost {found['lost']:,} of {found['games']:,} games ({found['starved']:,} by "
-                f"starving); the search overruled it in {found['overruled']:,} of "
-                f"{narrate.count(found['positions'], 'move')} before those losses.")
+        if found["lost"]:
+            say.say(f"The policy alone lost {found['lost']:,} of {found['games']:,} games ({found['starved']:,} by "
+                    f"starving); the search overruled it in {found['overruled']:,} of "
+                    f"{narrate.count(found['positions'], 'move')} before those losses.")
+        else:
+            say.say(f"The policy alone lost none of {found['games']:,} games, so there is no loss to learn from.")
         ev.update(iteration=iteration, **{k: v for k, v in found.items() if np.isscalar(v)})
     say.measured("hard", found["positions"] * cfg.hard_K * cfg.hard_H, found["seconds"])
     return hard
@@ -410,6 +413,8 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
         for sentence in decision.sentences:
             say.say(sentence)
+        for sentence in decision.details:
+            say.say(sentence, detail=True)
         if say.brief:  # --quiet: the decision in one sentence is all an iteration says
             first = decision.sentences[0]
             say.say(f"In iteration {iteration} of {cfg.num_iterations}, {first[:1].lower()}{first[1:]}", essential=True)

@@ -148,3 +148,13 @@ def test_pick_best_prefers_highest_score_and_skips_unusable():
     assert pick_best(cands).path == Path("c")
     assert pick_best([Candidate(Path("a"), None, "bad")]) is None
     assert pick_best([Candidate(Path("x"), 2.0), Candidate(Path("y"), 2.0)]).path == Path("x")
+
+
+def test_the_same_score_in_every_game_is_said_in_a_few_words_and_the_streak_is_a_detail():
+    """A policy that plays every game exactly as the one it replaces (the tour-trained network, iteration after
+    iteration) is said without a string of zeros, and the low-improvement count goes to the log, not the ear."""
+    c = comparison([97, 97, 97, 97], [97, 97, 97, 97])
+    d = decide(STANDING, c, None, RULES)
+    assert d.sentences == ["The new policy is kept: against the policy it would replace, it scored the same in each "
+                           "of the same 4 games."]
+    assert d.details and d.details[0].startswith("Low improvement for 1 iteration")

@@ -79,6 +79,9 @@ class Comparison:
 
     def sentence(self) -> str:
         """The change on the same games, said aloud with its standard errors."""
+        if self.se == 0 and self.gain == 0 and self.fill_se == 0 and self.fill_gain == 0:
+            # Game by game the same: no difference and no noise to report, so a listener hears it in a few words.
+            return f"against the policy it would replace, it scored the same in each of the same {count(self.games, 'game')}"
         se = "" if math.isnan(self.se) else f", standard error {self.se:.1f}"
         fill_se = "" if math.isnan(self.fill_se) else f", standard error {100 * self.fill_se:.0f}"
         fill = _points(self.fill_gain)
@@ -151,6 +154,7 @@ class Decision:
     use_human_data: bool  # for the next iteration, as the run's own rule left it (--no-include-human-data is per run)
     dropped_human_data: bool
     sentences: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # for the log and --verbose: the streak before the search grows
 
     @property
     def summary(self) -> str:
@@ -172,7 +176,8 @@ def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules:
     score_drop = _dropped(compared.gain, compared.se, rules.rollback_z)
     fill_drop = _dropped(compared.fill_gain, compared.fill_se, rules.rollback_z)
     keep = not (score_drop or fill_drop)
-    said = []
+    said: list[str] = []
+    details: list[str] = []
     if keep:
         said.append(f"The new policy is kept: {compared.sentence()}.")
     else:
@@ -192,7 +197,7 @@ def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules:
                         f"{plural(rules.adapt_patience, 'iteration')} in a row, so the search grows: K from "
                         f"{standing.mc_K} to {K}, H from {standing.mc_H} to {H}.")
         else:
-            said.append(f"Low improvement for {plural(streak, 'iteration')} in a row, of {rules.adapt_patience} "
+            details.append(f"Low improvement for {plural(streak, 'iteration')} in a row, of {rules.adapt_patience} "
                         "allowed before the search grows.")
     use_human = standing.use_human_data and rules.include_human_data
     dropped = use_human and keep and compared.new_mean > rules.human_baseline
@@ -200,4 +205,5 @@ def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules:
         said.append(f"The policy now beats the demonstrations' mean, {compared.new_mean:.1f} against "
                     f"{rules.human_baseline:.1f}, so they are dropped from training from the next iteration on.")
     # The state remembers only the run's own drop: a --no-include-human-data of one command is not saved for good.
-    return Decision(keep, compared, K, H, streak, grew, standing.use_human_data and not dropped, dropped, said)
+    return Decision(keep, compared, K, H, streak, grew, standing.use_human_data and not dropped, dropped, said,
+                    details)

@@ -299,9 +299,11 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
             if not running:
                 results = [f.result() for f in futures]
                 say = getattr(listener, "narrator", None) or get_narrator()
+                # A detail, not news: when the games are quick (a snake in tour order needs no rollout), one worker
+                # often plays every share while the other is still importing torch, and ending it is routine.
                 for pid in _stop_workers(pool, grace_s=10.0):
                     say.say(f"Self-play worker process {pid} did not end within 10 seconds of every game being done "
-                            "(it was stopped or stuck, perhaps while starting), so it was ended; every game was played.")
+                            "(still starting, stopped or stuck), so it was ended; every game was played.", detail=True)
                 return results
             now = time.monotonic()
             silent = [i for i, f in enumerate(futures) if not f.done() and now - last_news[i] > stall_s]
@@ -526,8 +528,9 @@ def generate_self_play_data(
 
 
 def _say_finished(say: Narrator, stats: dict) -> None:
-    """The end of self-play: its time and mean score, then (a detail) its moves and their speed; and the event."""
+    """The end of self-play (details: the driver says the iteration's news): its time and mean score, its moves and
+    their speed; and the event."""
     say.say(f"Self-play finished in {format_seconds(stats['seconds'])}, with a mean self-play score of "
-            f"{stats['mean_score']:.1f}.")
+            f"{stats['mean_score']:.1f}.", detail=True)
     say.say(f"It played {count(stats['moves'], 'move')}, {per_second(stats['moves_per_second'], 'move')}.", detail=True)
     say.event("self_play", **stats)
