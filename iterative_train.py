@@ -270,8 +270,13 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     """This iteration's search games, with the time they are expected to take said first."""
     state = record.state
     moves = int(cfg.mc_episodes * last["mean_length"])  # the current policy's games last about as long as its search's
+    # Only moves out of tour order are searched (a snake in tour order takes the tour's move), and a policy that
+    # fills its boards stays in order: the work is the searched share, taken as its unfilled boards, at least 10
+    # percent (the first iteration once expected 1 minute for 11 seconds of games in tour order).
+    searched = max(0.1, 1 - last["win_rate"]) if np.isfinite(last["win_rate"]) else 1.0
+    work = moves * state.mc_K * state.mc_H * searched
     say.expect(f"Self-play: {cfg.mc_episodes} games, {narrate.roughly(moves, 'move')}, at K {state.mc_K} and "
-               f"H {state.mc_H}", say.expected_seconds("search", moves * state.mc_K * state.mc_H, SEARCH_WORK_PER_S))
+               f"H {state.mc_H}", say.expected_seconds("search", work, SEARCH_WORK_PER_S))
     with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
         search = SearchSettings(K=state.mc_K, H=state.mc_H, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
                                 trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None,
@@ -283,7 +288,7 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
             worker_timeout_s=cfg.mc_worker_timeout,
             expected_moves=moves if len(record.history["iteration"]) else None)
         ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
-    say.measured("search", stats["moves"] * state.mc_K * state.mc_H, stats.get("seconds", 0.0))
+    say.measured("search", stats["moves"] * state.mc_K * state.mc_H * searched, stats.get("seconds", 0.0))
     return games
 
 
@@ -293,9 +298,10 @@ def hard_data(cfg: TrainConfig, iteration: int, device, say: narrate.Narrator, l
                                     margin=cfg.hard_margin)
     # The policy loses about as often as it did in its last evaluation, and each loss gives `hard_rewind` moves.
     positions = int(cfg.hard_games * (1 - last["win_rate"]) * min(cfg.hard_rewind, last["mean_length"]))
+    searched = (f", {narrate.roughly(positions, 'move')}, searched with {cfg.hard_K} rollouts of {cfg.hard_H} moves"
+                if positions else f", searched with {cfg.hard_K} rollouts of {cfg.hard_H} moves")
     say.expect(f"Finding the moves that lose games: {cfg.hard_games:,} games with the policy alone, then the last "
-               f"{cfg.hard_rewind} moves before each loss, {narrate.roughly(positions, 'move')}, searched "
-               f"with {cfg.hard_K} rollouts of {cfg.hard_H} moves",
+               f"{cfg.hard_rewind} moves before each loss{searched}",
                say.expected_seconds("hard", positions * cfg.hard_K * cfg.hard_H, HARD_WORK_PER_S))
     with say.phase("Hard positions") as ev:
         policy = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
