@@ -157,4 +157,7 @@ def test_the_same_score_in_every_game_is_said_in_a_few_words_and_the_streak_is_a
     d = decide(STANDING, c, None, RULES)
     assert d.sentences[0] == ("The new policy is kept: against the policy it would replace, it scored the same in each "
                               "of the same 4 games.")
-    assert d.details and d.details[0].startswith("Low improvement for 1 iteration")
+    assert d.details and d.details[0].startswith("Every board was filled")
+    assert d.low_improvement_streak == 0 and not d.grew, "a policy that fills every board has nothing left to gain"
+    stalled = decide(STANDING, comparison([90, 91, 90, 91], [90, 91, 90, 91]), None, RULES)
+    assert stalled.low_improvement_streak == 1 and stalled.details[0].startswith("Low improvement for 1 iteration")

@@ -187,7 +187,12 @@ def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules:
                     "errors, so the previous policy is restored.")
     improvement = compared.gain if keep else 0.0
     K, H, streak, grew = standing.mc_K, standing.mc_H, standing.low_improvement_streak, False
-    if improvement >= rules.adapt_threshold:
+    if keep and compared.new_fill >= 1.0:
+        # Every board filled: no score is left to gain, so a level result is not a stall, and a larger search
+        # (which a policy in tour order never runs) would only cost time.
+        streak = 0
+        details.append("Every board was filled, so there is nothing left to improve and the search stays as it is.")
+    elif improvement >= rules.adapt_threshold:
         streak = 0
     else:
         streak += 1
@@ -198,7 +203,7 @@ def decide(standing: Standing, fast: Comparison, full: Comparison | None, rules:
                         f"{standing.mc_K} to {K}, H from {standing.mc_H} to {H}.")
         else:
             details.append(f"Low improvement for {plural(streak, 'iteration')} in a row, of {rules.adapt_patience} "
-                        "allowed before the search grows.")
+                           "allowed before the search grows.")
     use_human = standing.use_human_data and rules.include_human_data
     dropped = use_human and keep and compared.new_mean > rules.human_baseline
     if dropped:
