@@ -220,31 +220,30 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
         say.say(f"The plan is the one this run began with, for iterations {state.next_iteration} to "
                 f"{cfg.num_iterations}; {rel(cfg, cfg.paths.train_log)} has it in full.")
         return
-    say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}; each plays {cfg.mc_episodes} self-play "
-            f"games with {state.mc_K} rollouts of {state.mc_H} moves per candidate move, growing by "
-            f"{cfg.mc_K_step} and {cfg.mc_H_step} after {cfg.mc_adapt_patience} iterations in a row that improve by "
-            f"less than {cfg.mc_adapt_threshold:g}.")
+    # The banner in two sentences: a listener heard 7 at once here and fell 80 seconds behind the run.
+    say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}, each with {cfg.mc_episodes} self-play "
+            f"games searched with K {state.mc_K} and H {state.mc_H} (growing by {cfg.mc_K_step} and {cfg.mc_H_step} "
+            f"after {cfg.mc_adapt_patience} iterations that improve by less than {cfg.mc_adapt_threshold:g}), on "
+            f"{narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')}; training uses the data of "
+            f"the latest {narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
+    say.say(f"Each new policy plays {narrate.count(cfg.fast_eval_episodes, 'game')}, and "
+            f"{narrate.count(cfg.eval_episodes, 'game')} every {cfg.eval_full_every} iterations or when it gains or "
+            f"drops, on the same games as the one it would replace, and is rolled back only when its score or boards "
+            f"filled drop by more than {cfg.rollback_z:g} standard errors.")
+    # How the search and the loss-mining work: details (train.log, and the console with --verbose), the same every run.
     if cfg.hard_games:
         say.say(f"Each iteration also plays {cfg.hard_games:,} games with the policy alone and searches the last "
                 f"{cfg.hard_rewind} moves before every lost game again, with {cfg.hard_K} rollouts of {cfg.hard_H} "
-                "moves, to learn the moves that lose games.")
+                "moves, to learn the moves that lose games.", detail=True)
     trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
-    # How the search decides: details (train.log, and the console with --verbose), as they are the same every run.
-    say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
-            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}.",
-            detail=True)
+    say.say(f"The search takes the tour's move where the snake lies in tour order; elsewhere it keeps the policy's own "
+            f"move unless another scores more than {cfg.mc_margin:g} {'apple' if cfg.mc_margin == 1 else 'apples'} "
+            f"better or the policy's move dies in every rollout{trap}.", detail=True)
     if cfg.mc_detours:
         say.say(f"A snake that circles hungry with no apple in sight gets {cfg.mc_detours} more rollouts per move, up "
                 "to the starvation limit, to find a way to the food, and with few cells left every way is searched.",
                 detail=True)
-    say.say(f"Self-play runs on {narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')} with the "
-            f"{cfg.backend} backend; training reuses the data of the latest "
-            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
-    say.say(f"Every iteration gets a fast evaluation on {narrate.count(cfg.fast_eval_episodes, 'game')}; a full one "
-            f"on {narrate.count(cfg.eval_episodes, 'game')} comes every {cfg.eval_full_every} iterations, after a fast "
-            f"gain of {cfg.mc_adapt_threshold:g} or more, or before a rollback. A new policy is compared with the one it "
-            f"would replace on the same games, and rolled back only when it scores lower, or fills fewer boards, by "
-            f"more than {cfg.rollback_z:g} standard errors.")
+    say.say(f"Self-play runs with the {cfg.backend} backend.", detail=True)
 
 
 def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: narrate.Narrator) -> list[str]:
