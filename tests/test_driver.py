@@ -327,6 +327,40 @@ def test_sigterm_stops_cleanly_with_a_sentence_and_the_run_resumes(tmp_path):
     assert rerun.returncode == 0 and "Resuming at iteration 1 of 1" in out, out
 
 
+def _helpers_of(pid: int) -> list[int]:
+    """The multiprocessing helpers (spawned workers, the resource tracker) whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid and \
+                    b"multiprocessing" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_a_hang_up_of_the_whole_terminal_at_the_start_of_self_play_is_one_sentence(tmp_path):
+    """A closed terminal sends SIGHUP to every process of the group: the driver, its self-play workers and
+    multiprocessing's resource tracker. The tracker used to die of it and its relaunched copy printed a traceback per
+    shared queue; now the helpers start with the hang-up blocked and the driver alone answers, in one sentence."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "iterative_train.py"), "--workdir", str(tmp_path), *TINY,
+                             "--iterations", "2", "--mc-workers", "2"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    log = tmp_path / "training_logs/train.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.exists() and "Iteration 1 of 2 begins" in log.read_text()):
+        time.sleep(0.05)
+    while time.time() < deadline and len(_helpers_of(proc.pid)) < 2:  # the tracker and a worker, at least
+        time.sleep(0.01)
+    assert time.time() < deadline, "self-play never started"
+    os.killpg(proc.pid, signal.SIGHUP)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGHUP, out
+    assert "Training was stopped by a signal" in out and "Traceback" not in out, out
+
+
 def test_a_hung_self_play_worker_stops_the_run_with_exit_1_and_the_run_resumes(world, monkeypatch, capsys):
     from snake_mc.search.self_play import SelfPlayError
 

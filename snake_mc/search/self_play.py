@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_context, resource_tracker
 from pathlib import Path
 from queue import Empty
 
@@ -274,14 +274,20 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
     """Every job on its own spawned process, news passed to `listener`; a worker silent for `stall_s` seconds (from
     its start, or from its last news) stops them all with a `SelfPlayError` naming it."""
     context = get_context("spawn")  # no forked copies of torch's threads or of the parent's state
-    queue = context.Queue()
-    pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
-    pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
+    # The helper processes start with Ctrl-C and hang-up blocked (a signal mask survives exec). A Ctrl-C that reached
+    # a worker still importing torch printed a traceback per worker; a hang-up sent to the whole process group (a
+    # closed terminal) killed multiprocessing's resource tracker, whose relaunched copy printed a traceback per shared
+    # queue. The driver handles both signals and stops the workers itself; the tracker ends with the driver.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
     try:
-        # The workers start with Ctrl-C blocked (a signal mask survives exec): one that reached a worker still
-        # importing torch, before its initializer could ignore it, printed a traceback per worker. The driver handles
-        # it (and stops them); a Ctrl-C that arrives meanwhile waits, blocked, and reaches the driver just after.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        resource_tracker.ensure_running()
+        queue = context.Queue()
+        pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
+        pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
         try:
             futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
         finally:
