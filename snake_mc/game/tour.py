@@ -57,12 +57,12 @@ def tour_distances(batch: SnakeBatch, index: np.ndarray) -> np.ndarray:
     return (index[None, :] - index[head][:, None]) % (g * g)
 
 
-def in_tour_order(batch: SnakeBatch, ahead: np.ndarray) -> np.ndarray:
+def in_tour_order(batch: SnakeBatch, ahead: np.ndarray, ttl: np.ndarray | None = None) -> np.ndarray:
     """(N,) bool: every body cell lies further ahead on the tour than the one that frees before it (tail first).
 
     Then the cells between the head and the tail, going forward, are all free."""
     n = batch.grid_size**2
-    ttl = batch.ttl()
+    ttl = batch.ttl() if ttl is None else ttl  # the caller's copy, when it has one: the board is read once a move
     order = np.argsort(ttl, axis=1, kind="stable")  # free cells first, then the body tail first, the head last
     ranked = np.take_along_axis(ahead, order, axis=1)
     steps = np.diff(ranked, axis=1)  # steps[:, j] compares sorted positions j and j + 1
@@ -82,7 +82,8 @@ def tour_moves(batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray]:
         return np.ones(n, dtype=np.int64), np.zeros(n, dtype=bool)
     ahead = tour_distances(batch, index)
     rows = np.arange(n)
-    tail = np.where(batch.ttl() == 1, 0, 1).argmin(axis=1)
+    ttl = batch.ttl()
+    tail = np.where(ttl == 1, 0, 1).argmin(axis=1)
     to_tail = ahead[rows, tail]
     to_food = np.where(batch.food >= 0, ahead[rows, np.maximum(batch.food, 0)], batch.grid_size**2)
     cell, _, safe = batch.move_targets()
@@ -90,5 +91,5 @@ def tour_moves(batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray]:
     keeps = safe & (step > 0) & (step <= to_tail[:, None]) & (step <= to_food[:, None])
     keeps &= (step == 1) | (batch.length[:, None] < SHORTCUTS_BELOW * batch.grid_size**2)
     value = np.where(keeps, step, -1)
-    applies = in_tour_order(batch, ahead) & (value.max(axis=1) > 0)
+    applies = in_tour_order(batch, ahead, ttl) & (value.max(axis=1) > 0)
     return value.argmax(axis=1).astype(np.int64), applies
