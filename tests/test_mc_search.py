@@ -190,23 +190,51 @@ def test_every_settings_default_is_the_configs_and_no_help_text_types_one():
     assert f"(default: the search's, {cfg.mc_detours};" in helps["--mc-detours"]
 
 
-def test_a_snake_in_tour_order_takes_the_tours_move_without_a_rollout():
-    """From tour order the tour never dies and never starves, so no rollout is spent there and no apple count,
-    detour or endgame plan can lead the snake out of it; the games out of order are searched as they would be alone."""
-    from snake_mc.game.tour import tour_moves
+def test_a_snake_in_tour_order_is_searched_among_its_proven_safe_moves_with_measured_values():
+    """No position is answered by rule: a game in tour order is rolled out like any other, its values are what the
+    rollouts measured, and only its choice keeps to the moves that keep the tour order (proven safe); a game out of
+    order is searched as it would be alone."""
+    from snake_mc.game.tour import order_keeping_moves
 
-    fresh = SnakeBatch(3, G, seeds=[1, 2, 3])  # a fresh snake lies in tour order
     against = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))  # a body against the tour
     games = positions(*[SnakeEnv.from_state(G, [(3, 3), (3, 2), (3, 1)], "right", (0, 5))], against)
-    tour_actions, in_order = tour_moves(games)
+    keeps, _, in_order = order_keeping_moves(games)
     assert in_order.tolist() == [True, False]
     found = monte_carlo_actions(games, tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
-    assert found.actions[0] == tour_actions[0] and found.values[0].tolist() == [1.0 * (a == tour_actions[0]) for a in range(3)]
+    assert keeps[0, found.actions[0]]
     alone = monte_carlo_actions(games.take(np.array([1])), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert found.actions[1] == alone.actions[0] == 2 and np.array_equal(found.values[1], alone.values[0])
-    assert found.rollout_moves == alone.rollout_moves > 0
-    everything = monte_carlo_actions(fresh, tiny_policy(), K=4, H=5, seed=0)
-    assert everything.rollout_moves == 0 and np.array_equal(everything.actions, tour_moves(fresh)[0])
+    ordered = monte_carlo_actions(games.take(np.array([0])), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
+    assert found.rollout_moves == alone.rollout_moves + ordered.rollout_moves and ordered.rollout_moves >= 3 * 4
+    fresh = SnakeBatch(40, G, seeds=np.arange(40))  # fresh snakes lie in tour order; a random network ranks moves
+    for _ in range(6):
+        keeps, _, in_order = order_keeping_moves(fresh)
+        chosen = monte_carlo_actions(fresh, tiny_policy(), K=2, H=3, seed=0, temperature=1.0).actions
+        assert in_order.all() and keeps[np.arange(40), chosen].all(), "a move that leaves the tour order was chosen"
+        fresh.step(chosen)
+
+
+def test_the_search_takes_a_proven_shortcut_to_the_food_that_the_teacher_passes_up():
+    """The teacher takes no shortcut once the snake covers half the board; where a move that keeps the tour order
+    lands on the food, the search (ranking by apples, then time) takes it: it can play better than its teacher."""
+    from snake_mc.game.scripted import tour_moves
+    from snake_mc.game.tour import order_keeping_moves
+
+    games = SnakeBatch(60, G, seeds=np.arange(60))
+    for _ in range(400):
+        keeps, steps, in_order = order_keeping_moves(games)
+        cell = games.move_targets()[0]
+        teacher, _ = tour_moves(games)
+        shortcut = keeps & (steps > 1) & (cell == games.food[:, None])
+        hits = np.flatnonzero(in_order & (games.length >= G * G // 2) & shortcut.any(axis=1) & ~shortcut[np.arange(60), teacher])
+        if len(hits):
+            break
+        games.step(teacher)
+    assert len(hits), "the scripted games gave no long snake beside a shortcut onto the food"
+    position = games.take(hits[:1])
+    found = monte_carlo_actions(position, tiny_policy(), K=3, H=1, seed=0, discount=0.9)
+    assert shortcut[hits[0], found.actions[0]] and found.actions[0] != teacher[hits[0]]
+    assert found.values[0, found.actions[0]] == pytest.approx(1.0)
 
 
 def test_bootstrap_adds_the_value_of_the_state_at_the_horizon():

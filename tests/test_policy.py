@@ -21,7 +21,8 @@ from snake_mc.game.observation import (
     obs_size,
 )
 from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv
-from snake_mc.game.tour import SHORTCUTS_BELOW, tour_index
+from snake_mc.game.scripted import SHORTCUTS_BELOW
+from snake_mc.game.tour import tour_index
 from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy
 
 G = 6
@@ -220,7 +221,6 @@ def reference_tour_features(game: SnakeBatch, i: int) -> np.ndarray:
     to_food = ahead[food] if food >= 0 else n
     d = int(game.direction[i])
     steps = [(-1, 0), (0, 1), (1, 0), (0, -1)]
-    candidates = {}
     for a in range(3):
         dr, dc = steps[(d + a + 3) % 4]
         r, c = int(game.head_r[i]) + dr, int(game.head_c[i]) + dc
@@ -228,12 +228,8 @@ def reference_tour_features(game: SnakeBatch, i: int) -> np.ndarray:
             continue
         step = ahead[r * g + c]
         keeps, short = ordered and 0 < step <= to_tail, step <= to_food
-        out[4 * a : 4 * a + 3] = [keeps, short, step / n]
-        if keeps and short and (step == 1 or int(game.length[i]) < SHORTCUTS_BELOW * n):
-            candidates[a] = step
-    if candidates:
-        out[4 * max(candidates, key=candidates.get) + 3] = 1.0
-    out[12:] = [ordered, to_food / n, to_tail / n]
+        out[3 * a : 3 * a + 3] = [keeps, short, step / n]
+    out[9:] = [ordered, to_food / n, to_tail / n]
     return out
 
 
@@ -251,22 +247,27 @@ def test_tour_features_agree_with_a_plain_reference_and_are_zero_without_a_tour(
     assert not encode(cases["7 by 7 (no tour on an odd board)"])[:, -NUM_TOUR_FEATURES:].any()
 
 
-def test_the_teachers_move_is_what_the_tour_features_rank_first() -> None:
-    """The teacher decides by what the network sees: among the moves that keep the tour order and stay short of the
-    food, the one furthest ahead (the next tour cell once the snake covers half the board). If the encoder hid one of
-    these facts, imitation could not fill boards."""
+def test_the_teachers_move_is_a_function_of_facts_but_no_input_is_the_teachers_choice() -> None:
+    """The teacher decides by what the network sees (among the moves that keep the tour order and stay short of the
+    food, the one furthest ahead; the next tour cell once the snake covers half the board), so imitation can fill
+    boards; yet no input is that choice: the network must learn the rule, it cannot copy it (issue 24)."""
     from snake_mc.game.scripted import record_scripted
     from snake_mc.speech.narrate import Narrator
 
     data = record_scripted(4, grid_size=8, seed=5, narrator=Narrator(quiet=True))
     batch = SnakeBatch.from_states(data)
     for mirror in (False, True):
-        block = encode(batch, mirror=mirror)[:, -NUM_TOUR_FEATURES:][:, :12].reshape(-1, 3, 4)
+        x = encode(batch, mirror=mirror)
+        block = x[:, -NUM_TOUR_FEATURES:][:, :9].reshape(-1, 3, 3)
         shortcuts = (batch.length < SHORTCUTS_BELOW * 64)[:, None] | (block[:, :, 2] * 64 == 1)
         ranked = np.where((block[:, :, 0] > 0) & (block[:, :, 1] > 0) & shortcuts, block[:, :, 2], -1).argmax(axis=1)
         expected = MIRROR_ACTIONS[data["actions"]] if mirror else data["actions"]
         assert np.array_equal(ranked, expected)
-        assert np.array_equal(block[:, :, 3].argmax(axis=1), expected) and (block[:, :, 3].sum(axis=1) == 1).all()
+        chosen = np.eye(3, dtype=bool)[expected]
+        for stride in range(1, 9):  # any per-move layout (the move block has 7 a move, the tour block 3)
+            for column in range(x.shape[1] - 2 * stride):  # no input is 1 at the chosen move and 0 at the others
+                per_move = [column, column + stride, column + 2 * stride]
+                assert not np.array_equal(x[:, per_move] > 0.5, chosen), f"input {column} is the teacher's choice"
 
 
 def test_food_in_a_corner_the_body_walls_in_is_not_safe_to_eat():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from snake_mc.game.rules import SnakeBatch, SnakeEnv
-from snake_mc.game.tour import in_tour_order, tour_distances, tour_index, tour_moves
+from snake_mc.game.scripted import tour_moves
+from snake_mc.game.tour import in_tour_order, tour_distances, tour_index
 
 
 @pytest.mark.parametrize("g", [4, 6, 10, 12])

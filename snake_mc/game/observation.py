@@ -12,11 +12,12 @@ straight, right) what it leads to, which a small MLP cannot work out from the ra
 - the share of the free board reachable when it cannot;
 - for a move on a shortest path to the food, whether the snake could still reach its body after eating there;
 - on boards with a tour (`tour.py`, even sizes): whether it keeps the body in tour order (no further ahead on the tour
-  than the tail), whether it stays short of the food on the tour, how far ahead on the tour it goes, and whether it
-  is the tour's choice (of the moves that keep the order and stay short of the food, the one furthest ahead; the next
-  tour cell once the snake covers half the board); with,
-  for the whole position, whether the body is in tour order and how far ahead the food and the tail lie. These are what
-  the teacher, the tour player, decides by.
+  than the tail: proven safe), whether it stays short of the food on the tour, and how far ahead on the tour it goes;
+  with, for the whole position, whether the body is in tour order and how far ahead the food and the tail lie.
+
+Facts, not answers: every input is fixed by the rules and the board's fixed tour, none is a move some player would
+pick (encoder v4 carried "the tour player's choice", and its network copied that input: 0 of 300 boards filled with it
+zeroed). The encoder imports the rules and the tour's geometry, never a player (tests/test_layers.py).
 
 They come from breadth-first searches on a time-aware board: a body cell counts as free from the
 move its tail leaves it, exactly as the game frees it. Last come the food's position ahead of and to the right of
@@ -34,13 +35,13 @@ import numpy as np
 
 from snake_mc.common.constants import MAX_GRID
 from snake_mc.game.rules import SnakeBatch
-from snake_mc.game.tour import SHORTCUTS_BELOW, tour_index
+from snake_mc.game.tour import tour_index
 
-ENCODER_NAME = "ego-board-v4-tour"
+ENCODER_NAME = "ego-board-v5-facts"
 
 FEATURES_PER_MOVE = 7
 NUM_MOVE_FEATURES = 3 * FEATURES_PER_MOVE + 2
-TOUR_FEATURES_PER_MOVE = 4  # keeps the tour order, stays short of the food, steps ahead / g^2, the tour's choice
+TOUR_FEATURES_PER_MOVE = 3  # keeps the tour order, stays short of the food, steps ahead / g^2
 NUM_TOUR_FEATURES = 3 * TOUR_FEATURES_PER_MOVE + 3  # then: body in tour order, food ahead / g^2, tail ahead / g^2
 MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror
 _DR = np.array([-1, 0, 1, 0], dtype=np.int64)
@@ -416,23 +417,15 @@ def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o):  #
         last = ahead
     to_tail = (tour[cell_at[1]] - here) % gg if top > 1 and cell_at[1] >= 0 else gg
     to_food = (tour[food] - here) % gg if food >= 0 else gg
-    best, choice = 0, -1
-    shortcuts = top < SHORTCUTS_BELOW * gg  # top: the snake's length
     for a in range(3):
         cell = nbr[head, (d + a + 3) & 3]
         if cell < 0 or ttl[cell] > 1:
             continue
         k = o + TOUR_FEATURES_PER_MOVE * (2 - a if mirror else a)
         step = (tour[cell] - here) % gg
-        keeps = ordered and 0 < step <= to_tail
-        short = step <= to_food
-        row[k] = 1.0 if keeps else 0.0
-        row[k + 1] = 1.0 if short else 0.0
+        row[k] = 1.0 if ordered and 0 < step <= to_tail else 0.0
+        row[k + 1] = 1.0 if step <= to_food else 0.0
         row[k + 2] = step / gg
-        if keeps and short and step > best and (step == 1 or shortcuts):
-            best, choice = step, k
-    if choice >= 0:
-        row[choice + 3] = 1.0
     o += 3 * TOUR_FEATURES_PER_MOVE
     row[o] = 1.0 if ordered else 0.0
     row[o + 1] = to_food / gg

@@ -14,7 +14,7 @@ import numpy as np
 
 from snake_mc.game.datasets import empty_dataset, validate_dataset
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
-from snake_mc.game.tour import tour_index, tour_moves
+from snake_mc.game.tour import order_keeping_moves, tour_distances, tour_index
 from snake_mc.speech.narrate import Narrator, get_narrator, plural, roughly
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
@@ -24,6 +24,31 @@ SCRIPTED_MOVES_PER_S = 12_000
 # The tour player decides for every game at once (numpy): 35 thousand moves a second measured on a machine loaded 6
 # deep (200 games of 10 by 10 in 13 seconds), taken as 20 thousand so the expectation errs long.
 TOUR_MOVES_PER_S = 20_000
+
+# The tour player takes shortcuts only while the snake covers less than this share of the board. A shortcut leaves the
+# cells it skips behind the head, reachable again only after a lap, and late in the game the food lands in them: with
+# shortcuts all game the player took 23.8 moves an apple; with none after half the board, 14.8 (200 games on 10 by
+# 10, every board filled either way; 45 percent, 15.0; 55 percent, 14.9; docs/experiments.md).
+SHORTCUTS_BELOW = 0.5
+
+
+def tour_moves(batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray]:
+    """The tour player's relative move for every game, and whether its rule applies (a tour exists and the body is
+    in tour order). Among the moves that keep the order (tour.order_keeping_moves) and do not pass the food, the one
+    furthest ahead; once the snake covers `SHORTCUTS_BELOW` of the board, the next cell of the tour."""
+    n = batch.num_games
+    keeps, steps, in_order = order_keeping_moves(batch)
+    index = tour_index(batch.grid_size)
+    if index is None or n == 0:
+        return np.ones(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    ahead = tour_distances(batch, index)
+    to_food = np.where(batch.food >= 0, ahead[np.arange(n), np.maximum(batch.food, 0)], batch.grid_size**2)
+    keeps = keeps & (steps <= to_food[:, None])
+    keeps &= (steps == 1) | (batch.length[:, None] < SHORTCUTS_BELOW * batch.grid_size**2)
+    value = np.where(keeps, steps, -1)
+    applies = in_order & (value.max(axis=1) > 0)
+    return value.argmax(axis=1).astype(np.int64), applies
+
 
 # Boards are Python ints used as bit sets (bit r*g+c), so a flood-fill layer is a few shifts, not a loop over cells.
 

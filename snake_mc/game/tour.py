@@ -1,16 +1,14 @@
-"""The board's tour: a fixed Hamiltonian cycle through every cell, and the tour player that fills the board with it.
+"""The board's tour: a fixed Hamiltonian cycle through every cell, and the facts the rules fix about it.
 
 Why: a snake whose body lies along a cycle through every cell, in the cycle's order, can always take the next cell of
 the cycle (it is free, or the tail that leaves), so it never dies and reaches any free cell within one lap (fewer
-moves than the starvation limit of 2 g^2). It may also take a shortcut, a neighbour further along the cycle, as long
-as the cell does not lie past its tail or past the food: the body stays in the cycle's order. It takes shortcuts only
-while it covers less than half the board (`SHORTCUTS_BELOW`). That player fills
-every board (1,000 of 1,000 on 10 by 10, docs/experiments.md), which no shortest-path player does, so it is the
-teacher. The encoder shows the network the same facts per move (observation.py), so the teacher's choice is a
-function of what the network sees.
+moves than the starvation limit of 2 g^2). Any move to a cell further along the cycle but no further than the tail
+keeps that order (`order_keeping_moves`): such a move is proven safe. This module holds only those facts (where the
+cycle runs, how far ahead each cell lies, whether the body is in order, which moves keep it); which of the safe moves
+to take is a player's choice, made by the scripted player (scripted.py) or by the search, never here, so the encoder
+can import this module without seeing any player's answer.
 
-A cycle through every cell exists on a g by g board only for even g; on odd boards `tour_index` is None and the
-scripted player falls back to its shortest-path rule.
+A cycle through every cell exists on a g by g board only for even g; on odd boards `tour_index` is None.
 """
 
 from __future__ import annotations
@@ -20,12 +18,6 @@ import numpy as np
 from snake_mc.game.rules import SnakeBatch
 
 _TOURS: dict[int, np.ndarray | None] = {}
-# Shortcuts are taken only while the snake covers less than this share of the board. A shortcut leaves the cells it
-# skips behind the head, reachable again only after a lap, and late in the game the food lands in them: with
-# shortcuts all game the player took 23.8 moves an apple; with none after half the board, 14.8 (200 games on 10 by
-# 10, every board filled either way; 45 percent, 15.0; 55 percent, 14.9; docs/experiments.md).
-SHORTCUTS_BELOW = 0.5
-
 
 def tour_index(g: int) -> np.ndarray | None:
     """(g*g,) each cell's place on the tour (0 .. g*g-1), oriented so that a fresh snake (middle row, heading right)
@@ -71,25 +63,31 @@ def in_tour_order(batch: SnakeBatch, ahead: np.ndarray, ttl: np.ndarray | None =
     return np.all((steps > 0) | ~body, axis=1)
 
 
-def tour_moves(batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray]:
-    """The tour player's relative move for every game, and whether the rule applies (a tour exists and the body is
-    in tour order). Among the moves that keep the order (at most as far ahead as the tail, which leaves) and do not
-    pass the food, the one furthest ahead; once the snake covers `SHORTCUTS_BELOW` of the board, the next cell of the
-    tour."""
+def order_keeping_moves(batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every game: (keeps (N, 3) bool, steps (N, 3) int, in_order (N,) bool).
+
+    `keeps`: the relative move is safe this step and lands further along the tour but no further than the tail, with
+    the body in tour order, so the body stays in order and the snake provably never dies after it; and following the
+    tour from there reaches the food before the starvation limit (a move past the food costs a lap), so it never
+    starves either.
+    `steps`: how far along the tour each move's cell lies (0 for a move off the board). `in_order`: a tour exists, the
+    game is live and its body lies in tour order. No move is preferred here."""
     n = batch.num_games
     index = tour_index(batch.grid_size)
     if index is None or n == 0:
-        return np.ones(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        return np.zeros((n, 3), bool), np.zeros((n, 3), np.int64), np.zeros(n, bool)
     ahead = tour_distances(batch, index)
     rows = np.arange(n)
     ttl = batch.ttl()
     tail = np.where(ttl == 1, 0, 1).argmin(axis=1)
     to_tail = ahead[rows, tail]
-    to_food = np.where(batch.food >= 0, ahead[rows, np.maximum(batch.food, 0)], batch.grid_size**2)
-    cell, _, safe = batch.move_targets()
-    step = np.take_along_axis(ahead, cell, axis=1)
-    keeps = safe & (step > 0) & (step <= to_tail[:, None]) & (step <= to_food[:, None])
-    keeps &= (step == 1) | (batch.length[:, None] < SHORTCUTS_BELOW * batch.grid_size**2)
-    value = np.where(keeps, step, -1)
-    applies = in_tour_order(batch, ahead, ttl) & (value.max(axis=1) > 0)
-    return value.argmax(axis=1).astype(np.int64), applies
+    cell, inside, safe = batch.move_targets()
+    steps = np.where(inside, np.take_along_axis(ahead, cell, axis=1), 0)
+    in_order = in_tour_order(batch, ahead, ttl) & ~batch.done
+    keeps = safe & (steps > 0) & (steps <= to_tail[:, None]) & in_order[:, None]
+    if (batch.food >= 0).any():
+        to_food = ahead[rows, np.maximum(batch.food, 0)][:, None]
+        then_to_food = np.where(steps <= to_food, to_food - steps, to_food - steps + batch.grid_size**2)
+        fed_in_time = batch.since_food[:, None] + 1 + then_to_food < batch.starve_steps
+        keeps &= fed_in_time | (batch.food < 0)[:, None]
+    return keeps, steps, in_order & keeps.any(axis=1)

@@ -37,7 +37,7 @@ import numpy as np
 from snake_mc.common.constants import DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.game.observation import trapped
 from snake_mc.game.rules import SnakeBatch, SnakeEnv, mix64
-from snake_mc.game.tour import tour_moves
+from snake_mc.game.tour import order_keeping_moves
 from snake_mc.learn.network import SnakePolicy, select_actions
 from snake_mc.search.detours import DETOUR_ROLLOUTS, PLANS, gumbel, look_deeper, split_last_cells
 
@@ -158,12 +158,15 @@ def monte_carlo_actions(
     gone `DETOUR_AFTER` moves without an apple, `detour_rollouts` sampled rollouts per move hunt for a detour to the
     food up to the starvation limit (detours.py). Either one's find replaces the choice.
 
-    With `tour`, a game whose body lies in tour order (tour.py) takes the tour's move without a rollout: from there the
-    tour provably never dies and never starves, which no rollout of H moves can better on filling the board, while a
-    rollout's apple count, a detour or an endgame plan could lead the snake out of the order that makes it safe (on
-    10 by 10, a search without this rule lowered the tour-trained policy's self-play score from 96 to 84). Its values
-    are 1 for the tour's move and 0 for the others, and its rollout moves none; only the games out of order are
-    searched.
+    With `tour`, a game whose body lies in tour order (tour.py) is searched among the moves that keep that order only:
+    they are proven safe (the snake can never die nor starve after one), so the board stays fillable, and the rollouts
+    rank them by the apples they reach and how soon (a `discount` below 1 is the time cost). Among proven-safe moves no
+    margin protects the policy's move: a wrong pick costs moves, never the game, so the best-valued move is taken,
+    ties going to the policy. Every action is rolled out and its value stored as measured; only the choice is limited
+    to the proven moves. Before this, a game in tour order took the tour player's move by rule, without a rollout, so
+    the search could never play better than its teacher (issue 24). The rollouts of a game's three actions share
+    their K food streams (rollout k of each action draws the same numbers), so the actions are compared on like
+    futures (common random numbers).
 
     Up to `threads` Python threads search disjoint groups of at least `MIN_GAMES_PER_THREAD` games at once (the
     game's rules, the encoder and torch all release the GIL), which puts a second core to work where torch alone
@@ -175,42 +178,22 @@ def monte_carlo_actions(
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
                "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
-    if tour:
-        tour_actions, in_order = tour_moves(games)
-        in_order &= ~games.done
-        if in_order.any():
-            return _tour_first(games, tour_actions, in_order,
-                               lambda rest: _search_groups(rest, policy, K, H, base, threads, **options))
-    return _search_groups(games, policy, K, H, base, threads, **options)
-
-
-def _tour_first(games: SnakeBatch, tour_actions: np.ndarray, in_order: np.ndarray, search) -> MCResult:
-    """The tour's move for the games in tour order (value 1 for it, 0 for the others, no rollout), and `search`'s
-    answer for the games out of order."""
-    rest = np.flatnonzero(~in_order)
-    values = np.zeros((games.num_games, 3), np.float32)
-    values[np.flatnonzero(in_order), tour_actions[in_order]] = 1.0
-    result = MCResult(actions=tour_actions, values=values, deaths=np.zeros((games.num_games, 3), np.int64),
-                      rollout_moves=0)
-    if len(rest):
-        searched = search(games.take(rest))
-        result.actions[rest], result.values[rest], result.deaths[rest] = (
-            searched.actions, searched.values, searched.deaths)
-        result.rollout_moves = searched.rollout_moves
-    return result
+    proven = order_keeping_moves(games)[0] if tour else np.zeros((games.num_games, 3), bool)
+    return _search_groups(games, policy, K, H, base, threads, proven=proven, **options)
 
 
 def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,
-                   **options) -> MCResult:
-    """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads."""
+                   proven: np.ndarray, **options) -> MCResult:
+    """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads; `proven`
+    (G, 3) marks the moves proven safe (the choice keeps to them where a game has any)."""
     if options["detour_rollouts"] > 0:
         PLANS.serve(policy)
     groups = np.array_split(np.arange(games.num_games), max(1, min(int(threads), games.num_games // MIN_GAMES_PER_THREAD)))
     if len(groups) <= 1:
-        return _search_games(games, policy, int(K), int(H), base, **options)
+        return _search_games(games, policy, int(K), int(H), base, proven=proven, **options)
 
     def search(idx: np.ndarray) -> MCResult:
-        return _search_games(games.take(idx), policy, int(K), int(H), base, **options)
+        return _search_games(games.take(idx), policy, int(K), int(H), base, proven=proven[idx], **options)
 
     found = list(_thread_pool(len(groups)).map(search, groups))
     return MCResult(
@@ -258,6 +241,7 @@ def _search_games(
     trap_check: bool,
     detour_rollouts: int = 0,
     endgame: bool = False,
+    proven: np.ndarray | None = None,
 ) -> MCResult:
     """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
     n_games = games.num_games
@@ -271,10 +255,14 @@ def _search_games(
                                           discount=discount, bootstrap=bootstrap, trap_check=trap_check)
     values = returns.reshape(n_games, 3, int(K)).mean(axis=2).astype(np.float32)
     deaths = died.reshape(n_games, 3, int(K)).sum(axis=2).astype(np.int64)
+    proven = np.zeros((n_games, 3), bool) if proven is None else proven
     actions = _choose(values, deaths == int(K), root_logits, margin)
+    safe_games = np.flatnonzero(proven.any(axis=1))
+    actions[safe_games] = _best_proven(values[safe_games], proven[safe_games], root_logits[safe_games], margin)
     # A snake none of whose rollouts found an apple and lived is circling its own body: with few cells left, search
-    # every way to the apple; a hungry one, search for a detour by sampled rollouts.
-    stuck = ~(fed & ~died).reshape(n_games, 3 * int(K)).any(axis=1) & ~games.done
+    # every way to the apple; a hungry one, search for a detour by sampled rollouts. A game with proven-safe moves
+    # needs neither: it cannot be stuck.
+    stuck = ~(fed & ~died).reshape(n_games, 3 * int(K)).any(axis=1) & ~games.done & ~proven.any(axis=1)
     moves += look_deeper(games, policy, actions, stuck, root_logits, game_keys, int(detour_rollouts), endgame)
     return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
 
@@ -287,7 +275,8 @@ def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys:
     n_roll = n_games * per_game
     rollouts = games.repeat(per_game)  # game i owns rollouts i*3K .. i*3K+3K-1: action 0 K times, then 1, then 2
     with np.errstate(over="ignore"):
-        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(np.arange(per_game, dtype=np.uint64), n_games)))
+        common = np.arange(per_game, dtype=np.uint64) % np.uint64(K)  # rollout k of every action: the same food
+        rollouts.reseed(mix64(np.repeat(game_keys, per_game) + np.tile(common, n_games)))
     moves = int(np.count_nonzero(~rollouts.done))
     rewards, terminated, _, ate = rollouts.step(np.tile(np.repeat(np.arange(3), K), n_games))
     returns = rewards.astype(np.float64)
@@ -333,6 +322,17 @@ def _choose(values: np.ndarray, doomed: np.ndarray, root_logits: np.ndarray, mar
     rows = np.arange(n_games)
     stands = (values[rows, preferred] >= top[:, 0] - margin - _TIE) & ~(doomed[rows, preferred] & ~doomed.all(axis=1))
     return np.where(stands, preferred, best).astype(np.int64)
+
+
+def _best_proven(values: np.ndarray, proven: np.ndarray, root_logits: np.ndarray, margin: float) -> np.ndarray:
+    """Among each game's proven-safe moves: the policy's favourite stands unless another is better by more than
+    `margin`; then the best-valued one, ties (within `_TIE`) going to the policy's preference."""
+    open_values = np.where(proven, values, -np.inf)
+    top = open_values.max(axis=1)
+    favourite = np.where(proven, root_logits, -np.inf).argmax(axis=1)
+    best = np.where(open_values >= top[:, None] - _TIE, root_logits, -np.inf).argmax(axis=1)
+    stands = open_values[np.arange(len(values)), favourite] >= top - margin - _TIE
+    return np.where(stands, favourite, best).astype(np.int64)
 
 
 def monte_carlo_action(

@@ -56,6 +56,7 @@ def _run_self_play(
     first_episode: int = 0,
     threads: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    perturbed_share: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """One worker's share: episodes `first_episode` .. +episodes-1 of the run, played in lockstep.
 
@@ -74,7 +75,8 @@ def _run_self_play(
         policy = load_policy(policy_path, device=device, grid_size=grid_size)
         first = int(seed) + int(first_episode)
         games = SnakeBatch(episodes, grid_size, seeds=first + np.arange(episodes), starve_steps=starve_steps, reward=reward)
-        played = _play_lockstep(games, policy, search, seed, _Teller(progress))
+        forced_from = perturbations(seed, first_episode, episodes, perturbed_share)
+        played = _play_lockstep(games, policy, search, seed, _Teller(progress), forced_from)
     finally:
         torch.set_num_threads(previous_threads)
     data = _as_mc_dataset(grid_size, games, played)
@@ -89,22 +91,56 @@ def _run_self_play(
     return data, stats
 
 
-def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int, told: _Teller) -> dict:  # noqa: ANN001
+# Off the teacher's path: a perturbed self-play game has FORCED_MOVES random safe moves forced on it, at a move drawn
+# between FORCED_AFTER[0] and FORCED_AFTER[1], so training sees positions that neither the teacher nor the policy
+# reaches on its own (issue 24: a network trained only on its teacher's path walked into walls off it).
+FORCED_MOVES = 3
+FORCED_AFTER = (20, 1200)
+_PERTURB_SALT = 0x0FF9A7
+
+
+def perturbations(seed: int, first_episode: int, episodes: int, share: float) -> np.ndarray:
+    """(episodes,) the move at which each episode's forced moves begin, -1 for an episode left alone: a pure
+    function of the run's seed and the episode's number, so how episodes are split among workers changes nothing."""
+    forced_from = np.full(int(episodes), -1, dtype=np.int64)
+    for j in range(int(episodes)):
+        rng = np.random.default_rng([int(seed) % 2**63, int(first_episode) + j, _PERTURB_SALT])
+        if rng.random() < share:
+            forced_from[j] = rng.integers(*FORCED_AFTER)
+    return forced_from
+
+
+def _forced_moves(games: SnakeBatch, live: np.ndarray, forced: np.ndarray, seed: int, move: int) -> np.ndarray:
+    """A random safe move (one that does not die at once, where there is one) for each game in `live[forced]`."""
+    rng = np.random.default_rng([int(seed) % 2**63, move, _PERTURB_SALT])
+    safe = games.take(live[forced]).move_targets()[2]
+    noise = rng.random(safe.shape) + safe  # a safe move always outranks an unsafe one
+    return noise.argmax(axis=1).astype(np.int64)
+
+
+def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int, told: _Teller,  # noqa: ANN001
+                   forced_from: np.ndarray | None = None) -> dict:
     """Every game played to its end, all live games searched together at each move; returns the positions searched,
-    the moves chosen, their values and games (a list per lockstep move), and the rollout moves spent."""
+    the moves chosen, their values and games (a list per lockstep move), and the rollout moves spent. A game's
+    forced moves (`forced_from`, see `perturbations`) are played but not recorded: they are nobody's choice."""
     states, actions, values, episode = [], [], [], []
     rollout_moves = 0
     move = 0
+    forced_from = np.full(len(games), -1, np.int64) if forced_from is None else forced_from
     while not games.done.all():
         live = np.flatnonzero(~games.done)
         now = games.take(live)
         move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
         found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, **search.options())
+        forced = (forced_from[live] >= 0) & (move >= forced_from[live]) & (move < forced_from[live] + FORCED_MOVES)
+        if forced.any():
+            found.actions[forced] = _forced_moves(games, live, forced, seed, move)
         move += 1
-        states.append(now.export_states())
-        actions.append(found.actions)
-        values.append(found.values)
-        episode.append(live)
+        kept = ~forced
+        states.append({k: v[kept] for k, v in now.export_states().items()})
+        actions.append(found.actions[kept])
+        values.append(found.values[kept])
+        episode.append(live[kept])
         rollout_moves += found.rollout_moves
         chosen = np.ones(len(games), dtype=np.int64)  # finished games ignore their action
         chosen[live] = found.actions
@@ -425,8 +461,11 @@ def _play_shares(
         raise failure(0, _reason(exc)) from exc
 
 
-def _check_arguments(num_episodes: int, num_workers: int, backend: str, worker_timeout_s: float) -> None:
+def _check_arguments(num_episodes: int, num_workers: int, backend: str, worker_timeout_s: float,
+                     perturbed_share: float = 0.0) -> None:
     """Raise ValueError, in one sentence, for an argument self-play cannot run with."""
+    if not 0 <= perturbed_share <= 1:
+        raise ValueError(f"The share of perturbed self-play games must lie from 0 to 1, not {perturbed_share}.")
     if int(num_episodes) != num_episodes or num_episodes < 1:
         raise ValueError(f"The number of self-play episodes must be a whole number of at least 1, not {num_episodes}.")
     if int(num_workers) != num_workers or num_workers < 1:
@@ -489,8 +528,12 @@ def generate_self_play_data(
     progress_every_s: float = 30.0,
     expected_moves: int | None = None,
     worker_timeout_s: float = STALL_S,
+    perturbed_share: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Play `num_episodes` self-play games with Monte Carlo search; return (dataset, stats) and optionally save.
+
+    A `perturbed_share` of the episodes get `FORCED_MOVES` random safe moves forced on them at a random move
+    (`perturbations`), unrecorded, so the data holds positions off the teacher's path.
 
     The episodes are split into contiguous ranges, one per worker; each worker loads the checkpoint itself and runs on
     one torch thread (with one worker and the process backend, here in this process). One torch thread per worker,
@@ -503,14 +546,15 @@ def generate_self_play_data(
     sends no news for `worker_timeout_s` seconds is taken for hung: every worker is stopped and `SelfPlayError` says
     which one fell silent.
     """
-    _check_arguments(num_episodes, num_workers, backend, worker_timeout_s)
+    _check_arguments(num_episodes, num_workers, backend, worker_timeout_s, perturbed_share)
     say = narrator if narrator is not None else get_narrator()
     workers = min(int(num_workers), int(num_episodes))
     search_threads = search.threads or (1 if backend == "ray" else max(1, usable_cores() // workers))
     search = dataclasses.replace(search, threads=search_threads)
     shares = _shares(int(num_episodes), workers)
     common = {"policy_path": str(policy_path), "search": search, "seed": int(seed), "grid_size": int(grid_size),
-              "starve_steps": starve_steps, "reward": reward, "device": device, "threads": 1}  # fmt: skip
+              "starve_steps": starve_steps, "reward": reward, "device": device, "threads": 1,
+              "perturbed_share": float(perturbed_share)}  # fmt: skip
     jobs = [{**common, "first_episode": first, "episodes": count} for first, count in shares]
     say.say(
         f"Self-play starts: {num_episodes} episodes, {search.sentence()}, "
