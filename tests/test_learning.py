@@ -9,6 +9,7 @@ import torch
 import train_imitation as cli
 from snake_mc.game import datasets
 from snake_mc.game.rules import SnakeBatch
+from snake_mc.game.scripted import record_scripted
 from snake_mc.learn.learning import TrainReport, split_by_episode, train_imitation, train_mc
 from snake_mc.learn.network import SnakePolicy, load_policy
 from snake_mc.speech.narrate import Narrator
@@ -382,3 +383,25 @@ def test_cli_refuses_an_unwritable_out_before_training(tmp_path, capsys) -> None
     assert cli.main(["--workdir", str(tmp_path), "--out", str(blocker / "policy.pt")]) == 2
     err = capsys.readouterr()
     assert "could not be saved" in err.err and "--out" in err.err and "Training" not in err.out
+
+
+def test_a_position_not_searched_is_a_row_of_nan_accepted_whole_refused_in_part_and_trained_on_its_move():
+    """The search marks a position with a single proven-safe move as not searched (NaN values, never invented ones):
+    a dataset may hold such whole rows, not a NaN among real values; soft targets fall back to the move played and
+    the value head learns nothing from the row."""
+    from snake_mc.game.datasets import DatasetError, validate_dataset
+    from snake_mc.learn.learning import _targets
+
+    data = record_scripted(1, grid_size=6, seed=3, narrator=Narrator(quiet=True))
+    n = len(data["actions"])
+    values = np.random.default_rng(0).random((n, 3)).astype(np.float32)
+    values[::2] = np.nan
+    data = {**data, "action_values": values}
+    validate_dataset(data, "searched")
+    soft = _targets(data, "soft", 1.0)
+    assert np.array_equal(soft[::2], np.eye(3, dtype=np.float32)[data["actions"][::2]])
+    assert np.allclose(soft[1::2].sum(axis=1), 1) and (soft[1::2] < 1).all()
+    broken = values.copy()
+    broken[1, 0] = np.nan
+    with pytest.raises(DatasetError, match="not searched"):
+        validate_dataset({**data, "action_values": broken}, "damaged")

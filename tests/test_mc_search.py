@@ -214,6 +214,23 @@ def test_a_snake_in_tour_order_is_searched_among_its_proven_safe_moves_with_meas
         fresh.step(chosen)
 
 
+def test_a_game_with_a_single_proven_safe_move_is_not_rolled_out_and_its_values_say_not_searched():
+    from snake_mc.game.tour import order_keeping_moves
+
+    games, rng = SnakeBatch(40, G, seeds=np.arange(40)), np.random.default_rng(0)
+    for _ in range(9):  # random proven-safe moves: the games stay in tour order and spread out
+        keeps = order_keeping_moves(games)[0]
+        games.step((keeps + rng.random(keeps.shape)).argmax(axis=1))
+    keeps = order_keeping_moves(games)[0]
+    single = np.flatnonzero(keeps.sum(axis=1) == 1)
+    assert len(single) and (keeps.sum(axis=1) > 1).any()
+    alone = monte_carlo_actions(games.take(single), tiny_policy(), K=2, H=3, seed=0)
+    assert alone.rollout_moves == 0 and np.isnan(alone.values).all()
+    assert np.array_equal(alone.actions, keeps[single].argmax(axis=1))
+    mixed = monte_carlo_actions(games, tiny_policy(), K=2, H=3, seed=0)
+    assert np.isnan(mixed.values[single]).all() and np.isfinite(np.delete(mixed.values, single, axis=0)).all()
+
+
 def test_the_search_takes_a_proven_shortcut_to_the_food_that_the_teacher_passes_up():
     """The teacher takes no shortcut once the snake covers half the board; where a move that keeps the tour order
     lands on the food, the search (ranking by apples, then time) takes it: it can play better than its teacher."""
@@ -343,8 +360,10 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
     fresh = SnakeBatch(5, G, seeds=4 + np.arange(5)).export_states()
     np.testing.assert_array_equal(data["food"][starts], fresh["food"])  # state before the first move, seed 4 + j
     np.testing.assert_array_equal(data["ttl"][starts], fresh["ttl"])
-    top = data["action_values"].max(axis=1)  # the policy's own move may stand within the margin of the best
-    assert np.all(data["action_values"][np.arange(stats["moves"]), data["actions"]] >= top - DEFAULT_MARGIN - 1e-6)
+    searched = ~np.isnan(data["action_values"]).all(axis=1)  # the rest had a single proven-safe move
+    values, actions = data["action_values"][searched], data["actions"][searched]
+    top = values.max(axis=1)  # the policy's own move may stand within the margin of the best
+    assert np.all(values[np.arange(len(values)), actions] >= top - DEFAULT_MARGIN - 1e-6)
     text = out.getvalue()
     assert "5 episodes" in text and "moves a second" in text and "mean self-play score" in text
 
@@ -362,6 +381,50 @@ def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
     assert one.keys() == two.keys()
     for key in one:  # and the searches too: every rollout is keyed by its game and move, not by its worker
         np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+
+
+def test_perturbed_self_play_forces_safe_unrecorded_moves_and_splits_alike(checkpoint):
+    """Off the teacher's path: a perturbed game has FORCED_MOVES random safe moves played for it, none recorded as
+    anybody's choice, at a move fixed by the seed and the episode; one worker and two give the same data."""
+    from snake_mc.search.self_play import FORCED_MOVES, perturbations
+
+    budget = {**BUDGET, "starve_steps": 200}
+    forced_from = perturbations(4, 0, 6, 1.0)
+    assert (forced_from >= 0).all() and np.array_equal(forced_from[2:], perturbations(4, 2, 4, 1.0))
+    assert (perturbations(4, 0, 6, 0.0) == -1).all()
+    plain, _ = generate_self_play_data(str(checkpoint), 6, num_workers=1, seed=4, narrator=quiet(), **budget)
+    one, _ = generate_self_play_data(str(checkpoint), 6, num_workers=1, seed=4, narrator=quiet(), perturbed_share=1.0,
+                                     **budget)
+    two, _ = generate_self_play_data(str(checkpoint), 6, num_workers=2, seed=4, narrator=quiet(), perturbed_share=1.0,
+                                     **budget)
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+    from snake_mc.search.self_play import _forced_moves
+
+    total_forced = 0
+    for episode in range(6):  # replayed: the recorded moves, and at the drawn move FORCED_MOVES safe forced ones
+        rows = np.flatnonzero(one["episode"] == episode)
+        game, k, forced = SnakeBatch(1, G, seeds=[4 + episode], starve_steps=200), 0, 0
+        for move in range(10_000):
+            if forced_from[episode] <= move < forced_from[episode] + FORCED_MOVES:
+                action = _forced_moves(game, np.array([0]), np.array([episode]), 4, move)
+                safe = game.move_targets()[2][0]
+                assert safe[action[0]] or not safe.any(), "a forced move died where a safe one was open"
+                forced += 1
+            else:
+                for key, value in game.export_states().items():
+                    np.testing.assert_array_equal(value[0], one[key][rows[k]], err_msg=f"{key}, episode {episode}")
+                action = one["actions"][rows[k : k + 1]].astype(np.int64)
+                k += 1
+            game.step(action)
+            if game.done[0]:
+                break
+        assert k == len(rows) and forced == min(FORCED_MOVES, max(0, move + 1 - forced_from[episode]))
+        total_forced += forced
+    assert total_forced >= FORCED_MOVES, "no game lived to its forced moves"
+    assert len(plain["actions"]) != len(one["actions"]) or not np.array_equal(plain["actions"], one["actions"])
+    with pytest.raises(ValueError, match="share of perturbed"):
+        generate_self_play_data(str(checkpoint), 2, seed=4, narrator=quiet(), perturbed_share=1.5, **budget)
 
 
 def test_same_seed_and_workers_give_the_same_data(checkpoint, two_workers):

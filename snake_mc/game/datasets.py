@@ -12,7 +12,7 @@ Keys (N samples, E episodes, g the grid size):
   actions (N,) int8      relative action taken: 0 left, 1 straight, 2 right
   episode (N,) int32     episode index, 0..E-1
   episode_scores (E,) int32
-  action_values (N,3) float32   optional: Monte Carlo mean return of each action
+  action_values (N,3) float32   optional: Monte Carlo mean return of each action (a row of NaN: not searched)
   source ()              "human", "scripted" or "mc"
   grid_size (), format_version ()
 Older files holding only `states` and `actions` are read by `baseline.human_baseline` (for their mean score), not by
@@ -153,8 +153,10 @@ def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> Non
             raise DatasetError(f"{name}: array {key} holds {data[key].dtype} values, not whole numbers{damaged}")
     if "action_values" in data:
         values = data["action_values"]
-        if values.dtype.kind != "f" or not np.isfinite(values).all():
-            raise DatasetError(f"{name}: action_values must be finite numbers{damaged}")
+        unsearched = np.isnan(values).all(axis=1) if values.ndim == 2 else np.zeros(0, bool)
+        if values.dtype.kind != "f" or not np.isfinite(values[~unsearched]).all():
+            raise DatasetError(f"{name}: action_values must be finite numbers, or a whole row of NaN for a position "
+                               f"that was not searched{damaged}")
     if n == 0:
         return
     cells = g * g

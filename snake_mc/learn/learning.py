@@ -122,12 +122,15 @@ def split_by_episode(episode: np.ndarray, val_fraction: float, rng: np.random.Ge
 
 def _targets(data: dict, target: str, soft_temperature: float) -> np.ndarray:
     """(N, 3) target distributions: one-hot recorded moves, or a softmax of the Monte Carlo action values."""
+    chosen = np.eye(3, dtype=np.float32)[np.asarray(data["actions"], dtype=np.int64)]
     if target == "soft":
         values = np.asarray(data["action_values"], dtype=np.float64) / soft_temperature
+        unsearched = np.isnan(values).any(axis=1)  # the only proven-safe move: the move itself is the target
+        values = np.where(unsearched[:, None], 0.0, values)
         values -= values.max(axis=1, keepdims=True)
         p = np.exp(values)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
-    return np.eye(3, dtype=np.float32)[np.asarray(data["actions"], dtype=np.int64)]
+        return np.where(unsearched[:, None], chosen, p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+    return chosen
 
 
 @dataclass
@@ -144,13 +147,14 @@ class _Source:
 def _select_samples(data: dict, idx: np.ndarray, source: _Source, device: torch.device) -> _Samples:
     """The chosen samples' states and their targets as tensors on `device`."""
     n = len(idx)
-    value = np.zeros(n, np.float32) if source.value is None else source.value[idx]
+    value = np.full(n, np.nan, np.float32) if source.value is None else source.value[idx]
+    known = np.isfinite(value)  # a position not searched has no value to learn
     return _Samples(
         states=datasets.states_of(data, idx),
         target=torch.from_numpy(source.target[idx]).to(device),
         weight=torch.full((n,), float(source.weight), device=device),
-        value=torch.from_numpy(value.astype(np.float32)).to(device),
-        has_value=torch.full((n,), 0.0 if source.value is None else 1.0, device=device),
+        value=torch.from_numpy(np.where(known, value, 0.0).astype(np.float32)).to(device),
+        has_value=torch.from_numpy(known.astype(np.float32)).to(device),
     )
 
 
@@ -448,14 +452,16 @@ def train_mc(
     if "action_values" not in mc:
         raise ValueError("The Monte Carlo data has no action_values, so there is nothing to learn the move values from.")
     values = np.asarray(mc["action_values"], dtype=np.float32)
-    if not np.isfinite(values).all():
+    searched = ~np.isnan(values).all(axis=1)  # a row of NaN: a position with one proven-safe move, not searched
+    if not np.isfinite(values[searched]).all():
         raise ValueError("The Monte Carlo data holds action values that are not finite numbers; generate it again.")
     sources = []
     if human is not None and include_human_data:
         datasets.validate_dataset(human, "The human demonstrations", grid)
         sources.append(_Source(human, _targets(human, "hard", 1.0), 1.0, None, str(human["source"])))
     if mc_weight > 0:
-        sources.append(_Source(mc, _targets(mc, target, soft_temperature), mc_weight, values.max(axis=1), "self-play"))
+        sources.append(_Source(mc, _targets(mc, target, soft_temperature), mc_weight,
+                               np.where(searched, np.nan_to_num(values).max(axis=1), np.nan), "self-play"))
     torch.manual_seed(seed)
     return _run(
         copy.deepcopy(policy), sources, kind="mc", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,

@@ -53,7 +53,7 @@ class MCResult:
     """What one search returns: the chosen action per game and the evidence for it."""
 
     actions: np.ndarray  # (G,) int64
-    values: np.ndarray  # (G, 3) float32 mean return of each action over its K rollouts
+    values: np.ndarray  # (G, 3) float32 mean return of each action over its K rollouts; NaN: not searched
     deaths: np.ndarray  # (G, 3) int64 rollouts of each action that died
     rollout_moves: int  # moves of live rollouts simulated, the candidate move included
 
@@ -88,7 +88,7 @@ class SearchSettings:
     `threads` None means: let the caller decide (self-play shares the machine's cores out among its workers)."""
 
     K: int = 5
-    H: int = 20
+    H: int = 100
     temperature: float = 0.0
     discount: float = 1.0
     bootstrap: bool = False
@@ -166,7 +166,8 @@ def monte_carlo_actions(
     to the proven moves. Before this, a game in tour order took the tour player's move by rule, without a rollout, so
     the search could never play better than its teacher (issue 24). The rollouts of a game's three actions share
     their K food streams (rollout k of each action draws the same numbers), so the actions are compared on like
-    futures (common random numbers).
+    futures (common random numbers). A game whose only proven-safe move is one move (about 4 in 10 of the tour's
+    positions on 10 by 10) is not rolled out: there is nothing to choose, and its values are NaN, marked as not searched.
 
     Up to `threads` Python threads search disjoint groups of at least `MIN_GAMES_PER_THREAD` games at once (the
     game's rules, the encoder and torch all release the GIL), which puts a second core to work where torch alone
@@ -179,7 +180,19 @@ def monte_carlo_actions(
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
                "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
     proven = order_keeping_moves(games)[0] if tour else np.zeros((games.num_games, 3), bool)
-    return _search_groups(games, policy, K, H, base, threads, proven=proven, **options)
+    only = np.flatnonzero(proven.sum(axis=1) == 1)
+    if not len(only):
+        return _search_groups(games, policy, K, H, base, threads, proven=proven, **options)
+    # One proven-safe move and no other: nothing to choose among the safe moves, so no rollout is spent; its values
+    # are NaN, "not searched", never invented.
+    result = MCResult(actions=proven.argmax(axis=1).astype(np.int64), values=np.full((games.num_games, 3), np.nan,
+                      np.float32), deaths=np.zeros((games.num_games, 3), np.int64), rollout_moves=0)
+    rest = np.setdiff1d(np.arange(games.num_games), only)
+    if len(rest):
+        found = _search_groups(games.take(rest), policy, K, H, base, threads, proven=proven[rest], **options)
+        result.actions[rest], result.values[rest], result.deaths[rest] = found.actions, found.values, found.deaths
+        result.rollout_moves = found.rollout_moves
+    return result
 
 
 def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,

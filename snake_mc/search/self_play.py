@@ -76,7 +76,7 @@ def _run_self_play(
         first = int(seed) + int(first_episode)
         games = SnakeBatch(episodes, grid_size, seeds=first + np.arange(episodes), starve_steps=starve_steps, reward=reward)
         forced_from = perturbations(seed, first_episode, episodes, perturbed_share)
-        played = _play_lockstep(games, policy, search, seed, _Teller(progress), forced_from)
+        played = _play_lockstep(games, policy, search, seed, _Teller(progress), forced_from, int(first_episode))
     finally:
         torch.set_num_threads(previous_threads)
     data = _as_mc_dataset(grid_size, games, played)
@@ -110,16 +110,16 @@ def perturbations(seed: int, first_episode: int, episodes: int, share: float) ->
     return forced_from
 
 
-def _forced_moves(games: SnakeBatch, live: np.ndarray, forced: np.ndarray, seed: int, move: int) -> np.ndarray:
-    """A random safe move (one that does not die at once, where there is one) for each game in `live[forced]`."""
-    rng = np.random.default_rng([int(seed) % 2**63, move, _PERTURB_SALT])
-    safe = games.take(live[forced]).move_targets()[2]
-    noise = rng.random(safe.shape) + safe  # a safe move always outranks an unsafe one
-    return noise.argmax(axis=1).astype(np.int64)
+def _forced_moves(games: SnakeBatch, rows: np.ndarray, episodes: np.ndarray, seed: int, move: int) -> np.ndarray:
+    """A random safe move (one that does not die at once, where there is one) for the games at `rows`, drawn from
+    each game's episode number and the move, so that no worker split changes it."""
+    noise = np.stack([np.random.default_rng([int(seed) % 2**63, int(e), move, _PERTURB_SALT]).random(3) for e in episodes])
+    safe = games.take(rows).move_targets()[2]
+    return (noise + safe).argmax(axis=1).astype(np.int64)  # a safe move always outranks an unsafe one
 
 
 def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int, told: _Teller,  # noqa: ANN001
-                   forced_from: np.ndarray | None = None) -> dict:
+                   forced_from: np.ndarray | None = None, first_episode: int = 0) -> dict:
     """Every game played to its end, all live games searched together at each move; returns the positions searched,
     the moves chosen, their values and games (a list per lockstep move), and the rollout moves spent. A game's
     forced moves (`forced_from`, see `perturbations`) are played but not recorded: they are nobody's choice."""
@@ -134,7 +134,8 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
         found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, **search.options())
         forced = (forced_from[live] >= 0) & (move >= forced_from[live]) & (move < forced_from[live] + FORCED_MOVES)
         if forced.any():
-            found.actions[forced] = _forced_moves(games, live, forced, seed, move)
+            rows = live[forced]
+            found.actions[forced] = _forced_moves(games, rows, first_episode + rows, seed, move)
         move += 1
         kept = ~forced
         states.append({k: v[kept] for k, v in now.export_states().items()})
