@@ -4,6 +4,7 @@
 working); this file is the command.
 
 Usage: python evaluate.py CHECKPOINT --episodes 100 [--mc-k K --mc-h H] [--grid-size N] [--seed S] [--device D] [--json]
+       [--off-path]
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import math
 import re
 import sys
 
+import numpy as np
+
 from snake_mc.common.cli import OneLineParser, run_guarded
 from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
 from snake_mc.search.evaluation import default_max_steps, evaluate_policy
+from snake_mc.search.off_path import FORCED_MOVES, handover_points, off_path_evaluation, off_path_report
 from snake_mc.speech.narrate import Narrator, count, format_seconds, per_second, plural
 
-__all__ = ["default_max_steps", "evaluate_policy", "main"]
+__all__ = ["default_max_steps", "evaluate_policy", "main", "moves_per_apple_interval", "off_path_evaluation",
+           "off_path_report"]
 
 
 # ----- command line --------------------------------------------------------------------------------------------
@@ -49,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--search-threads", type=int, default=None,
                    help="threads the Monte Carlo search runs on, each with one torch thread (default: this machine's "
                         "cores); the games are the same for any number")
+    p.add_argument("--off-path", action="store_true",
+                   help="then play the same games off the policy's own path: its own greedy moves up to an early and a "
+                        f"late hand-over, {FORCED_MOVES} random safe moves forced, then the policy alone to the end "
+                        "(always the policy alone, even with --mc-k)")
     p.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "off"), help="progress reporting")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object of the figures on standard output; the sentences go to standard error")
@@ -93,9 +102,13 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     narrator = Narrator(progress=args.progress, stream=sys.stderr if args.json else None)
     result = _play(policy, args, options, narrator)
     _say_result(result, narrator)
+    off_path = _off_path(policy, args, narrator) if args.off_path else None
     narrator.close()
     if args.json:
-        print(json.dumps(_figures(result, args)), flush=True)
+        figures = _figures(result, args)
+        if off_path is not None:
+            figures["off_path"] = {name: _plain_figures(part) for name, part in off_path.items()}
+        print(json.dumps(figures), flush=True)
     return 0
 
 
@@ -164,18 +177,105 @@ def _say_result(result: dict, narrator: Narrator) -> None:
     low, high = result["win_rate_interval"]
     narrator.say(f"The board was filled in {spoken_percent(result['win_rate'])} of games; the 95 percent interval "
                  f"runs from {spoken_percent(low)[:-8]} to {spoken_percent(high)}.")
+    _say_moves_per_apple(result, narrator)
+
+
+def moves_per_apple_interval(lengths: np.ndarray | list[int], scores: np.ndarray | list[int],
+                             z: float = 1.96) -> tuple[float, float]:
+    """The 95 percent interval of moves per apple (all moves over all apples, the figure said), so two players' speeds
+    can be told apart from noise; nan with fewer than two games or no apple.
+
+    A normal interval for a ratio of means (the delta method over games): the figure is sum(moves) / sum(apples), and
+    its standard error comes from each game's residual moves - figure * apples. Per-game ratios would weigh a game
+    of 3 apples like one of 97 and have no value for a game without apples; a bootstrap would cost thousands of
+    passes over up to a million games for the same answer."""
+    moves, apples = np.asarray(lengths, dtype=float), np.asarray(scores, dtype=float)
+    n = len(moves)
+    if n < 2 or apples.sum() <= 0:
+        return math.nan, math.nan
+    ratio = float(moves.sum() / apples.sum())
+    residual = moves - ratio * apples
+    se = math.sqrt(float((residual**2).sum()) / (n - 1) / n) / float(apples.mean())
+    return max(1.0, ratio - z * se), ratio + z * se  # an apple takes at least one move
+
+
+def _spoken_moves(per_apple: float) -> str:
+    """Moves per apple as heard: a decimal only below ten moves."""
+    return f"{per_apple:.1f}" if per_apple < 9.95 else f"{per_apple:,.0f}"
+
+
+def _spoken_range(low: float, high: float) -> tuple[str, str]:
+    """An interval's ends as heard ('14 to 16', '8.3 to 12'), with up to two decimals where fewer would say the same
+    number twice ('14.7 to 14.9')."""
+    said = (_spoken_moves(low), _spoken_moves(high))
+    for digits in (1, 2):
+        if said[0] != said[1]:
+            break
+        said = (f"{low:,.{digits}f}", f"{high:,.{digits}f}")
+    return said
+
+
+def _say_moves_per_apple(result: dict, narrator: Narrator) -> None:
+    """Moves per apple with its 95 percent interval (moves_per_apple_interval), or why there is none."""
     if math.isnan(result["moves_per_apple"]):
         narrator.say("No apple was eaten, so there is no moves-per-apple figure.")
+        return
+    said = f"On average an apple took {_spoken_moves(result['moves_per_apple'])} moves"
+    low, high = moves_per_apple_interval(result["lengths"], result["scores"])
+    if math.isnan(low):
+        narrator.say(f"{said}.")
     else:
-        per_apple = result["moves_per_apple"]  # a decimal only where it is heard: below ten moves
-        narrator.say(f"On average an apple took {per_apple:.1f} moves." if per_apple < 9.95 else
-                     f"On average an apple took {per_apple:,.0f} moves.")
+        low_said, high_said = _spoken_range(low, high)
+        narrator.say(f"{said}; the 95 percent interval runs from {low_said} to {high_said}.")
+
+
+def _off_path(policy, args: argparse.Namespace, narrator: Narrator) -> dict[str, dict]:
+    """The same games off the policy's own path, early and late (search/off_path.py), each said once played."""
+    grid = policy.grid_size
+    parts = {}
+    for name, moves in handover_points(grid).items():
+        parts[name] = off_path_evaluation(policy, args.episodes, grid, args.seed, moves, narrator=narrator, label=name)
+        _say_off_path(name, parts[name], narrator)
+    return parts
+
+
+def _say_off_path(name: str, part: dict, narrator: Narrator) -> None:
+    """One hand-over point in sentences: how many games were still running, boards filled, score, moves per apple."""
+    lead, forced = f"Off the policy's path, {name}", part["forced_moves"]
+    own = plural(part["handover_moves"], "own move")
+    if part["alive"] == 0:
+        narrator.say(f"{lead}: no game was still running after {own}, so there is nothing to measure.")
+        return
+    narrator.say(f"{lead}: {part['alive']:,} of {part['num_episodes']:,} games were still running after {own}; "
+                 f"then {plural(forced, 'random safe move')} {'was' if forced == 1 else 'were'} forced.")
+    if part["trapped"]:
+        narrator.say(f"In {plural(part['trapped'], 'game')} no safe move was left to force, so the snake died.")
+    low, high = part["win_rate_interval"]
+    narrator.say(f"From there the policy alone filled the board in {spoken_percent(part['win_rate'])} of them; the 95 "
+                 f"percent interval runs from {spoken_percent(low)[:-8]} to {spoken_percent(high)}.")
+    if math.isnan(part["moves_per_apple"]):
+        narrator.say(f"Mean score {part['mean_score']:.1f}; no apple was eaten after the hand-over.")
+    else:
+        narrator.say(f"Mean score {part['mean_score']:.1f}; after the hand-over an apple took "
+                     f"{_spoken_moves(part['moves_per_apple'])} moves on average.")
+
+
+def _plain_figures(part: dict) -> dict:
+    """An off-path result for JSON: floats rounded, nan as null, the interval as a list."""
+    def plain(value):
+        if isinstance(value, float):
+            return None if math.isnan(value) else round(value, 4)
+        return [plain(v) for v in value] if isinstance(value, tuple | list) else value
+
+    return {key: plain(value) for key, value in part.items()}
 
 
 def _figures(result: dict, args: argparse.Namespace) -> dict:
     """The --json object: the figures, rounded, with what was played."""
     figures = {key: result[key] for key in ("mean_score", "std_score", "win_rate", "mean_length", "moves_per_apple")}
     figures = {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in figures.items()}
+    low, high = moves_per_apple_interval(result["lengths"], result["scores"])
+    figures.update(moves_per_apple_interval=None if math.isnan(low) else [round(low, 4), round(high, 4)])
     figures.update(win_rate_interval=[round(x, 4) for x in result["win_rate_interval"]],
                    max_score=int(result["max_score"]), episodes=int(result["num_episodes"]), seed=int(args.seed),
                    mc_k=int(args.mc_k), mc_h=int(args.mc_h), checkpoint=str(args.checkpoint))

@@ -1,6 +1,7 @@
 """Write the evidence that ships beside a model: `models/snake10.json` holds what `evaluate.py --json` prints for
 the policy alone and for the search choosing every move, on games of the report seed set, with the command and the
-commit that made the model.
+commit that made the model; each with its moves per apple and their interval, and `off_path`: the policy alone
+played off its own path from an early and a late hand-over (`evaluate.py --off-path`, on the alone games).
 
 Usage: python scripts/model_card.py models/snake10.pt --made-by "python iterative_train.py --config configs/snake10.toml"
        [--commit SHA] [--alone-episodes 1000] [--search-episodes 200] [--seed 5000000000] [--out models/snake10.json]
@@ -31,6 +32,12 @@ def measure(checkpoint: str, episodes: int, seed: int, search: list[str]) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def per_apple(figures: dict) -> str:
+    """Moves per apple as the summary line says them (null when no apple was eaten)."""
+    value = figures["moves_per_apple"]
+    return "no apple eaten" if value is None else f"{value:.1f} moves per apple"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("checkpoint")
@@ -43,12 +50,14 @@ def main() -> int:
     args = p.parse_args()
     commit = subprocess.run(["git", "rev-parse", args.commit or "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
+    alone = measure(args.checkpoint, args.alone_episodes, args.seed, ["--off-path"])
     card = {
         "model": args.checkpoint,
         "made_by": args.made_by,
         "commit": commit,
-        "alone": measure(args.checkpoint, args.alone_episodes, args.seed, []),
+        "alone": alone,
         "search": measure(args.checkpoint, args.search_episodes, args.seed, ["--mc-k", "5", "--mc-h", "20"]),
+        "off_path": alone.pop("off_path"),  # {"early": ..., "late": ...}; "alone" stays what plain evaluate.py prints
     }
     out = Path(args.out or Path(args.checkpoint).with_suffix(".json"))
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
@@ -59,6 +68,13 @@ def main() -> int:
     os.replace(tmp, out)
     print(f"Wrote {out}: alone, {100 * card['alone']['win_rate']:.1f} percent of {args.alone_episodes} boards filled; "
           f"with the search, {100 * card['search']['win_rate']:.1f} percent of {args.search_episodes}.")
+    print(f"Moves per apple: alone, {per_apple(card['alone'])}; with the search, {per_apple(card['search'])}.")
+    for name, part in card["off_path"].items():
+        if part["alive"] == 0:
+            print(f"Off its path, {name}: no game was still running after {part['handover_moves']} own moves.")
+            continue
+        print(f"Off its path, {name}: of {part['alive']} games still running after {part['handover_moves']} own moves, "
+              f"{100 * part['win_rate']:.1f} percent filled the board; after the hand-over, {per_apple(part)}.")
     return 0
 
 

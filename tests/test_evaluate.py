@@ -246,7 +246,7 @@ def test_cli_json_prints_one_object_on_stdout_and_sentences_on_stderr(checkpoint
     expected = evaluate_policy(random_policy(), 5, G, seed=7)
     assert figures["mean_score"] == pytest.approx(expected["mean_score"])
     assert figures["win_rate"] == expected["win_rate"] and figures["episodes"] == 5 and figures["seed"] == 7
-    assert {"std_score", "mean_length", "moves_per_apple"} <= set(figures)
+    assert {"std_score", "mean_length", "moves_per_apple", "moves_per_apple_interval"} <= set(figures)
     assert "Mean score" in out.stderr
 
 
@@ -323,3 +323,71 @@ def test_long_games_still_give_news_while_no_game_ends():
     assert len(watcher.updates) == int(result["lengths"].max()), "news can come at every move"
     assert sum(watcher.updates) == 1  # one game's worth of moves of two: never 100 percent before the end
     assert watcher.updates.index(1) == 4 < int(result["lengths"].min()) - 1, "after 5 moves of 2 games, no game over"
+
+
+# ----- moves per apple with its interval, and the games off the policy's path ---------------------------------------
+def test_the_moves_per_apple_interval_holds_the_figure_and_narrows_with_more_games():
+    from evaluate import moves_per_apple_interval
+
+    few, many = evaluate_policy(FoodSeeker(), 8, G, seed=0), evaluate_policy(FoodSeeker(), 64, G, seed=0)
+    widths = []
+    for r in (few, many):
+        low, high = moves_per_apple_interval(r["lengths"], r["scores"])
+        assert 1 <= low < r["moves_per_apple"] < high
+        widths.append(high - low)
+    assert widths[1] < widths[0]
+    assert all(np.isnan(moves_per_apple_interval([40], [3])))  # one game: no spread to measure
+    assert all(np.isnan(moves_per_apple_interval([3, 3], [0, 0])))  # no apple: no figure
+
+
+def test_the_result_says_moves_per_apple_with_its_interval():
+    import io
+
+    from evaluate import _say_result, moves_per_apple_interval
+    from snake_mc.speech.narrate import Narrator
+
+    out = io.StringIO()
+    result = evaluate_policy(FoodSeeker(), 30, G, seed=0)
+    _say_result(result, Narrator(stream=out))
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("On average an apple took"))
+    low, high = moves_per_apple_interval(result["lengths"], result["scores"])
+    assert line == (f"On average an apple took {result['moves_per_apple']:.1f} moves; the 95 percent interval runs "
+                    f"from {low:.1f} to {high:.1f}.")  # below ten moves, one decimal
+
+
+def test_off_path_results_are_said_in_whole_sentences():
+    import io
+
+    from evaluate import _say_off_path
+    from snake_mc.search.off_path import off_path_evaluation
+    from snake_mc.speech.narrate import Narrator
+
+    out = io.StringIO()
+    _say_off_path("early", off_path_evaluation(FoodSeeker(), 12, G, seed=0, handover_moves=10), Narrator(stream=out))
+    _say_off_path("late", off_path_evaluation(Constant(1), 3, G, seed=0, handover_moves=10), Narrator(stream=out))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Off the policy's path, early: 12 of 12 games were still running after 10 own moves; then 3 random " \
+                       "safe moves were forced."
+    assert lines[-1] == "Off the policy's path, late: no game was still running after 10 own moves, so there is nothing " \
+                        "to measure."
+    assert all(x.endswith(".") and "nan" not in x and "None" not in x for x in lines)
+    assert any("filled the board in" in x and "95 percent interval" in x for x in lines)
+
+
+def test_cli_off_path_json_adds_the_early_and_late_figures(checkpoint: Path):
+    from snake_mc.search.off_path import off_path_report
+
+    out = subprocess.run(
+        [sys.executable, "evaluate.py", str(checkpoint), "--episodes", "6", "--seed", "7", "--off-path", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    figures = json.loads(out.stdout)
+    assert figures["episodes"] == 6 and set(figures["off_path"]) == {"early", "late"}
+    expected = off_path_report(random_policy(), 6, G, seed=7)
+    for name, part in figures["off_path"].items():
+        assert {"alive", "filled", "win_rate", "win_rate_interval", "mean_score", "moves_per_apple", "handover_moves",
+                "forced_moves", "seed", "seconds"} <= set(part)
+        assert part["alive"] == expected[name]["alive"] and part["filled"] == expected[name]["filled"]
+        assert part["handover_moves"] == expected[name]["handover_moves"] and part["seed"] == 7
+        assert f"Off the policy's path, {name}:" in out.stderr
