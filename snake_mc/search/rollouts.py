@@ -180,16 +180,18 @@ def monte_carlo_actions(
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
                "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
     proven = order_keeping_moves(games)[0] if tour else np.zeros((games.num_games, 3), bool)
-    only = np.flatnonzero(proven.sum(axis=1) == 1)
-    if not len(only):
-        return _search_groups(games, policy, K, H, base, threads, proven=proven, **options)
-    # One proven-safe move and no other: nothing to choose among the safe moves, so no rollout is spent; its values
-    # are NaN, "not searched", never invented.
+    return _choices_first(games, proven, lambda idx: _search_groups(games.take(idx), policy, K, H, base, threads,
+                                                                     proven=proven[idx], **options))
+
+
+def _choices_first(games: SnakeBatch, proven: np.ndarray, search) -> MCResult:
+    """`search(idx)`'s answer for the games with a choice; a game with one proven-safe move and no other has nothing
+    to choose among its safe moves, so it takes that move without a rollout, its values NaN ("not searched")."""
     result = MCResult(actions=proven.argmax(axis=1).astype(np.int64), values=np.full((games.num_games, 3), np.nan,
                       np.float32), deaths=np.zeros((games.num_games, 3), np.int64), rollout_moves=0)
-    rest = np.setdiff1d(np.arange(games.num_games), only)
+    rest = np.flatnonzero(proven.sum(axis=1) != 1)
     if len(rest):
-        found = _search_groups(games.take(rest), policy, K, H, base, threads, proven=proven[rest], **options)
+        found = search(rest)
         result.actions[rest], result.values[rest], result.deaths[rest] = found.actions, found.values, found.deaths
         result.rollout_moves = found.rollout_moves
     return result

@@ -557,12 +557,7 @@ def generate_self_play_data(
               "starve_steps": starve_steps, "reward": reward, "device": device, "threads": 1,
               "perturbed_share": float(perturbed_share)}  # fmt: skip
     jobs = [{**common, "first_episode": first, "episodes": count} for first, count in shares]
-    say.say(
-        f"Self-play starts: {num_episodes} episodes, {search.sentence()}, "
-        f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
-        f"{threads_phrase(search_threads)}.",
-        detail=True,  # the driver has just said the games, the moves and the time expected
-    )
+    _say_starting(say, num_episodes, search, workers, backend, search_threads)
     failure = functools.partial(_failure, shares)
     start = time.perf_counter()
     listener = _Listener(say, int(num_episodes), progress_every_s, expected_moves)
@@ -576,6 +571,15 @@ def generate_self_play_data(
         save_dataset(save_path, data)
     _say_finished(say, stats)
     return data, stats
+
+
+def _say_starting(say: Narrator, episodes: int, search: SearchSettings, workers: int, backend: str, threads: int) -> None:
+    say.say(
+        f"Self-play starts: {episodes} episodes, {search.sentence()}, "
+        f"on {workers} worker{'s' if workers != 1 else ''} with the {backend} backend, each searching on "
+        f"{threads_phrase(threads)}.",
+        detail=True,  # the driver has just said the games, the moves and the time expected
+    )
 
 
 def _say_finished(say: Narrator, stats: dict) -> None:
