@@ -67,8 +67,11 @@ def rel(cfg: TrainConfig, path: Path) -> str:
 
 
 def speak_score(ev: dict) -> str:
+    """An evaluation as heard: the score, the boards filled, and (once a policy fills boards) how fast it eats."""
+    mpa = ev.get("moves_per_apple", np.nan)
+    speed = f", {mpa:.1f} moves per apple" if np.isfinite(mpa) else ""
     return (f"mean score {ev['mean_score']:.1f}, {100 * ev['win_rate']:.0f} percent of boards filled, standard "
-            f"deviation {ev['std_score']:.1f}, mean length {narrate.count(round(ev['mean_length']), 'move')}")
+            f"deviation {ev['std_score']:.1f}, mean length {narrate.count(round(ev['mean_length']), 'move')}{speed}")
 
 
 def save_plots(cfg: TrainConfig, say: narrate.Narrator) -> None:
@@ -153,7 +156,8 @@ def start_record(cfg: TrainConfig, say: narrate.Narrator, device, baseline: floa
     with say.phase("Bootstrapping"):
         best, fast, full = bootstrap(cfg, say, device)
     state = RunState(mc_K=cfg.mc_K, mc_H=cfg.mc_H, next_iteration=0, fast_scores=fast["scores"].tolist(),
-                     full_scores=full["scores"].tolist(), eval_seed=eval_seed(cfg), grid_size=cfg.grid_size,
+                     full_scores=full["scores"].tolist(), fast_lengths=fast["lengths"].tolist(),
+                     full_lengths=full["lengths"].tolist(), eval_seed=eval_seed(cfg), grid_size=cfg.grid_size,
                      reward=cfg.reward, human_baseline=baseline)
     record = RunRecord(cfg.paths, state, hist.empty_history(baseline))
     write = None if best == cfg.paths.mc_policy else (lambda path: copy_atomic(best, path))
@@ -207,9 +211,10 @@ def measure_on_these_games(cfg: TrainConfig, record: RunRecord, say: narrate.Nar
             f"others, so the current policy first plays this run's {narrate.count(cfg.fast_eval_episodes, 'fast game')}"
             f", and its full games when a full evaluation needs them.")
     current = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
-    state.fast_scores = evaluate(current, cfg, cfg.fast_eval_episodes, say)["scores"].tolist()
+    fast = evaluate(current, cfg, cfg.fast_eval_episodes, say)
+    state.fast_scores, state.fast_lengths = fast["scores"].tolist(), fast["lengths"].tolist()
     if state.eval_seed != seed or len(state.full_scores) != cfg.eval_episodes:
-        state.full_scores = []
+        state.full_scores, state.full_lengths = [], []
     state.eval_seed = seed
 
 
@@ -269,11 +274,7 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     """This iteration's search games, with the time they are expected to take said first."""
     state = record.state
     moves = int(cfg.mc_episodes * last["mean_length"])  # the current policy's games last about as long as its search's
-    # Only moves out of tour order are searched (a snake in tour order takes the tour's move), and a policy that
-    # fills its boards stays in order: the work is the searched share, taken as its unfilled boards, at least 10
-    # percent (the first iteration once expected 1 minute for 11 seconds of games in tour order).
-    searched = max(0.1, 1 - last["win_rate"]) if np.isfinite(last["win_rate"]) else 1.0
-    work = moves * state.mc_K * state.mc_H * searched
+    work = moves * state.mc_K * state.mc_H  # every move is searched, in tour order too
     say.expect(f"Self-play: {cfg.mc_episodes} games, {narrate.roughly(moves, 'move')}, at K {state.mc_K} and "
                f"H {state.mc_H}", say.expected_seconds("search", work, SEARCH_WORK_PER_S))
     with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
@@ -284,10 +285,10 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
             str(cfg.paths.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
             seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION, grid_size=cfg.grid_size,
             reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say,
-            worker_timeout_s=cfg.mc_worker_timeout,
+            worker_timeout_s=cfg.mc_worker_timeout, perturbed_share=cfg.mc_perturbed_share,
             expected_moves=moves if len(record.history["iteration"]) else None)
         ev.update(iteration=iteration, **{k: v for k, v in stats.items() if np.isscalar(v)})
-    say.measured("search", stats["moves"] * state.mc_K * state.mc_H * searched, stats.get("seconds", 0.0))
+    say.measured("search", stats["moves"] * state.mc_K * state.mc_H, stats.get("seconds", 0.0))
     return games
 
 
@@ -355,33 +356,36 @@ def train(cfg: TrainConfig, record: RunRecord, demos: dict, iteration: int, devi
 
 
 def judge(cfg: TrainConfig, record: RunRecord, trained, iteration: int, device,
-          say: narrate.Narrator) -> tuple[dict, dict | None, Comparison, Comparison | None, list[int]]:
+          say: narrate.Narrator) -> tuple[dict, dict | None, Comparison, Comparison | None, dict[str, list[int]]]:
     """Evaluate the new policy against the one it would replace, on the same games (decide.py says which). Also
-    returns the replaced policy's scores on the full games, measured here when the record had none."""
+    returns the replaced policy's scores and episode lengths on the full games (full_scores, full_lengths), measured
+    here when the record had none."""
     state, g = record.state, cfg.grid_size
-    replaced_full = list(state.full_scores)
+    replaced = {"full_scores": list(state.full_scores), "full_lengths": list(state.full_lengths)}
     with say.phase("Evaluation", f"Fast evaluation on {cfg.fast_eval_episodes} games.") as ev:
         fast_ev = evaluate(trained, cfg, cfg.fast_eval_episodes, say)
-        fast = compare(fast_ev["scores"], state.fast_scores, g)
+        fast = compare(fast_ev, state.fast_scores, state.fast_lengths, g)
         ev.update(iteration=iteration, fast_mean=fast.new_mean, fast_fill=fast.new_fill, fast_gain=fast.gain,
-                  fast_se=fast.se, fast_fill_gain=fast.fill_gain)
+                  fast_se=fast.se, fast_fill_gain=fast.fill_gain, fast_speed_gain=fast.speed_gain,
+                  fast_speed_se=fast.speed_se)
         say.say(f"Fast evaluation: {speak_score(fast_ev)}; {fast.sentence()}.", detail=True)
         reason = full_eval_reason(iteration, rules_of(cfg, state), standing_of(cfg, state), fast)
         if reason is None:
             say.say("No full evaluation this iteration: the fast one is decisive enough.", detail=True)
-            return fast_ev, None, fast, None, replaced_full
+            return fast_ev, None, fast, None, replaced
         say.say(f"A full evaluation on {cfg.eval_episodes} games follows, because {reason}.", detail=True)
-        if len(replaced_full) != cfg.eval_episodes:
+        if len(replaced["full_scores"]) != cfg.eval_episodes:
             say.say("First, the policy it would replace plays the same games, since it was kept on a fast evaluation.",
                     detail=True)
             current = load_policy(cfg.paths.mc_policy, device=device, grid_size=g)
-            replaced_full = evaluate(current, cfg, cfg.eval_episodes, say)["scores"].tolist()
+            old = evaluate(current, cfg, cfg.eval_episodes, say)
+            replaced = {"full_scores": old["scores"].tolist(), "full_lengths": old["lengths"].tolist()}
         full_ev = evaluate(trained, cfg, cfg.eval_episodes, say)
-        full = compare(full_ev["scores"], replaced_full, g)
+        full = compare(full_ev, replaced["full_scores"], replaced["full_lengths"], g)
         ev.update(full_mean=full.new_mean, full_fill=full.new_fill, full_gain=full.gain, full_se=full.se,
-                  full_fill_gain=full.fill_gain)
+                  full_fill_gain=full.fill_gain, full_speed_gain=full.speed_gain, full_speed_se=full.speed_se)
         say.say(f"Full evaluation: {speak_score(full_ev)}; {full.sentence()}.", detail=True)
-    return fast_ev, full_ev, fast, full, replaced_full
+    return fast_ev, full_ev, fast, full, replaced
 
 
 def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
@@ -414,7 +418,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         say.event("iteration_start", iteration=iteration, mc_K=record.state.mc_K, mc_H=record.state.mc_H)
         archived = make_data(cfg, record, iteration, device, say)
         trained, used_human = train(cfg, record, demos, iteration, device, say)
-        fast_ev, full_ev, fast, full, replaced_full = judge(cfg, record, trained, iteration, device, say)
+        fast_ev, full_ev, fast, full, replaced = judge(cfg, record, trained, iteration, device, say)
         decision = decide(standing_of(cfg, record.state), fast, full, rules_of(cfg, record.state))
         for sentence in decision.sentences:
             say.say(sentence)
@@ -423,19 +427,20 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
         if say.brief:  # --quiet: the decision in one sentence is all an iteration says
             first = decision.sentences[0]
             say.say(f"In iteration {iteration} of {cfg.num_iterations}, {first[:1].lower()}{first[1:]}", essential=True)
-        say.event("decision", iteration=iteration, kept=decision.keep, gain=decision.compared.gain,
-                  se=decision.compared.se, games=decision.compared.games, fill=decision.compared.new_fill,
-                  fill_gain=decision.compared.fill_gain, full_eval=full is not None)
-        scores = {"full_scores": replaced_full}  # a rolled-back iteration still learned the kept policy's full scores
+        c = decision.compared
+        say.event("decision", iteration=iteration, kept=decision.keep, gain=c.gain, se=c.se, games=c.games,
+                  fill=c.new_fill, fill_gain=c.fill_gain, moves_per_apple=c.new_moves_per_apple,
+                  speed_gain=c.speed_gain, speed_se=c.speed_se, speed_games=c.speed_games, full_eval=full is not None)
+        scores = replaced  # a rolled-back iteration still learned the kept policy's full scores and lengths
         write = None  # the trained policy reaches data/policy_mc.pt (in the commit) only when kept
         if decision.keep:
-            write = functools.partial(save_policy, trained, iteration=iteration,
-                                      eval={"mean_score": decision.compared.new_mean})
-            scores = {"fast_scores": fast_ev["scores"].tolist(),
-                      "full_scores": full_ev["scores"].tolist() if full_ev is not None else []}
+            write = functools.partial(save_policy, trained, iteration=iteration, eval={"mean_score": c.new_mean})
+            scores = {"fast_scores": fast_ev["scores"].tolist(), "fast_lengths": fast_ev["lengths"].tolist(),
+                      "full_scores": full_ev["scores"].tolist() if full_ev is not None else [],
+                      "full_lengths": full_ev["lengths"].tolist() if full_ev is not None else []}
         reported = full_ev if full_ev is not None else fast_ev
         row = history_row(reported, full is not None, decision.mc_K, decision.mc_H, not decision.keep, used_human,
-                          decision.summary, decision.compared)
+                          decision.summary, c)
         elapsed = record.state.elapsed_minutes + (time.perf_counter() - clock) / 60
         record.commit(iteration, row, elapsed, write_policy=write, mc_K=decision.mc_K, mc_H=decision.mc_H,
                       low_improvement_streak=decision.low_improvement_streak,
@@ -448,18 +453,20 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
 HARD_OFFSET = SELF_PLAY_SEEDS_PER_ITERATION // 2  # hard-position games never share a seed with self-play games
 
 
-def compare(new_scores: np.ndarray, old_scores: list[int], grid_size: int) -> Comparison:
-    """The paired comparison of scores on the same games; a filled board is a score of grid_size**2 - 3."""
+def compare(new_ev: dict, old_scores: list[int], old_lengths: list[int], grid_size: int) -> Comparison:
+    """The paired comparison on the same games of a new evaluation with the replaced policy's scores and episode
+    lengths (none saved: its speed is unknown); a filled board is a score of grid_size**2 - 3."""
     full_board = grid_size * grid_size - 3
-    old = np.asarray(old_scores)
-    return Comparison.of(np.asarray(new_scores), np.asarray(new_scores) >= full_board, old, old >= full_board)
+    new, old = np.asarray(new_ev["scores"]), np.asarray(old_scores)
+    return Comparison.of(new, new >= full_board, old, old >= full_board, np.asarray(new_ev["lengths"]),
+                         np.asarray(old_lengths, dtype=np.int64))
 
 
 def rules_of(cfg: TrainConfig, state: RunState) -> Rules:
     return Rules(eval_full_every=cfg.eval_full_every, adapt_threshold=cfg.mc_adapt_threshold,
-                 adapt_patience=cfg.mc_adapt_patience, K_step=cfg.mc_K_step, H_step=cfg.mc_H_step,
-                 rollback_z=cfg.rollback_z, include_human_data=cfg.include_human_data,
-                 human_baseline=state.human_baseline)
+                 adapt_speed_threshold=cfg.mc_adapt_speed_threshold, adapt_patience=cfg.mc_adapt_patience,
+                 K_step=cfg.mc_K_step, H_step=cfg.mc_H_step, rollback_z=cfg.rollback_z,
+                 include_human_data=cfg.include_human_data, human_baseline=state.human_baseline)
 
 
 def standing_of(cfg: TrainConfig, state: RunState) -> Standing:
@@ -469,11 +476,17 @@ def standing_of(cfg: TrainConfig, state: RunState) -> Standing:
 
 def history_row(ev: dict, full_eval: bool, K: int, H: int, rolled_back: bool, used_human: bool, decision: str,
                 compared: Comparison | None = None) -> dict:
-    """One history row from an evaluation and what was decided."""
+    """One history row from an evaluation and what was decided (the speed: the policy's moves per apple, and its
+    paired change on the boards both policies filled)."""
+    mpa = ev.get("moves_per_apple", np.nan)
+    if compared is not None and np.isfinite(compared.new_moves_per_apple):
+        mpa = compared.new_moves_per_apple
     return {"mean_score": ev["mean_score"], "std_score": ev["std_score"], "max_score": ev["max_score"],
             "mean_length": ev["mean_length"], "win_rate": ev["win_rate"], "full_eval": full_eval, "mc_K": K,
             "mc_H": H, "rolled_back": rolled_back, "used_human_data": used_human, "decision": decision,
-            "gain": np.nan if compared is None else compared.gain, "gain_se": np.nan if compared is None else compared.se}
+            "gain": np.nan if compared is None else compared.gain, "gain_se": np.nan if compared is None else compared.se,
+            "moves_per_apple": mpa, "speed_gain": np.nan if compared is None else compared.speed_gain,
+            "speed_se": np.nan if compared is None else compared.speed_se}
 
 
 def remove_leftovers(p, say: narrate.Narrator) -> None:

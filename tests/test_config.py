@@ -11,8 +11,9 @@ import pytest
 from snake_mc.run.config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
 
 EXPECTED_DEFAULTS = {
-    "num_iterations": 10, "mc_episodes": 64, "mc_K": 5, "mc_H": 20, "mc_K_step": 2, "mc_H_step": 10,
-    "mc_adapt_threshold": 0.5, "mc_adapt_patience": 2, "mc_reuse_iters": 3, "mc_num_workers": 2, "train_epochs": 4,
+    "num_iterations": 10, "mc_episodes": 32, "mc_K": 5, "mc_H": 100, "mc_K_step": 2, "mc_H_step": 10,
+    "mc_adapt_threshold": 0.5, "mc_adapt_speed_threshold": 0.1, "mc_adapt_patience": 2, "mc_reuse_iters": 3,
+    "mc_num_workers": 2, "train_epochs": 4,
     "mc_weight": 3.0, "include_human_data": True, "eval_episodes": 1000, "fast_eval_episodes": 400, "eval_full_every": 2,
     "rollback_z": 2.0, "hard_games": 1000, "hard_rewind": 100, "hard_K": 5, "hard_H": 100, "hard_margin": 0.0,
     "record_videos": False, "video_episodes": 5, "grid_size": 10, "reward": "default", "seed": 0, "device": "auto",
@@ -20,6 +21,7 @@ EXPECTED_DEFAULTS = {
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
     "mc_margin": 1.0, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0, "mc_worker_timeout": 300.0,
+    "mc_perturbed_share": 0.5,
     "threads": 1, "config": None, "verbose": False, "quiet": False, "debug": False,
 }  # fmt: skip
 
@@ -81,6 +83,7 @@ def test_the_readme_states_the_defaults_the_config_has() -> None:
         (["--mc-k-step", "0"], "mc_K_step", 0),
         (["--mc-h-step", "5"], "mc_H_step", 5),
         (["--mc-adapt-threshold", "0.25"], "mc_adapt_threshold", 0.25),
+        (["--mc-adapt-speed-threshold", "0.5"], "mc_adapt_speed_threshold", 0.5),
         (["--mc-adapt-patience", "4"], "mc_adapt_patience", 4),
         (["--mc-reuse-iters", "1"], "mc_reuse_iters", 1),
         (["--mc-num-workers", "3"], "mc_num_workers", 3),
@@ -166,7 +169,7 @@ def test_toml_overrides_defaults_and_flags_override_toml(tmp_path: Path) -> None
     assert (cfg.mc_K, cfg.mc_H, cfg.include_human_data, cfg.reward) == (7, 30, False, "hungry")
     assert cfg.lr == 1.0 and isinstance(cfg.lr, float)
     assert cfg.config == str(path)
-    assert cfg.mc_episodes == 64  # untouched by the file
+    assert cfg.mc_episodes == 32  # untouched by the file
     cfg = parse_config(["--mc-k", "9", "--config", str(path), "--include-human-data"])
     assert (cfg.mc_K, cfg.mc_H, cfg.include_human_data) == (9, 30, True)
 
@@ -197,6 +200,8 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--mc-target", "medium"], "--mc-target must be one of soft, hard"),
         (["--grid-size", "3"], "--grid-size must be at least 4, not 3."),
         (["--grid-size", "64"], "--grid-size must be at most 63, not 64."),
+        (["--mc-perturbed-share", "1.5"], "--mc-perturbed-share must lie from 0 to 1, not 1.5."),
+        (["--mc-perturbed-share", "nan"], "--mc-perturbed-share must lie from 0 to 1, not nan."),
         (["--mc-workers", "0"], "--mc-num-workers must be at least 1"),
         (["--mc-search-threads", "-1"], "--mc-search-threads must be at least 0"),
         (["--threads", "0"], "--threads must be at least 1, not 0."),
@@ -214,6 +219,10 @@ def test_toml_accepts_short_flag_names(tmp_path: Path) -> None:
         (["--mc-reuse-iters", "0"], "--mc-reuse-iters must be at least 1"),
         (["--mc-adapt-patience", "0"], "--mc-adapt-patience must be at least 1"),
         (["--mc-adapt-threshold", "-0.1"], "--mc-adapt-threshold must be zero or more"),
+        (["--mc-adapt-speed-threshold", "-0.1"], "--mc-adapt-speed-threshold must be zero or more"),
+        (["--mc-adapt-speed-threshold", "nan"], "--mc-adapt-speed-threshold must be zero or more"),
+        (["--mc-adapt-speed-threshold", "inf"], "--mc-adapt-speed-threshold must be a finite number"),
+        (["--mc-adapt-speed-threshold", "1e9"], "--mc-adapt-speed-threshold must be at most"),
         (["--train-epochs", "-1"], "--train-epochs must be at least 0"),
         (["--imitation-epochs", "-1"], "--imitation-epochs must be at least 0"),
         (["--lr", "0"], "--lr must be above zero"),

@@ -16,6 +16,7 @@ from snake_mc.run.decide import (
     decide,
     full_eval_reason,
     paired,
+    paired_speed,
     pick_best,
     wilson_interval,
 )
@@ -23,9 +24,11 @@ from snake_mc.run.decide import (
 FULL = 97  # a filled 10x10 board
 
 
-def comparison(new: list[int], old: list[int]) -> Comparison:
+def comparison(new: list[int], old: list[int], new_lengths: list[int] | None = None,
+               old_lengths: list[int] | None = None) -> Comparison:
     new_a, old_a = np.array(new), np.array(old)
-    return Comparison.of(new_a, new_a >= FULL, old_a, old_a >= FULL)
+    lengths = [None if x is None else np.array(x) for x in (new_lengths, old_lengths)]
+    return Comparison.of(new_a, new_a >= FULL, old_a, old_a >= FULL, *lengths)
 
 
 STANDING = Standing(mc_K=5, mc_H=20, low_improvement_streak=0, use_human_data=True, has_full_scores=True)
@@ -157,7 +160,101 @@ def test_the_same_score_in_every_game_is_said_in_a_few_words_and_the_streak_is_a
     d = decide(STANDING, c, None, RULES)
     assert d.sentences[0] == ("The new policy is kept: against the policy it would replace, it scored the same in each "
                               "of the same 4 games.")
-    assert d.details and d.details[0].startswith("Every board was filled")
-    assert d.low_improvement_streak == 0 and not d.grew, "a policy that fills every board has nothing left to gain"
+    # Every board filled and no faster (its speed unknown here): a stall like any other (issue 24, item 3).
+    assert d.details and d.details[0].startswith("Low improvement for 1 iteration")
+    assert d.low_improvement_streak == 1 and not d.grew
     stalled = decide(STANDING, comparison([90, 91, 90, 91], [90, 91, 90, 91]), None, RULES)
     assert stalled.low_improvement_streak == 1 and stalled.details[0].startswith("Low improvement for 1 iteration")
+
+
+# ----- speed: moves per apple on the boards both policies filled (issue 24, item 3) ------------------------------
+GAMES = 40
+OLD_LENGTHS = [2910 + 10 * (i % 5) for i in range(GAMES)]  # about 30 moves per apple on every filled board
+SPREAD = [-60, -20, 20, 60]  # per-game noise in moves, so the change has a standard error of about 0.1
+
+
+def moved(extra_moves: int) -> list[int]:
+    """The old lengths with `extra_moves` more per game on average (about extra_moves / 97 moves per apple)."""
+    return [n + extra_moves + SPREAD[i % 4] for i, n in enumerate(OLD_LENGTHS)]
+
+
+def test_the_speed_is_paired_on_the_boards_both_filled_and_unknown_below_two():
+    gain, se, games = paired_speed(np.array([97, 97, 50, 97]), np.array([970, 1940, 999, 1067]),
+                                   np.array([True, True, False, True]), np.array([97, 60, 97, 97]),
+                                   np.array([970, 999, 1940, 970]), np.array([True, False, True, True]))
+    assert games == 2 and gain == pytest.approx(0.5) and se == pytest.approx(0.5)  # games 0 and 3: 10 to 10, 10 to 11
+    one = comparison([97, 50], [97, 97], [970, 500], [1067, 970])
+    assert one.speed_games == 1 and math.isnan(one.speed_gain) and math.isnan(one.speed_se)
+    assert "moves per apple" not in one.sentence() and "moves per apple" not in decide(STANDING, one, None, RULES).summary
+    assert one.new_moves_per_apple == pytest.approx(1470 / 147)  # all its moves over all its apples, filled or not
+
+
+def test_a_policy_level_on_score_and_fill_but_slower_beyond_the_noise_is_rolled_back_for_its_speed():
+    c = comparison([FULL] * GAMES, [FULL] * GAMES, moved(49), OLD_LENGTHS)
+    assert c.gain == 0 and c.fill_gain == 0 and c.speed_games == GAMES
+    assert c.speed_gain == pytest.approx(49 / 97) and c.speed_se == pytest.approx(0.073, abs=0.005)
+    d = decide(STANDING, c, None, RULES)
+    assert not d.keep and "restored" in d.summary
+    assert d.sentences[0].startswith("Rollback: against the policy it would replace, it scored the same in each of the "
+                                     "same 40 games, and moves per apple are up 0.5, standard error 0.1, on the 40 "
+                                     "games both filled; moves per apple rose by more than 2 standard errors, so it is "
+                                     "slower and the previous policy is restored.")
+    assert "moves per apple up 0.5, standard error 0.1, on the 40 games both filled" in d.summary
+    assert "moves per apple rose" in full_eval_reason(3, RULES, STANDING, c), "a rollback waits for the full games"
+
+
+def test_a_policy_that_fills_more_boards_beyond_the_noise_is_kept_even_when_slower():
+    """The fill rate comes first: speed decides only between policies that fill about as many boards."""
+    old = [FULL] * 20 + [50] * 20  # the replaced policy filled half the boards
+    c = comparison([FULL] * GAMES, old, moved(49), OLD_LENGTHS)
+    assert c.fill_gain == 0.5 and c.speed_gain > 2 * c.speed_se
+    assert decide(STANDING, c, None, RULES).keep
+
+
+def test_a_faster_policy_is_kept_and_restarts_the_low_improvement_count():
+    c = comparison([FULL] * GAMES, [FULL] * GAMES, moved(-39), OLD_LENGTHS)
+    d = decide(Standing(5, 20, 1, True, True), c, None, RULES)
+    assert d.keep and d.low_improvement_streak == 0 and not d.grew
+    assert d.sentences[0] == ("The new policy is kept: against the policy it would replace, it scored the same in each "
+                              "of the same 40 games, and moves per apple are down 0.4, standard error 0.1, on the 40 "
+                              "games both filled.")
+    assert d.details[0].startswith("Moves per apple fell by 0.4, at least the threshold of 0.1")
+    assert "moves per apple fell by 0.4" in full_eval_reason(3, RULES, STANDING, c)
+    slight = comparison([FULL] * GAMES, [FULL] * GAMES, moved(-5), OLD_LENGTHS)  # down 0.05: under the threshold
+    assert decide(Standing(5, 20, 1, True, True), slight, None, RULES).grew
+
+
+def test_a_policy_level_on_everything_grows_k_and_h_after_patience():
+    level = comparison([FULL] * GAMES, [FULL] * GAMES, OLD_LENGTHS, OLD_LENGTHS)
+    assert (level.speed_gain, level.speed_se) == (0, 0)
+    first = decide(STANDING, level, None, RULES)
+    assert first.keep and (first.low_improvement_streak, first.grew) == (1, False)
+    assert first.sentences[0].endswith("it scored the same in each of the same 40 games."), "no string of zeros"
+    second = decide(Standing(5, 20, 1, True, True), level, None, RULES)
+    assert (second.low_improvement_streak, second.grew, second.mc_K, second.mc_H) == (0, True, 7, 30)
+    assert second.sentences[1] == ("The score improved by less than 0.5, and moves per apple fell by less than 0.1, for "
+                                   "2 iterations in a row, so the search grows: K from 5 to 7, H from 20 to 30.")
+    assert full_eval_reason(3, RULES, STANDING, level) is None
+
+
+def test_a_different_speed_threshold_reads_the_same_change_otherwise():
+    c = comparison([FULL] * GAMES, [FULL] * GAMES, moved(-39), OLD_LENGTHS)  # down 0.4
+    strict = Rules(adapt_speed_threshold=0.5, human_baseline=100.0)
+    assert decide(Standing(5, 20, 1, True, True), c, None, strict).grew
+
+
+@pytest.mark.parametrize("old_lengths", [None, []], ids=["no lengths", "a state without lengths"])
+def test_an_old_style_comparison_without_lengths_decides_as_before(old_lengths):
+    cases = [([FULL] * GAMES, [FULL] * GAMES), ([80, 81, 79, 80], [90, 90, 91, 89]), ([96, 95, 97, 96], [95, 94, 96, 95]),
+             ([90, 60, 97, 80], [60, 90, 80, 99]), ([96] * 8 + [97] * 12 + [81] * 8 + [80] * 12, [97] * 20 + [80] * 20)]
+    kept = [True, False, True, True, False]  # level, a clear score drop, a gain, noise, fewer boards (tests above)
+    for (new, old), keep in zip(cases, kept):
+        lengths = moved(49)[: len(new)]  # slower, were the replaced policy's lengths known
+        c = comparison(new, old, lengths, old_lengths)
+        bare = comparison(new, old)
+        assert math.isnan(c.speed_gain) and math.isnan(c.speed_se) and c.speed_games == 0
+        for standing in (STANDING, Standing(5, 20, 1, True, True)):
+            d, before = decide(standing, c, None, RULES), decide(standing, bare, None, RULES)
+            assert (d.keep, d.low_improvement_streak, d.grew, d.sentences, d.summary) == (
+                before.keep, before.low_improvement_streak, before.grew, before.sentences, before.summary)
+            assert d.keep == keep and "moves per apple" not in d.summary and "moves per apple" not in d.sentences[0]

@@ -52,6 +52,7 @@ def world(tmp_path, monkeypatch):
     class World:
         scores: dict[str, float] = {"imitation": 2.0}
         luck: dict[str, float] = {}  # a policy's own luck per game (0 unless set): paired differences spread
+        moves: dict[str, float] = {}  # a policy's moves per apple in every game (10 moves a game unless set)
         calls: list[tuple[str, int, int]] = []  # (tag, episodes, seed) of every evaluation, in order
         trained = 0
         train_calls: list[bool] = []
@@ -69,8 +70,10 @@ def world(tmp_path, monkeypatch):
         hardness = 0.5 * (game // 2 * 7919 % 3) * sign
         luck = World.luck.get(tag, 0.0) * sign * np.where(game // 2 % 2 == 0, 1.0, -1.0)
         scores = np.maximum(World.scores.get(tag, 0.0) + hardness + luck, 0.0)
+        lengths = np.rint(World.moves[tag] * scores).astype(np.int64) if tag in World.moves else np.full(episodes, 10)
         return {"mean_score": float(scores.mean()), "std_score": float(scores.std()), "max_score": float(scores.max()),
-                "mean_length": 10.0, "win_rate": 0.0, "scores": scores, "lengths": np.full(episodes, 10), "seconds": 0.0}
+                "mean_length": 10.0, "win_rate": 0.0, "scores": scores, "lengths": lengths, "seconds": 0.0,
+                "moves_per_apple": float(lengths.sum() / scores.sum()) if scores.sum() else float("nan")}
 
     def fake_self_play(policy_path, num_episodes, search, num_workers=1, save_path=None, **kw):
         data = _tiny_demos(G, 1)
@@ -275,7 +278,7 @@ def test_a_rerun_with_another_k_says_what_it_does_with_it(world):
     world.scores.update({"trained-1": 2.0})
     assert _run(world, "--iterations", "1", "--mc-k", "9") == 0
     log = (world.workdir / "training_logs/train.log").read_text()
-    assert "The saved K 5 and H 20 continue this run" in log and "K 9 and H 20 of this command are not used" in log
+    assert "The saved K 5 and H 100 continue this run" in log and "K 9 and H 100 of this command are not used" in log
 
 
 def test_a_damaged_history_is_set_aside_and_the_run_resumes(world):
@@ -664,3 +667,61 @@ def test_a_state_from_before_the_seed_was_recorded_is_measured_again_on_this_run
     assert world.calls[0] == ("imitation", 2, it.EVAL_SEED_BASE), world.calls
     assert "measured on games this version did not record" in (world.workdir / "training_logs/train.log").read_text()
     assert json.loads(path.read_text())["eval_seed"] == it.EVAL_SEED_BASE
+
+
+# ----- speed: moves per apple on the boards both policies filled (issue 24, item 3) ------------------------------
+FILLED = float(G * G - 3 + 1)  # every stub game scores 33 to 35: each 6 by 6 board is filled
+
+
+def _decision_events(world) -> list[dict]:
+    lines = (world.workdir / "training_logs/events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if '"event": "decision"' in line]
+
+
+def test_a_slower_policy_that_fills_every_board_is_rolled_back_and_its_speed_is_recorded(world):
+    """Level on score and fill, one move per apple slower on every game: the fast games show it, the full ones confirm
+    it, and the policy is rolled back; the replaced policy's lengths stay in the state beside its scores."""
+    world.scores.update({"imitation": FILLED, "trained-1": FILLED})
+    world.moves.update({"imitation": 30.0, "trained-1": 31.0})
+    assert _run(world, "--iterations", "0") == 0
+    path = world.workdir / "training_logs/run_state.json"
+    before = json.loads(path.read_text())
+    assert len(before["fast_lengths"]) == 2 and len(before["full_lengths"]) == 4
+    assert _run(world, "--iterations", "1") == 0
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["rolled_back"].tolist() == [False, True] and history["full_eval"].tolist() == [True, True]
+    assert np.isnan(history["speed_gain"][0]) and history["moves_per_apple"][0] == pytest.approx(30.0, abs=0.05)
+    assert history["speed_gain"][1] == pytest.approx(1.0, abs=0.05) and history["speed_se"][1] < 0.05
+    assert history["moves_per_apple"][1] == pytest.approx(31.0, abs=0.05)
+    assert "moves per apple up 1.0, standard error 0.0, on the 4 games both filled" in str(history["decision"][1])
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "moves per apple rose by more than 2 standard errors, so it is slower" in log
+    (event,) = _decision_events(world)
+    assert not event["kept"] and event["speed_games"] == 4 and event["speed_gain"] == pytest.approx(1.0, abs=0.05)
+    assert event["moves_per_apple"] == pytest.approx(31.0, abs=0.05)
+    after = json.loads(path.read_text())
+    assert (after["fast_lengths"], after["full_lengths"]) == (before["fast_lengths"], before["full_lengths"])
+
+
+def test_a_state_without_lengths_resumes_with_the_speed_unknown_and_a_faster_policy_restarts_the_count(world):
+    """A run_state.json from before the lengths were saved: the first comparison has no speed (the level policy is kept
+    as low improvement); the next, on full games the kept policy plays again, sees it faster and restarts the count."""
+    world.scores.update({"imitation": FILLED, "trained-1": FILLED, "trained-2": FILLED})
+    world.moves.update({"imitation": 30.0, "trained-1": 29.0, "trained-2": 28.0})
+    assert _run(world, "--iterations", "0") == 0
+    path = world.workdir / "training_logs/run_state.json"
+    state = json.loads(path.read_text())
+    del state["fast_lengths"], state["full_lengths"]  # as an older version wrote it
+    path.write_text(json.dumps(state))
+    assert _run(world, "--iterations", "1") == 0
+    state = json.loads(path.read_text())
+    assert state["low_improvement_streak"] == 1 and len(state["fast_lengths"]) == 2 and state["full_lengths"] == []
+    assert _run(world, "--iterations", "2") == 0
+    history = load_history(world.workdir / "training_logs/training_history.npz")
+    assert history["rolled_back"].tolist() == [False, False, False]
+    assert np.isnan(history["speed_gain"][1]) and "moves per apple" not in str(history["decision"][1])
+    assert history["speed_gain"][2] == pytest.approx(-1.0, abs=0.05) and history["full_eval"][2]
+    assert json.loads(path.read_text())["low_improvement_streak"] == 0
+    assert [e["speed_games"] for e in _decision_events(world)] == [0, 4]
+    csv = (world.workdir / "training_logs/summary.csv").read_text().splitlines()
+    assert "moves_per_apple,speed_gain,speed_se" in csv[0] and len(csv) == 4

@@ -12,6 +12,7 @@ import pytest
 from snake_mc.run.run_state import RunState, RunStateError
 
 SOUND = dataclasses.asdict(RunState(next_iteration=3, mc_K=7, mc_H=30, fast_scores=[4, 9], full_scores=[4, 9, 12],
+                                    fast_lengths=[40, 95], full_lengths=[40, 95, 130],
                                     archived_mc_files=["training_logs/mc_demos/iter_1.npz"], policy_sha256="ab" * 32,
                                     elapsed_minutes=2.5, human_baseline=92.8))  # fmt: skip
 
@@ -23,6 +24,8 @@ DAMAGE = [
     ("use_human_data", "yes", "use_human_data"),
     ("fast_scores", [1, -2], "fast_scores"), ("full_scores", "12", "full_scores"), ("full_scores", [float("nan")], "full_scores"),
     ("full_scores", [10**6], "full_scores"),
+    ("fast_lengths", [40, -1], "fast_lengths"), ("fast_lengths", [40], "fast_lengths"), ("full_lengths", "40", "full_lengths"),
+    ("full_lengths", [40, 95, 1.5], "full_lengths"), ("full_lengths", [40, 95, None], "full_lengths"),
     ("archived_mc_files", ["../../etc/passwd"], "archived_mc_files"),
     ("archived_mc_files", ["/tmp/iter_1.npz"], "archived_mc_files"), ("archived_mc_files", "x", "archived_mc_files"),
     ("policy_sha256", "not a digest", "policy_sha256"), ("policy_sha256", 7, "policy_sha256"),
@@ -39,6 +42,13 @@ def _write(tmp_path: Path, state: object) -> Path:
 
 def test_a_sound_state_loads(tmp_path: Path) -> None:
     assert dataclasses.asdict(RunState.load(_write(tmp_path, SOUND))) == SOUND
+
+
+def test_a_state_written_before_the_lengths_were_saved_loads_without_them(tmp_path: Path) -> None:
+    """An older run_state.json has no episode lengths: it loads, and the speed comparison is then unknown."""
+    older = {name: value for name, value in SOUND.items() if name not in ("fast_lengths", "full_lengths")}
+    state = RunState.load(_write(tmp_path, older))
+    assert state.fast_lengths == [] and state.full_lengths == [] and state.full_scores == [4, 9, 12]
 
 
 @pytest.mark.parametrize(("field", "value", "named"), DAMAGE, ids=[f"{f}={v!r}"[:40] for f, v, _ in DAMAGE])

@@ -139,12 +139,14 @@ class TrainConfig:
     # The loop.
     num_iterations: int = knob(10, "The last iteration to reach; a rerun resumes and stops there, so raise it to train further.")
     # Self-play search.
-    mc_episodes: int = knob(64, "Self-play episodes per iteration.")
+    mc_episodes: int = knob(32, "Self-play episodes per iteration.")
     mc_K: int = knob(5, "Rollouts per candidate action in the Monte Carlo search.")
-    mc_H: int = knob(20, "Rollout horizon in moves.")
+    mc_H: int = knob(100, "Rollout horizon in moves.")
     mc_K_step: int = knob(2, "How much K grows when improvement stalls.")
     mc_H_step: int = knob(10, "How much H grows when improvement stalls.")
     mc_adapt_threshold: float = knob(0.5, "A mean-score gain below this counts as low improvement.")
+    mc_adapt_speed_threshold: float = knob(0.1, "A drop in moves per apple below this (on the boards both policies "
+                                                "filled) counts as low improvement.")
     mc_adapt_patience: int = knob(2, "Low-improvement iterations in a row before K and H grow.")
     mc_reuse_iters: int = knob(3, "How many recent iterations of Monte Carlo data to train on.")
     mc_num_workers: int = knob(2, "Self-play worker processes.")
@@ -157,6 +159,8 @@ class TrainConfig:
     mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
     mc_detours: int = knob(64, "Sampled rollouts per move that hunt for a way to the food when the snake circles "
                                "hungry and no rollout found one (0: off; the search's speed falls where they run).")
+    mc_perturbed_share: float = knob(0.5, "Share of self-play games that get 3 random safe moves forced on them at a "
+                                          "random move, so training sees positions off the teacher's path (0 to 1).")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Hard positions: the moves that lose games, searched deeper (hard_positions.py).
     hard_games: int = knob(1000, "Greedy games played each iteration to find the policy's lost games (0 turns this off).")
@@ -256,7 +260,11 @@ class TrainConfig:
 
     def _check_numbers(self) -> None:
         """Every real-number knob finite and within its range, the board and the network within their sizes."""
-        for name in ("mc_adapt_threshold", "mc_temperature", "mc_margin", "mc_weight", "rollback_z", "hard_margin"):
+        if not 0 <= self.mc_perturbed_share <= 1:  # also catches NaN
+            raise ConfigError(f"--mc-perturbed-share must lie from 0 to 1, not {self.mc_perturbed_share}.",
+                              "mc_perturbed_share")
+        for name in ("mc_adapt_threshold", "mc_adapt_speed_threshold", "mc_temperature", "mc_margin", "mc_weight",
+                     "rollback_z", "hard_margin"):
             value = getattr(self, name)
             if not value >= 0:  # also catches NaN
                 raise ConfigError(f"{flag_name(name)} must be zero or more, not {value}.", name)
@@ -265,7 +273,8 @@ class TrainConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{flag_name(name)} must be a finite number, not {value}.", name)
         for name, high in (("lr", 10.0), ("mc_temperature", 100.0), ("rollback_z", 100.0), ("mc_weight", 1e6),
-                           ("mc_margin", 1e6), ("hard_margin", 1e6), ("mc_adapt_threshold", 1e6)):
+                           ("mc_margin", 1e6), ("hard_margin", 1e6), ("mc_adapt_threshold", 1e6),
+                           ("mc_adapt_speed_threshold", 1e6)):
             if getattr(self, name) > high:
                 raise ConfigError(f"{flag_name(name)} must be at most {high:g}, not {getattr(self, name):g}.", name)
         if self.grid_size > MAX_GRID:

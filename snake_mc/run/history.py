@@ -17,7 +17,14 @@ the imitation bootstrap):
   win_rate float64        share of evaluation boards filled (NaN in histories older than this field)
   gain float64            paired mean score difference against the policy it would replace (NaN for iteration 0)
   gain_se float64         its standard error
+  moves_per_apple float64 the policy's moves over its apples in this evaluation (NaN where not recorded)
+  speed_gain float64      paired change in moves per apple, new minus old, on the boards both policies filled (down
+                          is faster; NaN when unknown: fewer than 2 such boards, iteration 0, or older histories)
+  speed_se float64        its standard error
   human_baseline ()       scalar float64, the demonstrations' mean score; NaN when unknown
+
+The three speed fields came last (issue 24): a row may leave them out and an older file lacks them; both read as
+NaN, so `HISTORY_FIELDS` still names the fields every row must give.
 
 `summary_csv` gives the same rows as CSV; the record rewrites training_logs/summary.csv at every commit, so an
 interrupted run has one too.
@@ -51,8 +58,15 @@ HISTORY_FIELDS: dict[str, np.dtype] = {
     "gain": np.dtype(np.float64),
     "gain_se": np.dtype(np.float64),
 }
+# The speed fields: optional in a row and in a file (NaN when left out), checked and saved like the others.
+SPEED_FIELDS: dict[str, np.dtype] = {
+    "moves_per_apple": np.dtype(np.float64),
+    "speed_gain": np.dtype(np.float64),
+    "speed_se": np.dtype(np.float64),
+}
 # Fields added after the first histories were written: an older file reads with them as NaN.
-LATER_FIELDS = ("win_rate", "gain", "gain_se")
+LATER_FIELDS = ("win_rate", "gain", "gain_se", *SPEED_FIELDS)
+ROW_FIELDS: dict[str, np.dtype] = {**HISTORY_FIELDS, **SPEED_FIELDS}  # every per-iteration field a file holds
 SCALAR_FIELDS = ("human_baseline",)
 
 
@@ -63,21 +77,22 @@ class HistoryError(ValueError):
 # ----- the format ----------------------------------------------------------------------------------------------
 def empty_history(human_baseline: float = math.nan) -> dict[str, np.ndarray]:
     """A history with no rows yet, in the exact dtypes `save_history` writes."""
-    history = {name: np.zeros(0, dtype=dtype) for name, dtype in HISTORY_FIELDS.items()}
+    history = {name: np.zeros(0, dtype=dtype) for name, dtype in ROW_FIELDS.items()}
     history["human_baseline"] = np.array(float(human_baseline), dtype=np.float64)
     return history
 
 
 def append_iteration(history: dict[str, np.ndarray], **row: object) -> dict[str, np.ndarray]:
-    """A new history with one more row; every per-iteration field must be given, so no column falls behind."""
+    """A new history with one more row; every per-iteration field must be given (the speed fields read as NaN when
+    left out), so no column falls behind."""
     missing = [name for name in HISTORY_FIELDS if name not in row]
-    extra = [name for name in row if name not in HISTORY_FIELDS]
+    extra = [name for name in row if name not in ROW_FIELDS]
     if missing or extra:
         raise HistoryError(f"A history row needs exactly the fields {', '.join(HISTORY_FIELDS)}; "
                            f"missing {missing or 'none'}, unexpected {extra or 'none'}.")  # fmt: skip
-    out = dict(history)
-    for name in HISTORY_FIELDS:
-        out[name] = np.append(np.asarray(history[name]), np.asarray([row[name]]))
+    out = _checked(history, "the history being appended to")
+    for name in ROW_FIELDS:
+        out[name] = np.append(out[name], np.asarray([row.get(name, math.nan)]))
     return _checked(out, "the history being appended to")
 
 
@@ -107,7 +122,7 @@ def _checked(history: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray
                            "it was not written by this version of the trainer.")  # fmt: skip
     out: dict[str, np.ndarray] = {}
     lengths = set()
-    for name, dtype in HISTORY_FIELDS.items():
+    for name, dtype in ROW_FIELDS.items():
         values = np.asarray(history[name])
         if values.ndim != 1:
             raise HistoryError(f"In {where}, {name} should be one value per iteration but has shape {values.shape}.")
@@ -138,8 +153,9 @@ def load_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return _checked(raw, f"training history {path}")
 
 
-CSV_COLUMNS = ("iteration", "mean_score", "win_rate", "gain", "gain_se", "std_score", "max_score", "mean_length",
-               "full_eval", "mc_K", "mc_H", "rolled_back", "used_human_data", "elapsed_minutes", "decision")
+CSV_COLUMNS = ("iteration", "mean_score", "win_rate", "gain", "gain_se", "moves_per_apple", "speed_gain", "speed_se",
+               "std_score", "max_score", "mean_length", "full_eval", "mc_K", "mc_H", "rolled_back", "used_human_data",
+               "elapsed_minutes", "decision")
 
 
 def summary_csv(history: dict[str, np.ndarray]) -> str:
@@ -151,7 +167,7 @@ def summary_csv(history: dict[str, np.ndarray]) -> str:
         row = []
         for name in CSV_COLUMNS:
             value = history[name][i]
-            kind = HISTORY_FIELDS[name].kind
+            kind = ROW_FIELDS[name].kind
             if kind == "f":
                 row.append("" if not math.isfinite(value) else f"{value:.3f}")
             elif kind == "b":

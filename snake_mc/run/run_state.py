@@ -6,9 +6,10 @@ CSV, then the state file last, so an interrupted iteration is simply redone: the
 iteration's artifacts. Nothing else writes those files during a run (restore_policy puts a committed one back).
 
 The rerun rule: the state file wins for what the run has learned about itself (the next iteration, the current K and
-H, the low-improvement streak, whether the run's own rule has dropped the demonstrations, the scores of the current
-policy and the games they were measured on); every other setting comes from this run's flags, for this run only
-(--no-include-human-data leaves the demonstrations out of this command's iterations and is not saved).
+H, the low-improvement streak, whether the run's own rule has dropped the demonstrations, the scores and episode
+lengths of the current policy and the games they were measured on); every other setting comes from this run's flags,
+for this run only (--no-include-human-data leaves the demonstrations out of this command's iterations and is not
+saved).
 A flag that asks for a different K or H than the saved one is said aloud and left unused (the saved values grew by
 the run's own rule); start in a new --workdir to search with other values. A rerun on other evaluation games
 (--seed, --fast-eval-episodes, --eval-episodes) measures the current policy on them first, and says so.
@@ -57,6 +58,10 @@ class RunState:
     archived_mc_files: list[str] = field(default_factory=list)  # relative to the workdir, oldest first
     fast_scores: list[int] = field(default_factory=list)  # the current policy's scores on the fast-eval games
     full_scores: list[int] = field(default_factory=list)  # its scores on the full-eval games ([] = not yet measured)
+    # Its episode lengths in moves on the same games, game by game, for the speed comparison (moves per apple on the
+    # boards both policies filled); [] in a state written before they were saved: that speed is then unknown.
+    fast_lengths: list[int] = field(default_factory=list)
+    full_lengths: list[int] = field(default_factory=list)
     # The seed of the first game both score lists were measured on (None: not recorded, as in older runs); the game
     # counts are the lists' lengths. A rerun on other games measures the current policy on its own games first.
     eval_seed: int | None = None
@@ -118,6 +123,11 @@ def _field_problem(state: RunState) -> str | None:
         scores = getattr(state, name)
         if not isinstance(scores, list) or not all(_number(x) and 0 <= x <= state.grid_size**2 for x in scores):
             return f"{name} is not a list of scores from 0 to {state.grid_size**2}"
+    for name, scores in (("fast_lengths", state.fast_scores), ("full_lengths", state.full_scores)):
+        lengths = getattr(state, name)
+        sound = isinstance(lengths, list) and all(_whole(x, 0, 2**62) for x in lengths)
+        if not sound or len(lengths) not in (0, len(scores)):  # none (an older state), or one per game
+            return f"{name} is not a list of move counts, one for each score beside it"
     if not isinstance(state.archived_mc_files, list) or not all(
         isinstance(f, str) and _ARCHIVE.fullmatch(f) for f in state.archived_mc_files
     ):
