@@ -241,9 +241,13 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
                 f"{cfg.hard_rewind} moves before every lost game again, with {cfg.hard_K} rollouts of {cfg.hard_H} "
                 "moves, to learn the moves that lose games.", detail=True)
     trap = ("; a rollout that ends walled off from its own body counts as dead" if cfg.mc_trap_check else "")
-    say.say(f"The search takes the tour's move where the snake lies in tour order; elsewhere it keeps the policy's own "
-            f"move unless another scores more than {cfg.mc_margin:g} {'apple' if cfg.mc_margin == 1 else 'apples'} "
-            f"better or the policy's move dies in every rollout{trap}.", detail=True)
+    say.say(f"The search keeps the policy's own move unless another scores more than {cfg.mc_margin:g} "
+            f"{'apple' if cfg.mc_margin == 1 else 'apples'} better or the policy's move dies in every rollout{trap}; "
+            "where the snake lies in tour order it chooses only among the moves that keep that order, which are "
+            "proven safe.", detail=True)
+    if cfg.mc_perturbed_share:
+        say.say(f"{round(100 * cfg.mc_perturbed_share)} percent of the self-play games get 3 random safe moves forced "
+                "on them, so that training sees positions off the teacher's path.", detail=True)
     if cfg.mc_detours:
         say.say(f"A snake that circles hungry with no apple in sight gets {cfg.mc_detours} more rollouts per move, up "
                 "to the starvation limit, to find a way to the food, and with few cells left every way is searched.",

@@ -153,7 +153,9 @@ def _signed(x: float, digits: int = 1) -> str:
 def _points(share_gain: float) -> str:
     """A change in a share, in percentage points: 'up 16 points', 'unchanged'."""
     said = _signed(100 * share_gain, 0)
-    return "unchanged" if said == "level" else f"{said} points"
+    if said == "level":
+        return "unchanged"
+    return f"{said} point" if said.endswith(" 1") else f"{said} points"
 
 
 @dataclass(frozen=True)
