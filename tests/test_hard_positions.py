@@ -57,4 +57,5 @@ def test_the_search_label_avoids_a_move_that_dies_at_once():
     states = batch.export_states()
     data = label_positions(weak_policy(2), states, np.zeros(1, np.int64), HardPositionSettings(K=3, H=5), seed=0)
     assert data["actions"][0] != 1
-    assert data["action_values"][0, 1] < data["action_values"][0].max()
+    values = data["action_values"][0]  # measured, or NaN where a single proven-safe move left nothing to search
+    assert values[1] < values.max() or np.isnan(values).all()

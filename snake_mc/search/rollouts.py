@@ -21,6 +21,19 @@ and 86 percent (docs/experiments.md).
 With `threads`, groups of games are searched by Python threads at once: the rules, the encoder and torch release
 the GIL, so a second core works where torch alone cannot use it on so small a network (docs/experiments.md).
 
+In tour order (tour.py) the search chooses only among the moves that keep that order: they are proven safe (the snake
+can never die nor starve after one), so the board stays fillable, and the rollouts rank them by the apples they reach.
+The policy's move stands among them unless another is better by `margin` too: taking the best-valued proven move
+outright made the snake slower (16.6 moves an apple against the policy's 14.7 at H 100; 14.8 with the margin;
+docs/experiments.md). Every action is rolled out and its value stored as measured; only the choice is limited to the
+proven moves. Those games roll out for at least a lap of the board (g*g moves) whatever H is: a shortcut skips cells
+that come back only a lap later, so a shorter rollout sees its gain and never its cost (on 10 by 10, 40 games, with H
+20 the search took 21.9 moves an apple where the policy alone took 14.7). Before this, a game in tour order took the
+tour player's move by rule, without a rollout, so the search could never play better than its teacher (issue 24). The
+rollouts of a game's three actions share their K food streams (rollout k of each action draws the same numbers), so
+the actions are compared on like futures. A game whose only proven-safe move is one move (about 4 in 10 of the tour's
+positions on 10 by 10) is not rolled out: there is nothing to choose, and its values are NaN, marked as not searched.
+
 Self-play, which plays whole games with this search over worker processes or Ray, lives in self_play.py: this
 module is the pure search, the hot path, and nothing else.
 """
@@ -158,19 +171,8 @@ def monte_carlo_actions(
     gone `DETOUR_AFTER` moves without an apple, `detour_rollouts` sampled rollouts per move hunt for a detour to the
     food up to the starvation limit (detours.py). Either one's find replaces the choice.
 
-    With `tour`, a game whose body lies in tour order (tour.py) is searched among the moves that keep that order only:
-    they are proven safe (the snake can never die nor starve after one), so the board stays fillable, and the rollouts
-    rank them by the apples they reach and how soon (a `discount` below 1 is the time cost). The policy's move
-    stands among them unless another is better by `margin` too: taking the best-valued proven move outright made the
-    snake slower (16.6 moves an apple against the policy's 14.7 at H 100; 14.8 with the margin; docs/experiments.md),
-    ties going to the policy. Every action is rolled out and its value stored as measured; only the choice is limited
-    to the proven moves. Those games roll out for at least a lap of the board (g*g moves) whatever H is: a shortcut
-    skips cells that come back only a lap later, so a shorter rollout sees its gain and never its cost (on 10 by 10,
-    40 games, with H 20 the search took 21.9 moves an apple where the policy alone took 14.7; docs/experiments.md). Before this, a game in tour order took the tour player's move by rule, without a rollout, so
-    the search could never play better than its teacher (issue 24). The rollouts of a game's three actions share
-    their K food streams (rollout k of each action draws the same numbers), so the actions are compared on like
-    futures (common random numbers). A game whose only proven-safe move is one move (about 4 in 10 of the tour's
-    positions on 10 by 10) is not rolled out: there is nothing to choose, and its values are NaN, marked as not searched.
+    With `tour`, a game in tour order chooses only among its proven-safe moves, rolled out for at least a lap; one
+    with a single proven-safe move takes it unsearched (NaN values). The module's docstring says why.
 
     Up to `threads` Python threads search disjoint groups of at least `MIN_GAMES_PER_THREAD` games at once (the
     game's rules, the encoder and torch all release the GIL), which puts a second core to work where torch alone
