@@ -18,7 +18,8 @@ import sys
 import numpy as np
 
 from snake_mc.common.cli import OneLineParser, run_guarded
-from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS
+from snake_mc.common.constants import DEFAULT_DETOURS, DEFAULT_MARGIN, MAX_DETOURS, MAX_GRID, MAX_H, MAX_K
+from snake_mc.common.seeds import REPORT_SEED, TUNING
 from snake_mc.search.evaluation import default_max_steps, evaluate_policy
 from snake_mc.search.off_path import FORCED_MOVES, handover_points, off_path_evaluation, off_path_report
 from snake_mc.speech.narrate import Narrator, count, format_seconds, per_second, plural
@@ -47,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tour", action="store_true",
                    help="search a snake in tour order too, instead of taking the tour's move (tour.py)")
     p.add_argument("--grid-size", type=int, default=None, help="board size; the checkpoint must match (default: its own)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the first game")
+    p.add_argument("--seed", type=int, default=REPORT_SEED,
+                   help=f"seed of the first game (default {REPORT_SEED:,}, the report set's first game, which no training "
+                        f"run and no experiment plays; experiments tune on {TUNING.start:,} to {TUNING.stop - 1:,})")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: on a busy machine, threads that wait on each other run far slower)")
@@ -112,13 +115,34 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_EPISODES = 100_000  # as the driver's --eval-episodes: about 2.4 kB a game while they are played together
+# The games are searched together, each with 3 candidate moves x K rollouts of about 3 kB each (10 by 10, measured):
+# --episodes x --mc-k at most this asks for about 2.5 GB, and --mc-k 10,000 on the default 100 games would ask for 8.
+MAX_SEARCHED_AT_ONCE = 300_000
+
+
+def _check_sizes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every flag that sizes the work (games, rollouts, horizon, board, seeds) within its bound, as the driver's are,
+    so a typing slip is one sentence rather than gigabytes of memory or an overflow deep in the games."""
+    for flag, value, low, high in (("--episodes", args.episodes, 1, MAX_EPISODES), ("--mc-k", args.mc_k, 0, MAX_K),
+                                   ("--mc-h", args.mc_h, 0, MAX_H)):
+        if not low <= value <= high:
+            parser.error(f"the {flag} flag must be from {low} to {high:,}, not {value:,}")
+    if args.episodes * args.mc_k > MAX_SEARCHED_AT_ONCE:
+        parser.error(f"the --mc-k flag with --episodes asks for {3 * args.episodes * args.mc_k:,} rollouts at once (the "
+                     f"games are searched together), more than the {3 * MAX_SEARCHED_AT_ONCE:,} that about 2.5 GB of "
+                     "memory holds, so play fewer games or fewer rollouts")
+    if args.grid_size is not None and not 4 <= args.grid_size <= MAX_GRID:
+        parser.error(f"the --grid-size flag must be from 4 to {MAX_GRID}, not {args.grid_size}")
+    high = 2**63 - args.episodes  # game i plays seed SEED + i, and a game's seed is below 2**63
+    if not 0 <= args.seed <= high:
+        parser.error(f"the --seed flag must be from 0 to {high:,}, so that the seeds of all {args.episodes:,} games "
+                     f"stay below 2 to the power 63, not {args.seed:,}")
+
+
 def _search_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
     """The flags checked (a bad one ends the command with one sentence, exit 2) and the search's options they set."""
-    if args.episodes < 1:
-        parser.error(f"the --episodes flag must be at least 1, not {args.episodes}")
-    for flag, value in (("--mc-k", args.mc_k), ("--mc-h", args.mc_h)):
-        if value < 0:
-            parser.error(f"the {flag} flag must be 0 or more, not {value}")
+    _check_sizes(parser, args)
     if args.mc_k > 0 and args.mc_h == 0:
         parser.error("the --mc-k flag needs --mc-h as well, the rollout horizon in moves")
     if args.mc_h > 0 and args.mc_k == 0:
@@ -126,8 +150,6 @@ def _search_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     for flag, value in (("--threads", args.threads), ("--search-threads", args.search_threads)):
         if value is not None and not 1 <= value <= 1024:
             parser.error(f"the {flag} flag must be from 1 to 1024, not {value}")
-    if args.episodes > 1_000_000:
-        parser.error(f"the --episodes flag must be at most 1,000,000, not {args.episodes}")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", args.device):
         parser.error(f"the --device flag must be auto, cpu, cuda or cuda:N, not {args.device!r}")
     if args.mc_margin is not None and not args.mc_margin >= 0:

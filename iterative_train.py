@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from snake_mc.common.cli import signals_as_stops
-from snake_mc.common.constants import HARD_WORK_PER_S, SEARCH_WORK_PER_S
+from snake_mc.common.constants import HARD_WORK_PER_S, MAX_H, MAX_K, SEARCH_WORK_PER_S
+from snake_mc.common.seeds import Stream, first_game, run_seed_of
 from snake_mc.common.storage import NotOurFileError, copy_atomic, file_failure
 from snake_mc.game import datasets
 from snake_mc.game.scripted import record_scripted
@@ -37,10 +38,6 @@ from snake_mc.search.self_play import SelfPlayError, check_ray_address, generate
 from snake_mc.speech import narrate
 from visualize_training import plot_history
 
-EVAL_SEED_BASE = 1_000_000_000  # evaluation episodes never share a seed with self-play games
-SELF_PLAY_SEEDS_PER_ITERATION = 1_000_000
-
-
 
 # ----- helpers ---------------------------------------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
@@ -49,8 +46,9 @@ def seed_everything(seed: int) -> None:
 
 
 def eval_seed(cfg: TrainConfig) -> int:
-    """The seed of the first game of this run's evaluations (fast and full games start at the same seed)."""
-    return EVAL_SEED_BASE + cfg.seed
+    """The seed of the first game of this run's evaluations (fast and full games start at the same seed): the
+    decisions' stream, which no other stream, run seed or fixed set reaches (snake_mc/common/seeds.py)."""
+    return first_game(Stream.DECISIONS, cfg.seed)
 
 
 def evaluate(policy, cfg: TrainConfig, episodes: int, narrator: narrate.Narrator) -> dict:
@@ -97,7 +95,8 @@ def ensure_prerequisites(cfg: TrainConfig, say: narrate.Narrator) -> dict:
         say.say(f"No demonstrations were found at {rel(cfg, p.human_demos)}, so the built-in scripted player will record "
                 f"{cfg.imitation_demos} games. These are scripted demonstrations, not human ones.")
         with say.phase("Recording scripted demonstrations"):
-            demos = record_scripted(cfg.imitation_demos, grid_size=cfg.grid_size, seed=cfg.seed, narrator=say)
+            demos = record_scripted(cfg.imitation_demos, grid_size=cfg.grid_size,
+                                    seed=first_game(Stream.DEMONSTRATIONS, cfg.seed), narrator=say)
             datasets.save_dataset(p.human_demos, demos)
     demos = datasets.load_dataset(p.human_demos, grid_size=cfg.grid_size)
     say.say(f"Demonstrations: {datasets.num_episodes(demos)} {demos['source']} games with "
@@ -195,27 +194,38 @@ def resume_record(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, de
 
 def measure_on_these_games(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, device) -> None:
     """A rerun with another --seed, --fast-eval-episodes or --eval-episodes plays other games than the saved scores
-    were measured on: the current policy plays this run's fast games now (its full ones when a full evaluation needs
-    them), so every comparison stays on the same games. The new scores are saved with the next commit."""
+    were measured on (so does a run saved by a version whose seed sets could meet): the current policy plays this
+    run's fast games now (its full ones when a full evaluation needs them), so every comparison stays on the same
+    games. The new scores are saved with the next commit."""
     state, seed = record.state, eval_seed(cfg)
-    flags = [flag for flag, changed in (("--seed", state.eval_seed != seed),
+    old_seed = None if state.eval_seed is None else run_seed_of(state.eval_seed)
+    flags = [flag for flag, changed in (("--seed", state.eval_seed != seed and old_seed is not None),
                                          ("--fast-eval-episodes", len(state.fast_scores) != cfg.fast_eval_episodes),
                                          ("--eval-episodes", len(state.full_scores) not in (0, cfg.eval_episodes)))
              if changed]
-    if not flags:
+    if not flags and state.eval_seed == seed:
         return
-    was = ("on games this version did not record" if state.eval_seed is None else
-           f"on {narrate.count(len(state.fast_scores), 'fast game')} and "
-           f"{narrate.count(len(state.full_scores), 'full game')} from seed {state.eval_seed - EVAL_SEED_BASE}")
-    say.say(f"The saved scores of the current policy were measured {was}; this run's {' and '.join(flags)} ask for "
-            f"others, so the current policy first plays this run's {narrate.count(cfg.fast_eval_episodes, 'fast game')}"
-            f", and its full games when a full evaluation needs them.")
+    why = f"this run's {' and '.join(flags)} ask for others" if flags else "this run evaluates on its own games"
+    say.say(f"The saved scores of the current policy were measured {measured_on(state, old_seed)}; {why}, so the "
+            f"current policy first plays this run's {narrate.count(cfg.fast_eval_episodes, 'fast game')}, and its full "
+            "games when a full evaluation needs them.")
     current = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
     fast = evaluate(current, cfg, cfg.fast_eval_episodes, say)
     state.fast_scores, state.fast_lengths = fast["scores"].tolist(), fast["lengths"].tolist()
     if state.eval_seed != seed or len(state.full_scores) != cfg.eval_episodes:
         state.full_scores, state.full_lengths = [], []
     state.eval_seed = seed
+
+
+def measured_on(state: RunState, old_seed: int | None) -> str:
+    """The games the saved scores came from, as heard: a --seed of this version, or an earlier version's games."""
+    if state.eval_seed is None:
+        return "on games this version did not record"
+    games = (f"on {narrate.count(len(state.fast_scores), 'fast game')} and "
+             f"{narrate.count(len(state.full_scores), 'full game')}")
+    if old_seed is None:
+        return f"{games} from game {state.eval_seed:,}, which an earlier version chose"
+    return f"{games} of --seed {old_seed}"
 
 
 def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator, resumed: bool = False) -> None:
@@ -287,7 +297,7 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
                                 detour_rollouts=cfg.mc_detours)
         games, stats = generate_self_play_data(
             str(cfg.paths.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
-            seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION, grid_size=cfg.grid_size,
+            seed=first_game(Stream.SELF_PLAY, cfg.seed, iteration), grid_size=cfg.grid_size,
             reward=cfg.reward, device=str(device), backend=cfg.backend, ray_address=cfg.ray_address, narrator=say,
             worker_timeout_s=cfg.mc_worker_timeout, perturbed_share=cfg.mc_perturbed_share,
             expected_moves=moves if len(record.history["iteration"]) else None)
@@ -310,7 +320,7 @@ def hard_data(cfg: TrainConfig, iteration: int, device, say: narrate.Narrator, l
     with say.phase("Hard positions") as ev:
         policy = load_policy(cfg.paths.mc_policy, device=device, grid_size=cfg.grid_size)
         hard, found = hard_positions(policy, settings, cfg.grid_size, reward=cfg.reward,
-                                     seed=cfg.seed * 7919 + iteration * SELF_PLAY_SEEDS_PER_ITERATION + HARD_OFFSET,
+                                     seed=first_game(Stream.HARD_POSITIONS, cfg.seed, iteration),
                                      threads=cfg.mc_search_threads or usable_cores(), narrator=say)
         # Said aloud: the phase's finding, and news after its last progress sentence, before the data is saved.
         if found["lost"]:
@@ -454,9 +464,6 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
 
 
 # ----- the loop's small parts ------------------------------------------------------------------------------------
-HARD_OFFSET = SELF_PLAY_SEEDS_PER_ITERATION // 2  # hard-position games never share a seed with self-play games
-
-
 def compare(new_ev: dict, old_scores: list[int], old_lengths: list[int], grid_size: int) -> Comparison:
     """The paired comparison on the same games of a new evaluation with the replaced policy's scores and episode
     lengths (none saved: its speed is unknown); a filled board is a score of grid_size**2 - 3."""
@@ -467,9 +474,12 @@ def compare(new_ev: dict, old_scores: list[int], old_lengths: list[int], grid_si
 
 
 def rules_of(cfg: TrainConfig, state: RunState) -> Rules:
+    """The decisions' settings; the growth steps stop at the largest K and H a rerun accepts (MAX_K, MAX_H), so what
+    the growth saves always resumes, and the sentence that says it grew says what was saved."""
     return Rules(eval_full_every=cfg.eval_full_every, adapt_threshold=cfg.mc_adapt_threshold,
                  adapt_speed_threshold=cfg.mc_adapt_speed_threshold, adapt_patience=cfg.mc_adapt_patience,
-                 K_step=cfg.mc_K_step, H_step=cfg.mc_H_step, rollback_z=cfg.rollback_z,
+                 K_step=min(cfg.mc_K_step, MAX_K - state.mc_K), H_step=min(cfg.mc_H_step, MAX_H - state.mc_H),
+                 rollback_z=cfg.rollback_z,
                  include_human_data=cfg.include_human_data, human_baseline=state.human_baseline)
 
 

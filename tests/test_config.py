@@ -363,3 +363,24 @@ def test_help_opens_with_a_short_usage_line_then_the_flags_in_groups() -> None:
     assert first.startswith("usage: python iterative_train.py [flags]") and len(first) < 120 and "[--" not in text
     headings = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     assert [h for h in headings if h in HELP_GROUPS.values()] == list(HELP_GROUPS.values())
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--seed", str(2**64)], "--seed must be at most 2,147,483,647, not 18,446,744,073,709,551,616."),
+        (["--grid-size", "0"], "--grid-size must be at least 4, not 0."),
+        (["--mc-k-step", "20000"], "--mc-k-step must be at most 10,000, not 20,000."),
+        (["--mc-h-step", "200000"], "--mc-h-step must be at most 100,000, not 200,000."),
+    ],
+)
+def test_issue_26_settings_are_refused_in_one_sentence(argv: list[str], said: str, capsys: pytest.CaptureFixture,
+                                                       tmp_path: Path) -> None:
+    """A seed past 64 bits and a board of no cells are one sentence each, not an OverflowError or 'a 0 by 0 grid'; a
+    growth step past the search's maxima is refused too (the growth itself stops at the maxima, so a rerun accepts
+    what it saves)."""
+    assert exit_line(argv, capsys) == said
+    key = argv[0][2:]
+    value = argv[1]
+    path = write_toml(tmp_path, f"{key} = {value}\n")
+    assert exit_line(["--config", str(path)], capsys) == f"{said[:-1]} (set in config file {path})."

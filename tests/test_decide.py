@@ -258,3 +258,11 @@ def test_an_old_style_comparison_without_lengths_decides_as_before(old_lengths):
             assert (d.keep, d.low_improvement_streak, d.grew, d.sentences, d.summary) == (
                 before.keep, before.low_improvement_streak, before.grew, before.sentences, before.summary)
             assert d.keep == keep and "moves per apple" not in d.summary and "moves per apple" not in d.sentences[0]
+
+
+def test_a_search_that_cannot_grow_says_so_instead_of_growing_from_k_to_the_same_k():
+    level = comparison([FULL] * GAMES, [FULL] * GAMES, OLD_LENGTHS, OLD_LENGTHS)
+    stuck = Rules(**{**RULES.__dict__, "K_step": 0, "H_step": 0})
+    d = decide(Standing(10_000, 100_000, 1, True, True), level, None, stuck)
+    assert not d.grew and (d.mc_K, d.mc_H) == (10_000, 100_000) and d.low_improvement_streak == 0
+    assert not any("grows" in s for s in d.sentences) and "cannot grow further" in d.details[-1]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import iterative_train as it
+from snake_mc.common.seeds import Stream, first_game
 from snake_mc.game import datasets
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import SnakePolicy, load_policy, save_policy
@@ -22,6 +23,7 @@ from snake_mc.run.history import load_history
 
 REPO = Path(__file__).resolve().parents[1]
 G = 6
+DECISIONS = first_game(Stream.DECISIONS, 0)  # the first game of every evaluation of a run of --seed 0
 
 
 # ----- the loop with stubs ---------------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def test_a_rolled_back_policy_never_reaches_the_kept_checkpoint(world, capsys):
     assert (world.workdir / "data/policy_mc.pt").read_bytes() == before
     assert load_policy(world.workdir / "data/policy_mc.pt").meta["tag"] == "imitation"
     assert (world.workdir / "training_logs/models/policy_iter_1_mc.pt").read_bytes() == before  # the kept one, again
-    assert ("trained-1", 2, it.EVAL_SEED_BASE) in world.calls, "the rolled-back policy was trained and evaluated"
+    assert ("trained-1", 2, DECISIONS) in world.calls, "the rolled-back policy was trained and evaluated"
     history = load_history(world.workdir / "training_logs/training_history.npz")
     assert history["rolled_back"].tolist() == [False, True]
     assert "restored" in str(history["decision"][1])
@@ -161,7 +163,7 @@ def test_every_comparison_is_on_the_same_games_and_a_fast_kept_policy_plays_the_
     assert history["rolled_back"].tolist() == [False, False, False]
     full = [tag for tag, episodes, _ in world.calls if episodes == 4]
     assert full[-2:] == ["trained-1", "trained-2"], world.calls
-    assert {seed for _, _, seed in world.calls} == {it.EVAL_SEED_BASE}, "every evaluation plays the same games"
+    assert {seed for _, _, seed in world.calls} == {DECISIONS}, "every evaluation plays the same games"
 
 
 def test_search_grows_after_patience_and_human_data_switch(world):
@@ -457,11 +459,11 @@ def test_training_reads_the_joined_self_play_data_from_mc_demos(world, monkeypat
 def test_a_rerun_with_another_seed_measures_the_replaced_policy_on_its_own_games_first(world):
     assert _run(world, "--iterations", "0") == 0
     state = json.loads((world.workdir / "training_logs/run_state.json").read_text())
-    assert state["eval_seed"] == it.EVAL_SEED_BASE and len(state["fast_scores"]) == 2
+    assert state["eval_seed"] == DECISIONS and len(state["fast_scores"]) == 2
     world.calls.clear()
     world.scores.update({"trained-1": 2.0})
     assert _run(world, "--iterations", "1", "--seed", "5") == 0
-    new = it.EVAL_SEED_BASE + 5
+    new = first_game(Stream.DECISIONS, 5)
     assert world.calls[:2] == [("imitation", 2, new), ("trained-1", 2, new)], world.calls
     assert {seed for _, _, seed in world.calls} == {new}, "every comparison on this run's games"
     log = (world.workdir / "training_logs/train.log").read_text()
@@ -474,7 +476,7 @@ def test_a_rerun_with_more_fast_games_measures_the_replaced_policy_on_them(world
     world.scores.update({"trained-1": 2.5})
     world.calls.clear()
     assert _run(world, "--iterations", "1", "--fast-eval-episodes", "4", "--eval-full-every", "100") == 0
-    assert world.calls[:2] == [("imitation", 4, it.EVAL_SEED_BASE), ("trained-1", 4, it.EVAL_SEED_BASE)]
+    assert world.calls[:2] == [("imitation", 4, DECISIONS), ("trained-1", 4, DECISIONS)]
     assert "this run's --fast-eval-episodes ask for others" in (world.workdir / "training_logs/train.log").read_text()
     history = load_history(world.workdir / "training_logs/training_history.npz")
     np.testing.assert_allclose(history["gain"][1], 0.5)
@@ -664,9 +666,9 @@ def test_a_state_from_before_the_seed_was_recorded_is_measured_again_on_this_run
     world.calls.clear()
     world.scores.update({"trained-1": 2.0})
     assert _run(world, "--iterations", "1") == 0
-    assert world.calls[0] == ("imitation", 2, it.EVAL_SEED_BASE), world.calls
+    assert world.calls[0] == ("imitation", 2, DECISIONS), world.calls
     assert "measured on games this version did not record" in (world.workdir / "training_logs/train.log").read_text()
-    assert json.loads(path.read_text())["eval_seed"] == it.EVAL_SEED_BASE
+    assert json.loads(path.read_text())["eval_seed"] == DECISIONS
 
 
 # ----- speed: moves per apple on the boards both policies filled (issue 24, item 3) ------------------------------
@@ -725,3 +727,36 @@ def test_a_state_without_lengths_resumes_with_the_speed_unknown_and_a_faster_pol
     assert [e["speed_games"] for e in _decision_events(world)] == [0, 4]
     csv = (world.workdir / "training_logs/summary.csv").read_text().splitlines()
     assert "moves_per_apple,speed_gain,speed_se" in csv[0] and len(csv) == 4
+
+
+# ----- issue 26: no stale lock, and a grown search that resumes -------------------------------------------------------
+def test_no_lock_is_left_after_a_run_that_ends_well_or_badly_or_is_interrupted(world, monkeypatch):
+    lock = world.workdir / "training_logs/run.lock"
+    assert _run(world, "--iterations", "0") == 0
+    assert not lock.exists()
+    (world.workdir / "training_logs/run_state.json").write_text("{")  # bad input: exit 2
+    assert _run(world, "--iterations", "0") == 2
+    assert not lock.exists()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(it, "run", interrupted)
+    assert _run(world, "--iterations", "0") == 130
+    assert not lock.exists()
+
+
+def test_the_search_grows_no_further_than_a_rerun_accepts_so_the_run_resumes(world):
+    from snake_mc.run.run_state import RunState
+
+    assert _run(world, "--iterations", "0", "--mc-k", "9999", "--mc-h", "99995") == 0
+    world.scores.update({"trained-1": 2.0, "trained-2": 2.0})  # no gain: the search grows after each iteration
+    grow = ("--mc-adapt-patience", "1", "--mc-k-step", "5", "--mc-h-step", "50")
+    assert _run(world, "--iterations", "1", *grow) == 0
+    state = RunState.load(world.workdir / "training_logs/run_state.json")  # refused as damaged past the maxima
+    assert (state.mc_K, state.mc_H) == (10_000, 100_000)
+    log = (world.workdir / "training_logs/train.log").read_text()
+    assert "K from 9999 to 10000, H from 99995 to 100000" in log, "the sentence says what was saved"
+    assert _run(world, "--iterations", "2", *grow) == 0  # resumes, and stays at the maxima
+    state = RunState.load(world.workdir / "training_logs/run_state.json")
+    assert (state.next_iteration, state.mc_K, state.mc_H) == (3, 10_000, 100_000)

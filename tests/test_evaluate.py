@@ -391,3 +391,32 @@ def test_cli_off_path_json_adds_the_early_and_late_figures(checkpoint: Path):
         assert part["alive"] == expected[name]["alive"] and part["filled"] == expected[name]["filled"]
         assert part["handover_moves"] == expected[name]["handover_moves"] and part["seed"] == 7
         assert f"Off the policy's path, {name}:" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--mc-k", "10000000", "--mc-h", "5", "--no-tour"], "--mc-k"),
+        (["--mc-k", "5", "--mc-h", "1000000"], "--mc-h"),
+        (["--episodes", "100", "--mc-k", "10000", "--mc-h", "5"], "--mc-k"),  # 3 million rollouts at once
+        (["--seed", str(2**64)], "--seed"),
+        (["--seed", "-1"], "--seed"),
+        (["--grid-size", "0"], "--grid-size"),
+        (["--grid-size", "64"], "--grid-size"),
+    ],
+)
+def test_cli_bounds_every_flag_that_sizes_work_in_one_sentence(checkpoint: Path, capsys, monkeypatch,
+                                                               flags: list[str], named: str):
+    """Issue 26: --mc-k 1e7 asked for 8 GB, --seed 2**64 ended in an OverflowError, --grid-size 0 spoke of a 0 by 0
+    grid. Each is refused before any game is played."""
+    import evaluate
+
+    def played(*args, **kwargs):
+        raise AssertionError("a game was played")
+
+    monkeypatch.setattr(evaluate, "evaluate_policy", played)
+    with pytest.raises(SystemExit) as stop:
+        main([str(checkpoint), *flags])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and len(err.splitlines()) == 1 and err.endswith(".") and "Traceback" not in err, err

@@ -191,3 +191,32 @@ def test_a_time_left_is_rounded_half_up_as_a_listener_hears_it(seconds: float, s
     from snake_mc.speech.narrate import about
 
     assert about(seconds) == said
+
+
+def test_after_a_cut_last_line_the_next_event_and_sentence_start_on_a_line_of_their_own(tmp_path: Path) -> None:
+    """Issue 26: a crash mid-write leaves events.jsonl (or train.log) without its last newline; the resumed run's first
+    event must not be glued onto the cut line, where a reader loses both."""
+    import json
+
+    events, log = tmp_path / "events.jsonl", tmp_path / "train.log"
+    events.write_text('{"event": "start"}\n{"time": "2026-01-01T00:00:00", "event": "pha')
+    log.write_text("2026-01-01 00:00:00 A sentence cut mid-wri")
+    say = Narrator(log_path=log, events_path=events, progress="off", quiet=True)
+    say.event("resumed", iteration=3)
+    say.say("Resuming.")
+    say.close()
+    lines = events.read_text().splitlines()
+    assert len(lines) == 3 and lines[1].endswith('"pha') and json.loads(lines[2])["event"] == "resumed"
+    assert log.read_text().splitlines()[-1].endswith(" Resuming.")
+
+
+def test_a_log_that_ends_in_a_newline_or_is_empty_gets_no_blank_line(tmp_path: Path) -> None:
+    whole, empty = tmp_path / "events.jsonl", tmp_path / "train.log"
+    whole.write_text('{"event": "start"}\n')
+    empty.write_text("")
+    say = Narrator(log_path=empty, events_path=whole, progress="off", quiet=True)
+    say.event("resumed")
+    say.say("Resuming.")
+    say.close()
+    assert len(whole.read_text().splitlines()) == 2 and "\n\n" not in whole.read_text()
+    assert empty.read_text().count("\n") == 1 and not empty.read_text().startswith("\n")

@@ -3,8 +3,11 @@ of its values: they set the search's budget and the archives read back (issue 12
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,142 @@ def test_the_driver_refuses_a_damaged_state_with_exit_2_and_touches_nothing(tmp_
     said = (out.out + out.err).strip().splitlines()
     assert said[-1].startswith("Training stopped: ") and "archived_mc_files" in said[-1] and "Traceback" not in out.err
     assert all(p.read_bytes() == b for p, b in before.items())  # every file as it was (the log and the lock are new)
+
+
+# ----- the work folder's lock (issue 26, findings 1, 2 and 5) --------------------------------------------------------
+def _earlier_run(workdir: Path) -> Path:
+    """A work folder an earlier run left: data/ and training_logs/ with their files (a stale lock among them)."""
+    (workdir / "data").mkdir(parents=True)
+    (workdir / "data" / "human_demos.npz").write_bytes(b"an earlier run's demonstrations")
+    logs = workdir / "training_logs"
+    logs.mkdir()
+    (logs / "run_state.json").write_text(json.dumps(SOUND))
+    (logs / "train.log").write_text("An earlier run's log.\n")
+    (logs / "run.lock").write_text("process 999999999, started 2020-01-01 00:00:00")
+    return workdir
+
+
+def _contents(folder: Path) -> dict:
+    return {p.relative_to(folder): (p.read_bytes() if p.is_file() else "folder") for p in sorted(folder.rglob("*"))}
+
+
+def _refused_in_one_sentence(workdir: Path, capsys) -> str:
+    import iterative_train
+
+    code = iterative_train.main(["--workdir", str(workdir), "--progress", "off"])
+    out = capsys.readouterr()
+    text = (out.out + out.err).strip()
+    assert code == 2 and "Traceback" not in text, text
+    assert len(text.splitlines()) == 1, text
+    assert str(workdir) in text and "writable" in text and "--workdir" in text and text.endswith("."), text
+    return text
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod; the two tests below take the same path")
+def test_a_read_only_work_folder_is_refused_in_one_sentence_and_left_as_it_was(tmp_path: Path, capsys) -> None:
+    work = _earlier_run(tmp_path / "work")
+    before = _contents(work)
+    modes = {p: p.stat().st_mode for p in [work, *work.rglob("*")]}
+    for path, mode in modes.items():
+        path.chmod(mode & ~0o222)
+    try:
+        _refused_in_one_sentence(work, capsys)
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    assert _contents(work) == before
+
+
+def test_a_lock_on_a_read_only_file_system_is_refused_in_one_sentence(tmp_path: Path, capsys, monkeypatch) -> None:
+    from snake_mc.run import run_state
+
+    work = _earlier_run(tmp_path / "work")
+    before = _contents(work)
+
+    def read_only(path, mode="a"):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(run_state, "open_own", read_only)
+    line = _refused_in_one_sentence(work, capsys)
+    assert "Read-only file system" in line
+    assert _contents(work) == before
+
+
+def test_a_folder_this_user_cannot_write_is_refused_before_its_lock_is_touched(tmp_path: Path, capsys,
+                                                                               monkeypatch) -> None:
+    work = _earlier_run(tmp_path / "work")
+    before = _contents(work)
+    real = os.access
+
+    def no_writing_here(path, mode, *args, **kwargs):  # what chmod a-w tells anyone but root
+        if mode & os.W_OK and Path(path).resolve().is_relative_to(work.resolve()):
+            return False
+        return real(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", no_writing_here)
+    _refused_in_one_sentence(work, capsys)
+    assert _contents(work) == before, "the stale lock was not rewritten, nor a log opened"
+
+
+@pytest.mark.parametrize("ending", [None, KeyboardInterrupt, RuntimeError])
+def test_the_lock_is_gone_when_the_run_ends_however_it_ends(tmp_path: Path, ending) -> None:
+    from snake_mc.run.config import Paths
+    from snake_mc.run.run_state import exclusive_run
+
+    paths = Paths(tmp_path)
+    lock = paths.logs_dir / "run.lock"
+    with contextlib.ExitStack() as stack:
+        if ending is not None:
+            stack.enter_context(pytest.raises(ending))
+        with exclusive_run(paths):
+            assert lock.read_text().startswith(f"process {os.getpid()}, started ")
+            if ending is not None:
+                raise ending()
+    assert not lock.exists()
+
+
+def test_a_lock_left_by_a_process_that_has_exited_is_taken_over_and_then_removed(tmp_path: Path) -> None:
+    from snake_mc.run.config import Paths
+    from snake_mc.run.run_state import exclusive_run
+
+    paths = Paths(_earlier_run(tmp_path))
+    lock = paths.logs_dir / "run.lock"
+    with exclusive_run(paths):
+        assert lock.read_text().startswith(f"process {os.getpid()}, started ")
+    assert not lock.exists()
+
+
+def test_a_run_that_opened_the_lock_as_its_holder_removed_it_never_shares_the_folder(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    """The holder removes the lock while it still holds it; a run that opened the file just before then holds a lock
+    on a file no path names. It must take the new lock instead, or two runs would share the folder."""
+    from snake_mc.run import run_state
+    from snake_mc.run.config import Paths
+
+    paths = Paths(tmp_path)
+    paths.logs_dir.mkdir()
+    lock = paths.logs_dir / "run.lock"
+    lock.write_text("process 999999999, started 2020-01-01 00:00:00")
+    removed = run_state.open_own(lock, "a+")  # opened just before the holder removed it and ended
+    lock.unlink()
+    real, first = run_state.open_own, [removed]
+    monkeypatch.setattr(run_state, "open_own", lambda path, mode="a": first.pop() if first else real(path, mode))
+    try:
+        with run_state.exclusive_run(paths):
+            assert lock.exists()
+            with pytest.raises(run_state.FolderInUse):
+                with run_state.exclusive_run(paths):
+                    pass
+            assert lock.exists(), "a refused run leaves the holder's lock alone"
+    finally:
+        removed.close()
+    assert not lock.exists()
+
+
+def test_a_state_with_the_largest_k_and_h_the_growth_can_reach_loads(tmp_path: Path) -> None:
+    from snake_mc.common.constants import MAX_H, MAX_K
+
+    path = tmp_path / "run_state.json"
+    RunState(**{**SOUND, "mc_K": MAX_K, "mc_H": MAX_H}).save(path)
+    state = RunState.load(path)
+    assert (state.mc_K, state.mc_H) == (10_000, 100_000)

@@ -174,3 +174,30 @@ def test_an_older_history_without_fill_rates_still_reads(tmp_path: Path) -> None
     loaded = hist.load_history(tmp_path / "old.npz")
     assert len(loaded["win_rate"]) == len(ROWS) and np.isnan(loaded["win_rate"]).all()
     assert "percent of boards filled" not in vt.summary_text(loaded)
+
+
+def test_a_small_history_whose_arrays_would_unpack_to_gigabytes_is_refused_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch
+) -> None:
+    """Issue 26: a 2.9 MB training_history.npz whose arrays unpack to gigabytes took this command to 3 GB."""
+    import io
+    import zipfile
+
+    paths = Paths(tmp_path)
+    hist.save_history(paths.history, make_history())
+    with zipfile.ZipFile(paths.history) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)})
+    members["mean_score.npy"] = header.getvalue() + b"\0" * 64  # 8 GB claimed by a file of a few hundred bytes
+    with zipfile.ZipFile(paths.history, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+    read: list[object] = []
+    real = np.lib.format.read_array
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *a, **k: read.append(1) or real(*a, **k))
+    assert vt.main(["--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(paths.history) in err and "8.0 GB" in err and "Traceback" not in err
+    assert read == [], "no array was read"
+    assert not paths.progress_png.exists() and not paths.summary_txt.exists()

@@ -17,6 +17,10 @@ MAX_PARAMETERS = 20_000_000
 # 81.8; margin 0.5, 88.8; margin 1 with the trap check, 91.3 (docs/experiments.md).
 DEFAULT_MARGIN = 1.0
 MAX_DETOURS = 4096  # the most detour rollouts per move any flag accepts
+# The largest search any flag, the growth rule or a saved run state may ask for: K rollouts per candidate move, of H
+# moves each (the driver's --mc-k and --mc-h, evaluate.py's, and what the growth rule may reach).
+MAX_K = 10_000
+MAX_H = 100_000
 # Rollouts per candidate move of the detour search. Measured with models/snake10.pt, K 5, H 20, on 60 games: none, 70
 # percent of boards filled; 32, 78; 64, 85; 128, 83 (docs/experiments.md).
 DEFAULT_DETOURS = 64

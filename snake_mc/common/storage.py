@@ -1,14 +1,18 @@
 """Atomic file writes: every artifact goes to a temporary file beside its target and is `os.replace`d into place,
-so an interrupted run never leaves a half-written file where a good one was; and `read_npz`, the one `.npz` reader."""
+so an interrupted run never leaves a half-written file where a good one was; and `checked_npz` and `read_npz`, the
+`.npz` readers, which learn what a file would unpack to before they read any array of it (a small file of deflated
+zeros, or a header that claims a huge shape, would otherwise take gigabytes of memory)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import json
+import math
 import os
 import stat
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -110,15 +114,84 @@ def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
         tmp.write_bytes(Path(source).read_bytes())
 
 
-def read_npz(path: str | os.PathLike, error: type[Exception], missing: str, unreadable: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz file, read with allow_pickle=False; a missing or unreadable file raises `error` with the
-    sentence `missing` or `unreadable` (which may use {path} and {reason})."""
+MAX_NPZ_BYTES = 4_000_000_000  # what `read_npz` lets a file unpack to unless told less: a dataset (demonstrations,
+# self-play data) of many millions of moves stays far below it, and a file asking for more is damaged or crafted
+
+
+class NpzRefused(ValueError):
+    """An .npz file refused before any array of it is read; `reason` says why as a clause, for a caller's own sentence."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} cannot be read: {reason}; it is damaged or was not written by this program, so move "
+                         "it aside and run again.")
+        self.reason = reason
+
+
+class NpzTooLarge(NpzRefused):
+    """An .npz file whose arrays would unpack to more memory than its kind can need."""
+
+
+def _amount(size: int) -> str:
+    """A number of bytes as heard: '8.0 GB', '250 MB', '12 kB'."""
+    if size >= 10**9:
+        return f"{size / 10**9:.1f} GB"
+    if size >= 10**6:
+        return f"{size / 10**6:.0f} MB"
+    return f"{size / 10**3:.0f} kB" if size >= 10**3 else f"{size} bytes"
+
+
+def _unpacked_size(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """What one member would take in memory: its size in the zip directory, or more where its .npy header claims a
+    larger array (numpy makes the whole array before it reads the data). Only the header is read."""
+    with archive.open(info) as member:
+        start = member.read(len(np.lib.format.MAGIC_PREFIX) + 2)
+        if len(start) < 8 or not start.startswith(np.lib.format.MAGIC_PREFIX):
+            return info.file_size  # numpy reads such a member as bytes: its directory size is what it takes
+        version = (start[6], start[7])
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:  # (3, 0), or a version numpy will refuse when reading: its own reader says which
+            from numpy.lib import _format_impl
+
+            shape, _, dtype = _format_impl._read_array_header(member, version)
+    return max(info.file_size, math.prod(shape) * dtype.itemsize)
+
+
+def checked_npz(path: str | os.PathLike, max_bytes: int) -> np.lib.npyio.NpzFile:
+    """An .npz file opened for reading (numpy.load, allow_pickle=False, no memory map) once its members are known to
+    unpack to at most `max_bytes` together, from the zip directory and each array's header, before any array is read;
+    otherwise `NpzTooLarge`, naming the file. A file that is not a zip archive is refused too (`NpzRefused`: numpy
+    would read a plain .npy file whole). Use it as a context manager, like numpy.load's NpzFile."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        if handle.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+            raise NpzRefused(path, "it is not an .npz archive")
+    npz = np.load(path, allow_pickle=False, mmap_mode=None)
+    try:
+        total = sum(_unpacked_size(npz.zip, info) for info in npz.zip.infolist())
+        if total > max_bytes:
+            raise NpzTooLarge(path, f"it would unpack to {_amount(total)} of memory, more than the {_amount(max_bytes)} "
+                                    "such a file can need")
+    except BaseException:
+        npz.close()
+        raise
+    return npz
+
+
+def read_npz(path: str | os.PathLike, error: type[Exception], missing: str, unreadable: str,
+             max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+    """Every array of an .npz file (`checked_npz`: at most `max_bytes` of them, allow_pickle=False); a missing or
+    unreadable file raises `error` with the sentence `missing` or `unreadable` (which may use {path} and {reason})."""
     path = Path(path)
     if not path.exists():
         raise error(missing.format(path=path))
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with checked_npz(path, max_bytes) as npz:
             return {name: npz[name] for name in npz.files}
+    except NpzRefused as exc:
+        raise error(unreadable.format(path=path, reason=exc.reason)) from None
     except Exception as exc:  # zipfile, pickle refusal, truncation: all mean an unreadable file
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise error(unreadable.format(path=path, reason=reason)) from None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snake_mc.common.storage import MAX_NPZ_BYTES, checked_npz
 from snake_mc.game.datasets import DatasetError, load_dataset
 from snake_mc.speech.narrate import plural
 
@@ -39,12 +40,12 @@ def human_baseline(path: str | os.PathLike) -> Baseline:
     if not path.exists():
         raise DatasetError(f"{path} does not exist; record demonstrations with python play.py or python play.py --scripted 200.")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with checked_npz(path, MAX_NPZ_BYTES) as npz:
             keys = set(npz.files)
             old = {"states", "actions"} <= keys and "episode_scores" not in keys
             states = npz["states"] if old else None
             samples = len(npz["actions"]) if old else 0
-    except Exception as exc:
+    except Exception as exc:  # a refused size included
         raise DatasetError(f"{path} cannot be read ({type(exc).__name__}); delete it or record it again with play.py.") from None
     if not old:
         data = load_dataset(path)

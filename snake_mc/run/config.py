@@ -26,11 +26,14 @@ from snake_mc.common.constants import (
     DEFAULT_MARGIN,
     MAX_DETOURS,
     MAX_GRID,
+    MAX_H,
+    MAX_K,
     MAX_PARAMETERS,
     MC_TARGETS,
     PROGRESS_MODES,
     REWARD_PRESETS,
 )
+from snake_mc.common.seeds import MAX_ITERATION
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 # Extra, shorter flags for the knobs people type most.
@@ -142,8 +145,8 @@ class TrainConfig:
     mc_episodes: int = knob(32, "Self-play episodes per iteration.")
     mc_K: int = knob(5, "Rollouts per candidate action in the Monte Carlo search.")
     mc_H: int = knob(100, "Rollout horizon in moves.")
-    mc_K_step: int = knob(2, "How much K grows when improvement stalls.")
-    mc_H_step: int = knob(10, "How much H grows when improvement stalls.")
+    mc_K_step: int = knob(2, f"How much K grows when improvement stalls (never past {MAX_K:,}).")
+    mc_H_step: int = knob(10, f"How much H grows when improvement stalls (never past {MAX_H:,}).")
     mc_adapt_threshold: float = knob(0.5, "A mean-score gain below this counts as low improvement.")
     mc_adapt_speed_threshold: float = knob(0.1, "A drop in moves per apple below this (on the boards both policies "
                                                 "filled) counts as low improvement.")
@@ -247,10 +250,12 @@ class TrainConfig:
             if value < low:
                 raise ConfigError(f"{flag_name(name)} must be at least {low}, not {value}.", name)
         at_most = [
-            ("mc_episodes", 100_000), ("hard_games", 100_000), ("eval_episodes", 100_000), ("mc_K", 10_000),
-            ("mc_H", 100_000), ("hard_K", 10_000), ("hard_H", 100_000), ("hard_rewind", 100_000),
+            ("mc_episodes", 100_000), ("hard_games", 100_000), ("eval_episodes", 100_000), ("mc_K", MAX_K),
+            ("mc_H", MAX_H), ("mc_K_step", MAX_K), ("mc_H_step", MAX_H), ("hard_K", MAX_K), ("hard_H", MAX_H),
+            ("hard_rewind", 100_000),
             ("mc_num_workers", 1024), ("mc_search_threads", 1024), ("policy_hidden", 4096), ("policy_layers", 64),
             ("batch_size", 1_000_000), ("imitation_demos", 100_000), ("seed", 2**31 - 1), ("video_episodes", 1000),
+            ("num_iterations", MAX_ITERATION),
             ("mc_detours", MAX_DETOURS), ("threads", 1024),
         ]  # fmt: skip
         for name, high in at_most:

@@ -280,7 +280,10 @@ def _growth(standing: Standing, compared: Comparison, keep: bool, rules: Rules) 
                            f"{rules.adapt_speed_threshold:g}, so the policy improved and the search stays as it is.")
         return K, H, streak, grew, said, details
     streak += 1
-    if streak >= rules.adapt_patience:
+    if streak >= rules.adapt_patience and rules.K_step == rules.H_step == 0:
+        streak = 0  # nothing left to grow (at the largest K and H a rerun accepts, or steps of 0): said as a detail
+        details.append(f"The search stays at K {K} and H {H}: it cannot grow further.")
+    elif streak >= rules.adapt_patience:
         K, H, streak, grew = K + rules.K_step, H + rules.H_step, 0, True
         said.append(f"The score improved by less than {rules.adapt_threshold:g}, and moves per apple fell by less "
                     f"than {rules.adapt_speed_threshold:g}, for {plural(rules.adapt_patience, 'iteration')} in a row, "

@@ -68,6 +68,10 @@ SPEED_FIELDS: dict[str, np.dtype] = {
 LATER_FIELDS = ("win_rate", "gain", "gain_se", *SPEED_FIELDS)
 ROW_FIELDS: dict[str, np.dtype] = {**HISTORY_FIELDS, **SPEED_FIELDS}  # every per-iteration field a file holds
 SCALAR_FIELDS = ("human_baseline",)
+# What a history file may unpack to: a row is about a kilobyte (the decision sentence, 4 bytes a character, is most of
+# it), so this is some 200,000 iterations; a small file that asks for more (deflated zeros, a header claiming a huge
+# shape) is refused before any array of it is read, and the run sets it aside.
+MAX_HISTORY_BYTES = 250_000_000
 
 
 class HistoryError(ValueError):
@@ -147,9 +151,11 @@ def save_history(path: str | os.PathLike, history: dict[str, np.ndarray]) -> Non
 
 
 def load_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read and validate a history file (allow_pickle=False); every problem is a `HistoryError` naming the file."""
+    """Read and validate a history file (allow_pickle=False, at most `MAX_HISTORY_BYTES` unpacked); every problem is a
+    `HistoryError` naming the file."""
     raw = read_npz(path, HistoryError, "Training history {path} does not exist; run iterative_train.py first.",
-                   "Training history {path} cannot be read ({reason}); it is damaged or not a history file.")
+                   "Training history {path} cannot be read ({reason}); it is damaged or not a history file.",
+                   max_bytes=MAX_HISTORY_BYTES)
     return _checked(raw, f"training history {path}")
 
 

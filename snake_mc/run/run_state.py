@@ -29,11 +29,19 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
-from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS
-from snake_mc.common.storage import NotOurFileError, copy_atomic, open_own, write_json_atomic, write_text_atomic
+from snake_mc.common.constants import MAX_GRID, MAX_H, MAX_K, REWARD_PRESETS
+from snake_mc.common.storage import (
+    NotOurFileError,
+    checked_npz,
+    copy_atomic,
+    open_own,
+    write_json_atomic,
+    write_text_atomic,
+)
 from snake_mc.run import history as hist
 from snake_mc.run.config import Paths
 
@@ -111,7 +119,7 @@ def _number(value: object) -> bool:
 def _field_problem(state: RunState) -> str | None:
     """The first field of a loaded state that a run could not safely continue from, as a clause; None when sound.
     The state feeds the search's budget and the paths read back, so each value is checked for type and range."""
-    for name, low, high in (("next_iteration", 1, 10**6), ("mc_K", 1, 10_000), ("mc_H", 1, 100_000),
+    for name, low, high in (("next_iteration", 1, 10**6), ("mc_K", 1, MAX_K), ("mc_H", 1, MAX_H),
                             ("low_improvement_streak", 0, 10**6), ("grid_size", 4, MAX_GRID)):  # fmt: skip
         if not _whole(getattr(state, name), low, high):
             return f"{name} is {getattr(state, name)!r}, not a whole number from {low} to {high:,}"
@@ -205,29 +213,83 @@ class RunRecord:
 def exclusive_run(paths: Paths) -> Iterator[None]:
     """Hold the work folder for this run: a second run on the same folder is refused instead of mixing with it.
 
-    The lock is the operating system's (flock), so it goes away with the process however the process ends."""
-    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    The lock is the operating system's (flock) on training_logs/run.lock, so it goes away with the process however
+    the process ends; the file goes too, removed while still held when the run ends (well, badly or by Ctrl-C). A file
+    left by a run that was killed outright names a process that has exited: no one holds it, so the next run takes
+    it over. A folder that cannot be written is refused here, before anything in it is touched."""
+    handle = _hold_lock(paths)
     try:
-        handle = open_own(paths.logs_dir / "run.lock", "a+")  # held for the run; never through a symbolic link
-    except NotOurFileError as exc:
-        raise RunStateError(f"{exc.filename} cannot be used as the run's lock: {exc.strerror}; remove it and run "
-                            "again.") from None
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # a folder made read-only meanwhile keeps the file: the next run takes it over
+            os.unlink(paths.logs_dir / "run.lock")  # still held: a run opening it now finds it gone (see _hold_lock)
+        handle.close()
+
+
+def _unwritable(paths: Paths) -> str | None:
+    """Why the run could not write in its folders, as a clause (the first that cannot be written); None when it can.
+    Asked before the lock is touched: a read-only folder holding an earlier run's files is refused with nothing changed."""
+    folders = [paths.logs_dir, *(f for f in (paths.data_dir, paths.models_dir, paths.mc_archive_dir) if f.exists())]
+    if not paths.data_dir.exists():
+        folders.append(paths.workdir)  # where data/ will be made
+    for folder in folders:
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{folder} cannot be written"
+    return None
+
+
+def _unwritable_error(paths: Paths, reason: str) -> RunStateError:
+    return RunStateError(f"The work folder {paths.workdir} cannot be used, because {reason}; make it writable, or "
+                         "choose another --workdir.")
+
+
+def _hold_lock(paths: Paths) -> TextIO:
+    """The lock file, opened and locked (`exclusive_run`), with this process named in it. A file its holder removed
+    between our opening and our locking it is no lock at all: it is opened again, so two runs never share a folder."""
     try:
+        paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable_error(paths, f"{exc.filename or paths.logs_dir} cannot be made ({exc.strerror})") from None
+    reason = _unwritable(paths)
+    if reason:
+        raise _unwritable_error(paths, reason)
+    lock = paths.logs_dir / "run.lock"
+    for _ in range(100):  # each try fails only when a run ends at that very moment
+        try:
+            handle = open_own(lock, "a+")  # never through a symbolic link
+        except NotOurFileError as exc:
+            raise RunStateError(f"{exc.filename} cannot be used as the run's lock: {exc.strerror}; remove it and run "
+                                "again.") from None
+        except OSError as exc:  # a read-only file system, a file this user may not write
+            raise _unwritable_error(paths, f"{exc.filename or lock} cannot be written ({exc.strerror})") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            handle.close()
             raise FolderInUse(f"Another training run ({holder}) is using {paths.workdir} right now; wait for it "
                               "to finish, or use another --workdir.") from None
-        handle.seek(0)
-        handle.truncate()
-        started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        handle.write(f"process {os.getpid()}, started {started}")
-        handle.flush()
-        yield
-    finally:
+        if _names(lock, handle):
+            handle.seek(0)
+            handle.truncate()
+            started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            handle.write(f"process {os.getpid()}, started {started}")
+            handle.flush()
+            return handle
         handle.close()
+    raise FolderInUse(f"Another training run keeps starting and ending in {paths.workdir}; wait for it to finish, or "
+                      "use another --workdir.")
+
+
+def _names(path: Path, handle: TextIO) -> bool:
+    """Whether `path` still names the file `handle` has open."""
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _same_content(a: Path, b: Path) -> bool:
@@ -235,10 +297,10 @@ def _same_content(a: Path, b: Path) -> bool:
     the time of writing, so the bytes of two equal histories differ)."""
     if a.read_bytes() == b.read_bytes():
         return True
-    if a.suffix != ".npz":
+    if a.suffix != ".npz":  # (only histories are set aside: read at most what a history may hold)
         return False
     try:
-        with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:
+        with checked_npz(a, hist.MAX_HISTORY_BYTES) as x, checked_npz(b, hist.MAX_HISTORY_BYTES) as y:
             return sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
     except Exception:  # an unreadable file is never taken for a copy of another
         return False

@@ -202,10 +202,15 @@ class Narrator:
 
     @staticmethod
     def _open(path: str | os.PathLike | None) -> TextIO | None:
+        """A log file kept open to append to, from the start of a line (issue 26: a cut line swallowed an event)."""
         if path is None:
             return None
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return open_own(path)  # kept open for the run; never through a symbolic link
+        handle = open_own(path, "a+")  # kept open for the run; never through a symbolic link
+        size = os.fstat(handle.fileno()).st_size
+        if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":  # a run that crashed mid-line: the cut line
+            handle.write("\n")  # stays as it is, and this run's first line starts on a line of its own
+        return handle
 
     def say(self, sentence: str, detail: bool = False, essential: bool = False) -> None:
         """One sentence to the console and, with a timestamp, to the log file. A `detail` (how long a step took, how
