@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -307,6 +308,30 @@ def _hung(jobs: list[dict], worker: int, stall_s: float) -> SelfPlayError:
     )
 
 
+_STOPS = (signal.SIGINT, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _stops_deferred() -> Iterator[None]:
+    """Start helper processes with Ctrl-C and hang-up blocked in them (a signal mask survives exec), and let neither
+    signal interrupt this process while it starts them: a signal blocked in the main thread still reaches another
+    thread, and Python then runs its handler in the main thread anyway, in the middle of a process's start, which
+    left a spawned worker reading half its start-up data ("EOFError: Ran out of input", a traceback after the
+    sentence). A signal that arrives meanwhile is raised again, to the usual handler, once the processes are started."""
+    caught: list[int] = []
+    main = threading.current_thread() is threading.main_thread()  # handlers belong to the main thread alone
+    previous = {sig: signal.signal(sig, lambda number, _frame: caught.append(number)) for sig in _STOPS} if main else {}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPS))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
 def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall_s: float = STALL_S) -> list[tuple]:
     """Every job on its own spawned process, news passed to `listener`; a worker silent for `stall_s` seconds (from
     its start, or from its last news) stops them all with a `SelfPlayError` naming it."""
@@ -315,20 +340,14 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
     # a worker still importing torch printed a traceback per worker; a hang-up sent to the whole process group (a
     # closed terminal) killed multiprocessing's resource tracker, whose relaunched copy printed a traceback per shared
     # queue. The driver handles both signals and stops the workers itself; the tracker ends with the driver.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
-    try:
+    with _stops_deferred():
         resource_tracker.ensure_running()
         queue = context.Queue()
         pool_options = {"mp_context": context, "initializer": _install_progress, "initargs": (queue,)}
         pool = ProcessPoolExecutor(max_workers=len(jobs), **pool_options)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     try:
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
-        try:
+        with _stops_deferred():
             futures = [pool.submit(_worker, job, i) for i, job in enumerate(jobs)]
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         last_news = [time.monotonic()] * len(jobs)
         while True:
             running = not all(f.done() for f in futures)
