@@ -51,10 +51,12 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--off-path-episodes", type=int, default=400)
+    parser.add_argument("--ends", action="store_true", help="only the imitation start and the final policy")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = None
-    for name, path in policies(Path(args.run)):
+    found = policies(Path(args.run))
+    for name, path in [found[0], found[-1]] if args.ends else found:
         policy = load_policy(path)
         g = policy.grid_size
         ev = evaluate_policy(policy, args.episodes, g, seed=REPORT_SEED)

@@ -11,8 +11,10 @@ The command, `python evaluate.py CHECKPOINT`, is the top-level `evaluate.py`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -84,20 +86,27 @@ def evaluate_policy(
     per_game = min(float(expected_length or 1.5 * grid_size**3), cap)  # a tour game: about 1.45 g^3 moves
     if narrator is not None:
         progress = _announce(narrator, n, n * per_game, work, search is not None)
+    with in_play(policy, progress):
+        scores, lengths, won = _play(games, policy, cap, search, int(mc_seed), progress, per_game)
+    seconds = time.perf_counter() - start
+    if narrator is not None:
+        narrator.measured("search" if search is not None else "greedy moves", int(lengths.sum()) * work, seconds)
+    return _summary(scores, lengths, won, seconds, int(seed))
+
+
+@contextlib.contextmanager
+def in_play(policy, progress=None) -> Iterator[None]:  # noqa: ANN001 - a policy or a scripted stub; a progress reporter
+    """The policy in eval mode while games are played (restored after), and the progress closed however play ends."""
     was_training = getattr(policy, "training", None)
     if was_training:
         policy.eval()
     try:
-        scores, lengths, won = _play(games, policy, cap, search, int(mc_seed), progress, per_game)
+        yield
     finally:
         if progress is not None:
             progress.close()
         if was_training:
             policy.train()
-    seconds = time.perf_counter() - start
-    if narrator is not None:
-        narrator.measured("search" if search is not None else "greedy moves", int(lengths.sum()) * work, seconds)
-    return _summary(scores, lengths, won, seconds, int(seed))
 
 
 def _searcher(mc_k: int, mc_h: int, mc_options: dict | None):

@@ -22,7 +22,7 @@ import numpy as np
 from snake_mc.common.constants import GREEDY_MOVES_PER_S
 from snake_mc.common.stats import wilson_interval
 from snake_mc.game.rules import SnakeBatch
-from snake_mc.search.evaluation import default_max_steps
+from snake_mc.search.evaluation import default_max_steps, in_play
 from snake_mc.speech.narrate import Narrator, Progress, plural, roughly
 
 FORCED_MOVES = 3  # random safe moves forced at the hand-over
@@ -65,16 +65,8 @@ def off_path_evaluation(
     draws = rng.random((n, max(forced, 1)))  # row i is game i's, whatever n is
     per_game = float(min(1.5 * int(grid_size) ** 3, cap))  # a tour game: about 1.45 g^3 moves
     progress = _announce(narrator, n, per_game, handover, forced, label) if narrator is not None else None
-    was_training = getattr(policy, "training", None)
-    if was_training:
-        policy.eval()
-    try:
+    with in_play(policy, progress):
         outcome = _play(games, policy, handover, forced, draws, cap, progress, per_game)
-    finally:
-        if progress is not None:
-            progress.close()
-        if was_training:
-            policy.train()
     seconds = time.perf_counter() - start
     if narrator is not None:
         narrator.measured("greedy moves", int(outcome["lengths"].sum()), seconds)
