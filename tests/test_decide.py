@@ -196,10 +196,10 @@ def test_a_policy_level_on_score_and_fill_but_slower_beyond_the_noise_is_rolled_
     d = decide(STANDING, c, None, RULES)
     assert not d.keep and "restored" in d.summary
     assert d.sentences[0].startswith("Rollback: against the policy it would replace, it scored the same in each of the "
-                                     "same 40 games, and moves per apple are up 0.5, standard error 0.1, on the 40 "
+                                     "same 40 games, and moves per apple are up 0.51, standard error 0.07, on the 40 "
                                      "games both filled; moves per apple rose by more than 2 standard errors, so it is "
                                      "slower and the previous policy is restored.")
-    assert "moves per apple up 0.5, standard error 0.1, on the 40 games both filled" in d.summary
+    assert "moves per apple up 0.51, standard error 0.07, on the 40 games both filled" in d.summary
     assert "moves per apple rose" in full_eval_reason(3, RULES, STANDING, c), "a rollback waits for the full games"
 
 
@@ -216,7 +216,7 @@ def test_a_faster_policy_is_kept_and_restarts_the_low_improvement_count():
     d = decide(Standing(5, 20, 1, True, True), c, None, RULES)
     assert d.keep and d.low_improvement_streak == 0 and not d.grew
     assert d.sentences[0] == ("The new policy is kept: against the policy it would replace, it scored the same in each "
-                              "of the same 40 games, and moves per apple are down 0.4, standard error 0.1, on the 40 "
+                              "of the same 40 games, and moves per apple are down 0.40, standard error 0.07, on the 40 "
                               "games both filled.")
     assert d.details[0].startswith("Moves per apple fell by 0.4, at least the threshold of 0.1")
     assert "moves per apple fell by 0.4" in full_eval_reason(3, RULES, STANDING, c)

@@ -695,7 +695,7 @@ def test_a_slower_policy_that_fills_every_board_is_rolled_back_and_its_speed_is_
     assert np.isnan(history["speed_gain"][0]) and history["moves_per_apple"][0] == pytest.approx(30.0, abs=0.05)
     assert history["speed_gain"][1] == pytest.approx(1.0, abs=0.05) and history["speed_se"][1] < 0.05
     assert history["moves_per_apple"][1] == pytest.approx(31.0, abs=0.05)
-    assert "moves per apple up 1.0, standard error 0.0, on the 4 games both filled" in str(history["decision"][1])
+    assert "moves per apple up 1.00, standard error 0.01, on the 4 games both filled" in str(history["decision"][1])
     log = (world.workdir / "training_logs/train.log").read_text()
     assert "moves per apple rose by more than 2 standard errors, so it is slower" in log
     (event,) = _decision_events(world)

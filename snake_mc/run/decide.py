@@ -119,12 +119,14 @@ class Comparison:
         return not math.isnan(self.speed_gain)
 
     def speed_words(self, verb: str = "") -> str:
-        """'moves per apple down 0.4, standard error 0.1, on the 980 games both filled' (with verb 'are': 'moves
-        per apple are down 0.4, ...', for a sentence); empty when unknown."""
+        """'moves per apple down 0.05, standard error 0.02, on the 980 games both filled' (with verb 'are': 'moves
+        per apple are down 0.05, ...', for a sentence); empty when unknown."""
         if not self.speed_known:
             return ""
-        said = f"{verb} {_signed(self.speed_gain)}" if verb else _signed(self.speed_gain)
-        return f"moves per apple {said}, standard error {self.speed_se:.1f}, on the {count(self.speed_games, 'game')} both filled"
+        # Hundredths: the loop's real changes are a few hundredths of a move, which tenths would say as "level".
+        said = f"{verb} {_signed(self.speed_gain, 2)}" if verb else _signed(self.speed_gain, 2)
+        noise = "" if round(self.speed_se, 2) == 0 else f", standard error {self.speed_se:.2f}"
+        return f"moves per apple {said}{noise}, on the {count(self.speed_games, 'game')} both filled"
 
     def sentence(self) -> str:
         """The change on the same games, said aloud with its standard errors."""
