@@ -203,7 +203,7 @@ SYSTEMATIC = (
     [["none", "", "", 0.0]]
     + [["missing", key, "", 0.0] for key in ("ttl", "head", "actions", "episode_scores", "grid_size")]
     + [["dtype", key, "float32" if key not in SINGLE else "int64-for-text", 0.0] for key in FIELDS]
-    + [["dtype", "head", dtype, 0.0] for dtype in ("bool", "complex64", "str")]
+    + [["dtype", key, dtype, 0.0] for key in ("head", "action_values") for dtype in ("bool", "complex64", "str")]
     + [["nan", key, "nan", 0.5] for key in ("ttl", "head", "food", "action_values")]
     + [["nan", "direction", "inf", 0.5]]
     + [["value", key, bad, where] for key, values in BAD_VALUES.items() for bad in values for where in (0.0, 0.99)]

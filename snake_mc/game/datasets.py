@@ -153,8 +153,10 @@ def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> Non
             raise DatasetError(f"{name}: array {key} holds {data[key].dtype} values, not whole numbers{damaged}")
     if "action_values" in data:
         values = data["action_values"]
-        unsearched = np.isnan(values).all(axis=1) if values.ndim == 2 else np.zeros(0, bool)
-        if values.dtype.kind != "f" or not np.isfinite(values[~unsearched]).all():
+        if values.dtype.kind != "f":  # before any arithmetic on it: a string or object array has no NaN to test
+            raise DatasetError(f"{name}: action_values must be finite numbers, not {values.dtype} values{damaged}")
+        unsearched = np.isnan(values).all(axis=1) if values.ndim == 2 else np.zeros(len(values), bool)
+        if not np.isfinite(values[~unsearched]).all():
             raise DatasetError(f"{name}: action_values must be finite numbers, or a whole row of NaN for a position "
                                f"that was not searched{damaged}")
     if n == 0:
