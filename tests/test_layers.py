@@ -121,3 +121,12 @@ def test_no_function_in_the_package_or_the_commands_is_longer_than_60_lines():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} has {lines} lines")
     assert not long, "; ".join(long)
+
+
+def test_the_encoder_imports_the_rules_and_the_tours_geometry_never_a_player():
+    """Facts, not answers (issue 24): what the network sees may not come from a player's rule, so the encoder may not
+    import the scripted player (nor the search, above it); the tour's geometry and its facts are in tour.py."""
+    imported = {module for _, module in imported_modules(PACKAGE / "game" / "observation.py")}
+    assert not any(m.startswith(("snake_mc.game.scripted", "snake_mc.search", "snake_mc.learn")) for m in imported), imported
+    tour = {module for _, module in imported_modules(PACKAGE / "game" / "tour.py")}
+    assert not any(m.startswith("snake_mc.game.scripted") for m in tour), "tour.py holds facts; the player imports it"
