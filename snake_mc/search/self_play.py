@@ -34,6 +34,7 @@ from snake_mc.common.constants import BACKENDS
 from snake_mc.game.datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import load_policy
+from snake_mc.search.off_path import FORCED_MOVES, random_safe_moves
 from snake_mc.search.rollouts import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
 from snake_mc.speech.narrate import Narrator, about, count, format_seconds, get_narrator, per_second
 
@@ -95,7 +96,6 @@ def _run_self_play(
 # Off the teacher's path: a perturbed self-play game has FORCED_MOVES random safe moves forced on it, at a move drawn
 # between FORCED_AFTER[0] and FORCED_AFTER[1], so training sees positions that neither the teacher nor the policy
 # reaches on its own (issue 24: a network trained only on its teacher's path walked into walls off it).
-FORCED_MOVES = 3
 FORCED_AFTER = (20, 1200)
 _PERTURB_SALT = 0x0FF9A7
 
@@ -114,9 +114,8 @@ def perturbations(seed: int, first_episode: int, episodes: int, share: float) ->
 def _forced_moves(games: SnakeBatch, rows: np.ndarray, episodes: np.ndarray, seed: int, move: int) -> np.ndarray:
     """A random safe move (one that does not die at once, where there is one) for the games at `rows`, drawn from
     each game's episode number and the move, so that no worker split changes it."""
-    noise = np.stack([np.random.default_rng([int(seed) % 2**63, int(e), move, _PERTURB_SALT]).random(3) for e in episodes])
-    safe = games.take(rows).move_targets()[2]
-    return (noise + safe).argmax(axis=1).astype(np.int64)  # a safe move always outranks an unsafe one
+    draws = np.array([np.random.default_rng([int(seed) % 2**63, int(e), move, _PERTURB_SALT]).random() for e in episodes])
+    return random_safe_moves(games.take(rows), draws)[0].astype(np.int64)
 
 
 def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int, told: _Teller,  # noqa: ANN001
