@@ -243,8 +243,8 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
             f"the latest {narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
     say.say(f"Each new policy plays {narrate.count(cfg.fast_eval_episodes, 'game')}, and "
             f"{narrate.count(cfg.eval_episodes, 'game')} every {cfg.eval_full_every} iterations or when it gains or "
-            f"drops, on the same games as the one it would replace, and is rolled back only when its score or boards "
-            f"filled drop by more than {cfg.rollback_z:g} standard errors.")
+            f"drops, on the same games as the one it would replace, and is rolled back only when it fills fewer "
+            f"boards, scores lower, or takes more moves per apple, by more than {cfg.rollback_z:g} standard errors.")
     # How the search and the loss-mining work: details (train.log, and the console with --verbose), the same every run.
     if cfg.hard_games:
         say.say(f"Each iteration also plays {cfg.hard_games:,} games with the policy alone and searches the last "
