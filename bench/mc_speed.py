@@ -153,44 +153,22 @@ def _pool(size: int) -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(allow_abbrev=False,
-                                     description="Monte Carlo search speed against a plain one-game reference.")
-    parser.add_argument("checkpoint", nargs="?", help="a 10 by 10 policy checkpoint; default: the default network, random")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a) and (b) (default 1)")
-    parser.add_argument("--search-threads", type=int, default=None,
-                        help=f"search threads for (a) (default: this machine's cores, {usable_cores()})")
-    parser.add_argument("--episodes", type=int, default=16, help="self-play episodes for (d) (default 16)")
-    args = parser.parse_args(argv)
-    search_threads = usable_cores() if args.search_threads is None else args.search_threads
-    if args.threads < 1 or args.episodes < 1 or search_threads < 1:
-        print("The flags --threads, --search-threads and --episodes each need a whole number of at least 1.")
-        return 2
-    search_threads = min(search_threads, GAMES // MIN_GAMES_PER_THREAD)  # the most 64 games fill
-    if args.checkpoint:
-        if not Path(args.checkpoint).exists():
-            print(f"Checkpoint {args.checkpoint} does not exist; pass a 10 by 10 checkpoint or none for random weights.")
-            return 2
-        try:
-            policy = load_policy(args.checkpoint, grid_size=GRID)
-        except CheckpointError as exc:
-            print(exc)
-            return 2
-        what = f"the network in {args.checkpoint}"
-    else:
+def _policy_of(checkpoint: str | None) -> tuple[SnakePolicy | None, str]:
+    """The network to search with, and how to name it; None and a sentence when the checkpoint cannot be used."""
+    if not checkpoint:
         torch.manual_seed(0)
-        policy = SnakePolicy(GRID).eval()
-        what = "the default network with random weights"
-    cfg = policy.model_config
-    print(f"Searching with K {K} and H {H} on the {GRID} by {GRID} board, using {what}: "
-          f"{cfg['layers']} hidden layers of {cfg['hidden']} units.")  # fmt: skip
+        return SnakePolicy(GRID).eval(), "the default network with random weights"
+    if not Path(checkpoint).exists():
+        return None, f"Checkpoint {checkpoint} does not exist; pass a 10 by 10 checkpoint or none for random weights."
+    try:
+        return load_policy(checkpoint, grid_size=GRID), f"the network in {checkpoint}"
+    except CheckpointError as exc:
+        return None, str(exc)
 
-    torch.set_num_threads(args.threads)
-    print(
-        f"Torch uses {args.threads} thread{'s' if args.threads != 1 else ''} in this process; one is the safe choice "
-        "on a shared machine, where two threads that wait on each other can run ten times slower."
-    )
 
+def _measure_search(policy: SnakePolicy, search_threads: int) -> float:
+    """The batched search against the plain reference, interleaved in slices so a busy machine slows both alike;
+    prints the figures and returns the ratio of their decisions per second."""
     batched, serial, reference = Batched(policy, search_threads), Batched(policy), Reference(policy)
     for search in (batched, serial):
         search.run(2.0)  # warm-up, not counted: the games get under way
@@ -207,19 +185,22 @@ def main(argv: list[str] | None = None) -> int:
         reference.run(SLICE_S["reference"])
         for forward in (*networks.values(), policy_cost):
             forward.run(SLICE_S["forward"])
-    if search_threads == 1:
-        serial = batched
-    fast = batched.decisions / batched.seconds
-    slow = reference.decisions / reference.seconds
-    moves_rate = batched.rollout_moves / batched.seconds
     rates = {how: forward.samples / forward.seconds for how, forward in networks.items()}
+    _say_search(batched, serial if search_threads > 1 else None, reference, rates,
+                policy_cost.samples / policy_cost.seconds, search_threads)
+    return (batched.decisions / batched.seconds) / (reference.decisions / reference.seconds)
+
+
+def _say_search(batched: Batched, serial: Batched | None, reference: Reference, rates: dict[str, float],  # noqa: PLR0913
+                policy_rate: float, search_threads: int) -> None:
+    fast, slow = batched.decisions / batched.seconds, reference.decisions / reference.seconds
+    moves_rate = batched.rollout_moves / batched.seconds
     one_thread = rates["on one torch thread"]
     best_how, net_rate = max(rates.items(), key=lambda item: item[1])
-    policy_rate = policy_cost.samples / policy_cost.seconds
     on = f"{search_threads} thread{'s' if search_threads != 1 else ''}"
     print(f"Batched search over {GAMES} games on {on}: {fast:,.0f} decisions per second, "
           f"with {moves_rate:,.0f} live rollout moves per second.")  # fmt: skip
-    if search_threads > 1:
+    if serial is not None:
         print(f"The same search on one thread: {serial.decisions / serial.seconds:,.0f} decisions per second, "
               f"with {serial.rollout_moves / serial.seconds:,.0f} live rollout moves per second.")  # fmt: skip
     print(f"The plain reference, one game at a time with deep copies and batch-of-one network calls, makes "
@@ -228,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
           + "; ".join(f"{rate:,.0f} samples per second {how}" for how, rate in rates.items()) + ".")  # fmt: skip
     print(f"The search's efficiency, its rollout moves per second over the network's samples per second on one torch "
           f"thread (each worker's setting), is {moves_rate / one_thread:.2f}.")  # fmt: skip
-    if search_threads > 1:
+    if serial is not None:
         print(f"Against the most the network alone does on this machine, {net_rate:,.0f} samples per second {best_how}, it is "
               f"{moves_rate / net_rate:.2f}; and the search on one thread against the network on one torch thread, "
               f"{serial.rollout_moves / serial.seconds / one_thread:.2f}.")  # fmt: skip
@@ -236,22 +217,55 @@ def main(argv: list[str] | None = None) -> int:
           f"is {100 * policy_rate / one_thread:.0f} percent of the policy's cost.")  # fmt: skip
     print(f"efficiency: {moves_rate / one_thread:.2f}")
 
+
+def _measure_self_play(policy: SnakePolicy, episodes: int) -> None:
+    """Self-play's moves per second with one worker in this process and with two spawned ones."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "policy.pt"
         save_policy(policy, path)
         quiet = Narrator(progress="off", quiet=True)
         for workers in (1, 2):
             _, stats = generate_self_play_data(
-                str(path), args.episodes, SearchSettings(K, H), num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
+                str(path), episodes, SearchSettings(K, H), num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
             )
             who = "1 worker searching" if workers == 1 else f"{workers} workers, each searching"
             print(f"Self-play with {who} on {threads_phrase(stats['search_threads'])}: "
                   f"{stats['moves_per_second']:,.0f} moves per second, "
-                  f"{stats['moves']:,} moves of {args.episodes} episodes in {stats['seconds']:.1f} seconds; "
+                  f"{stats['moves']:,} moves of {episodes} episodes in {stats['seconds']:.1f} seconds; "
                   f"the slowest worker played for {stats['worker_seconds']:.1f} of them, the rest is start-up.")  # fmt: skip
     print("Self-play runs one torch thread per worker and shares this machine's cores out as search threads; one worker "
           "runs in this process, two are spawned processes.")
-    print(f"ratio: {fast / slow:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(allow_abbrev=False,
+                                     description="Monte Carlo search speed against a plain one-game reference.")
+    parser.add_argument("checkpoint", nargs="?", help="a 10 by 10 policy checkpoint; default: the default network, random")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a) and (b) (default 1)")
+    parser.add_argument("--search-threads", type=int, default=None,
+                        help=f"search threads for (a) (default: this machine's cores, {usable_cores()})")
+    parser.add_argument("--episodes", type=int, default=16, help="self-play episodes for (d) (default 16)")
+    args = parser.parse_args(argv)
+    search_threads = usable_cores() if args.search_threads is None else args.search_threads
+    if args.threads < 1 or args.episodes < 1 or search_threads < 1:
+        print("The flags --threads, --search-threads and --episodes each need a whole number of at least 1.")
+        return 2
+    search_threads = min(search_threads, GAMES // MIN_GAMES_PER_THREAD)  # the most 64 games fill
+    policy, what = _policy_of(args.checkpoint)
+    if policy is None:
+        print(what)
+        return 2
+    cfg = policy.model_config
+    print(f"Searching with K {K} and H {H} on the {GRID} by {GRID} board, using {what}: "
+          f"{cfg['layers']} hidden layers of {cfg['hidden']} units.")  # fmt: skip
+    torch.set_num_threads(args.threads)
+    print(
+        f"Torch uses {args.threads} thread{'s' if args.threads != 1 else ''} in this process; one is the safe choice "
+        "on a shared machine, where two threads that wait on each other can run ten times slower."
+    )
+    ratio = _measure_search(policy, search_threads)
+    _measure_self_play(policy, args.episodes)
+    print(f"ratio: {ratio:.2f}")
     return 0
 
 

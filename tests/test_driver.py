@@ -19,6 +19,7 @@ from snake_mc.common.seeds import Stream, first_game
 from snake_mc.game import datasets
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import SnakePolicy, load_policy, save_policy
+from snake_mc.run import begin, judging, measure, phases
 from snake_mc.run.history import load_history
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,12 +92,14 @@ def world(tmp_path, monkeypatch):
         new.meta = {"tag": f"trained-{World.trained}"}
         return new, type("R", (), {"sentence": lambda self: "Stub training finished.", "val_accuracy": 0.5})()
 
-    monkeypatch.setattr(it, "evaluate_policy", fake_eval)
-    monkeypatch.setattr(it, "generate_self_play_data", fake_self_play)
-    monkeypatch.setattr(it, "train_mc", fake_train)
+    monkeypatch.setattr(measure, "evaluate_policy", fake_eval)
+    monkeypatch.setattr(phases, "generate_self_play_data", fake_self_play)
+    monkeypatch.setattr(phases, "train_mc", fake_train)
     # save_policy keeps extra meta: make trained checkpoints carry their tag
-    real_save = it.save_policy
-    monkeypatch.setattr(it, "save_policy", lambda p, path, **m: real_save(p, path, **{**m, "tag": p.meta.get("tag", "")}))
+    real_save = judging.save_policy
+    tagged = lambda p, path, **m: real_save(p, path, **{**m, "tag": p.meta.get("tag", "")})  # noqa: E731
+    monkeypatch.setattr(judging, "save_policy", tagged)
+    monkeypatch.setattr(begin, "save_policy", tagged)
     return World
 
 
@@ -380,8 +383,8 @@ def test_a_hung_self_play_worker_stops_the_run_with_exit_1_and_the_run_resumes(w
                             "worker was stopped as hung and no data was written; if the machine is only very busy, "
                             "raise --mc-worker-timeout (now 7.5 seconds).")
 
-    stub = it.generate_self_play_data
-    monkeypatch.setattr(it, "generate_self_play_data", hung)
+    stub = phases.generate_self_play_data
+    monkeypatch.setattr(phases, "generate_self_play_data", hung)
     capsys.readouterr()
     assert _run(world, "--iterations", "1", "--mc-worker-timeout", "7.5") == 1
     assert timeouts == [7.5], "the flag reaches self-play"
@@ -390,7 +393,7 @@ def test_a_hung_self_play_worker_stops_the_run_with_exit_1_and_the_run_resumes(w
     assert last.startswith("Training stopped: Self-play worker 2 of 2") and "--mc-worker-timeout" in last, out
     assert last.endswith("run the same command again to resume.") and "Traceback" not in out
     assert state_file.read_bytes() == before, "the state is the last completed iteration's"
-    monkeypatch.setattr(it, "generate_self_play_data", stub)  # self-play works again: the rerun resumes
+    monkeypatch.setattr(phases, "generate_self_play_data", stub)  # self-play works again: the rerun resumes
     world.scores.update({"trained-1": 2.0})
     assert _run(world, "--iterations", "1") == 0
     assert "Resuming at iteration 1 of 1" in capsys.readouterr().out
@@ -651,7 +654,7 @@ def test_an_interrupt_before_any_iteration_does_not_claim_an_iteration_was_saved
     def interrupted(cfg, say):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(it, "ensure_prerequisites", interrupted)
+    monkeypatch.setattr(begin, "ensure_prerequisites", interrupted)
     assert _run(world, "--iterations", "1") == 130
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("Training was interrupted. No iteration was completed yet") and "last completed" not in last

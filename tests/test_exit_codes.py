@@ -94,9 +94,9 @@ FAILURES = [
      "Permission denied"),
     ("video_recorder", ["{tmp}/policy.pt", "--episodes", "1", "--out", "{tmp}/v.gif"], "record_best_episode", SURPRISE,
      "RuntimeError"),
-    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
+    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "begin_run",
      DISK_FULL, "the disk is full"),
-    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "ensure_prerequisites",
+    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "begin_run",
      SURPRISE, "RuntimeError"),
 ]  # fmt: skip
 
@@ -182,7 +182,9 @@ def test_the_driver_takes_an_interrupt_inside_compiled_code_for_a_stop(files, mo
         except KeyboardInterrupt as stop:
             raise SystemError("returned a result with an exception set") from stop
 
-    monkeypatch.setattr(iterative_train, "ensure_prerequisites", interrupted_inside_numba)
+    import snake_mc.run.begin
+
+    monkeypatch.setattr(snake_mc.run.begin, "ensure_prerequisites", interrupted_inside_numba)
     argv = ["--workdir", str(files), "--grid-size", str(G), "--progress", "off"]
     assert _status("iterative_train", argv) == 143
     assert "Training was stopped by a signal" in _one_sentence(capsys)

@@ -10,10 +10,10 @@ import pytest
 from test_driver import DECISIONS, _run, world  # noqa: F401  (world is a fixture the driver tests share)
 
 import evaluate
-import iterative_train as it
 from snake_mc.common import seeds
 from snake_mc.common.seeds import GAMES_PER_STREAM, MAX_ITERATION, REPORT_SEED, REPORTS, TUNING, Stream, first_game
 from snake_mc.game.rules import SnakeBatch
+from snake_mc.run import begin, phases
 from snake_mc.run.config import ConfigError, TrainConfig
 
 # The seeds at the edges: the smallest, the two from which the old sums reached the decision and report games, the
@@ -94,7 +94,7 @@ def test_the_driver_draws_every_game_from_its_stream(world, monkeypatch):  # noq
     """Demonstrations, self-play, hard positions and every evaluation start where their streams do, at the largest
     --seed, iteration by iteration."""
     drawn: dict[str, list[int]] = {"demos": [], "self-play": [], "hard": []}
-    record, self_play, hard = it.record_scripted, it.generate_self_play_data, it.hard_positions
+    record, self_play, hard = begin.record_scripted, phases.generate_self_play_data, phases.hard_positions
 
     def spy(name, real):
         def call(*args, seed, **kw):
@@ -102,9 +102,9 @@ def test_the_driver_draws_every_game_from_its_stream(world, monkeypatch):  # noq
             return real(*args, seed=seed, **kw)
         return call
 
-    monkeypatch.setattr(it, "record_scripted", spy("demos", record))
-    monkeypatch.setattr(it, "generate_self_play_data", spy("self-play", self_play))
-    monkeypatch.setattr(it, "hard_positions", spy("hard", hard))
+    monkeypatch.setattr(begin, "record_scripted", spy("demos", record))
+    monkeypatch.setattr(phases, "generate_self_play_data", spy("self-play", self_play))
+    monkeypatch.setattr(phases, "hard_positions", spy("hard", hard))
     (world.workdir / "data/human_demos.npz").unlink()
     world.scores.update({"trained-1": 2.0, "trained-2": 2.0})
     top = 2**31 - 1
