@@ -15,24 +15,29 @@ import sys
 import time
 
 from snake_mc.common.cli import signals_as_stops
+from snake_mc.common.compiled import first_load_sentence
 from snake_mc.common.storage import NotOurFileError, file_failure
-from snake_mc.game import datasets
-from snake_mc.learn.network import CheckpointError
-from snake_mc.run.begin import begin_run
 from snake_mc.run.config import TrainConfig, parse_config
-from snake_mc.run.decide import decide
-from snake_mc.run.ending import after_iteration, finish
-from snake_mc.run.judging import commit_iteration, judge, rules_of, say_decision, standing_of
-from snake_mc.run.phases import make_data, train
-from snake_mc.run.plan import say_plan, time_left
 from snake_mc.run.run_state import RunStateError, exclusive_run
-from snake_mc.search.self_play import SelfPlayError
 from snake_mc.speech import narrate
 
 
 # ----- the run -----------------------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     """The loop: self-play, train, compare with the policy it would replace, keep or roll back, commit."""
+    say.say(f"Snake Monte Carlo training starts in {cfg.paths.workdir.resolve()}, on a {cfg.grid_size} by "
+            f"{cfg.grid_size} board.")
+    if first_load_sentence():
+        say.say(first_load_sentence())
+    # Imported here, not above: torch and the compiled game load in seconds, and --help, a bad flag and the first
+    # sentence answer before them.
+    from snake_mc.run.begin import begin_run
+    from snake_mc.run.decide import decide
+    from snake_mc.run.ending import after_iteration, finish
+    from snake_mc.run.judging import commit_iteration, judge, rules_of, say_decision, standing_of
+    from snake_mc.run.phases import make_data, train
+    from snake_mc.run.plan import say_plan, time_left
+
     begun = begin_run(cfg, say)
     record, demos, device = begun.record, begun.demos, begun.device
     if record.state.next_iteration > cfg.num_iterations:
@@ -94,6 +99,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def ended_by(exc: Exception, cfg: TrainConfig, say: narrate.Narrator) -> int:
+    """A run ended by an exception, in one sentence: bad input (a file or a flag) exits 2; a failure exits 1 with the
+    state the last completed iteration's; anything unexpected names itself and --debug (which shows its traceback)."""
+    from snake_mc.search.self_play import SelfPlayError  # loaded already when it was raised
+
+    if isinstance(exc, ValueError):  # CheckpointError, DatasetError, RunStateError: bad input
+        say.say(f"Training stopped: {exc}", essential=True)
+        return 2
+    if isinstance(exc, SelfPlayError):  # a failure, not bad input
+        say.say(f"Training stopped: {str(exc).rstrip('.')}; run the same command again to resume.", essential=True)
+        return 1
+    if isinstance(exc, OSError):
+        say.say(f"Training stopped: {file_failure(exc)}, then run the same command again to resume.", essential=True)
+        return 1
+    if cfg.debug:
+        raise exc
+    saved = _what_is_saved(cfg.paths).split(";")[0]
+    say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"{saved[:1].lower()}{saved[1:]}. Run again with --debug to see where it happened.", essential=True)
+    return 1
+
+
 def narrated_run(cfg: TrainConfig) -> int:
     """The run with its narrator (console, train.log, events.jsonl), every way it can end said in one sentence."""
     p = cfg.paths
@@ -116,22 +143,8 @@ def narrated_run(cfg: TrainConfig) -> int:
         how = "stopped by a signal" if isinstance(exc, Stopped) else "interrupted"
         say.say(f"Training was {how}. {_what_is_saved(p)}", essential=True)
         return 128 + exc.signum if isinstance(exc, Stopped) else 130
-    except (CheckpointError, datasets.DatasetError, RunStateError, ValueError) as exc:  # bad input: a file or a flag
-        say.say(f"Training stopped: {exc}", essential=True)
-        return 2
-    except SelfPlayError as exc:  # a failure, not bad input: the state is the last completed iteration's
-        say.say(f"Training stopped: {str(exc).rstrip('.')}; run the same command again to resume.", essential=True)
-        return 1
-    except OSError as exc:
-        say.say(f"Training stopped: {file_failure(exc)}, then run the same command again to resume.", essential=True)
-        return 1
-    except Exception as exc:  # an unexpected failure: one sentence, and the traceback only when asked for
-        if cfg.debug:
-            raise
-        saved = _what_is_saved(p).split(";")[0]
-        say.say(f"Training stopped on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); "
-                f"{saved[:1].lower()}{saved[1:]}. Run again with --debug to see where it happened.", essential=True)
-        return 1
+    except Exception as exc:  # noqa: BLE001 - every other end is said in one sentence (`ended_by`)
+        return ended_by(exc, cfg, say)
     finally:
         say.close()
 

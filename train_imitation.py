@@ -15,13 +15,9 @@ import math
 import sys
 from pathlib import Path
 
-import torch
-
 from snake_mc.common.cli import OneLineParser, run_guarded
+from snake_mc.common.compiled import first_load_sentence
 from snake_mc.common.storage import writable_folder
-from snake_mc.game import datasets
-from snake_mc.learn.learning import train_imitation
-from snake_mc.learn.network import resolve_device, save_policy
 from snake_mc.speech.narrate import Narrator, per_second
 
 FIX = "python play.py --scripted 200"
@@ -83,6 +79,20 @@ def _train(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     demos_path = Path(args.demos) if args.demos else workdir / "data" / "human_demos.npz"
     out_path = Path(args.out) if args.out else workdir / "data" / "policy_imitation.pt"
+    unwritable = writable_folder(out_path)
+    if unwritable:
+        print(f"The policy could not be saved: {unwritable}; choose another --out.", file=sys.stderr)
+        return 2
+    say = Narrator(brief=args.quiet, details=args.verbose)
+    say.say(f"Imitation training starts: it learns from {demos_path} and writes {out_path}.")
+    if first_load_sentence():
+        say.say(first_load_sentence())
+    # Imported now, not above: torch loads in seconds, and --help and a bad flag answer before it.
+    import torch
+
+    from snake_mc.learn.learning import train_imitation
+    from snake_mc.learn.network import resolve_device, save_policy
+
     try:
         resolve_device(args.device)
     except ValueError as exc:  # a GPU asked for where there is none
@@ -91,22 +101,10 @@ def _train(args: argparse.Namespace) -> int:
     except RuntimeError:  # not a device name at all
         print(f"--device must be auto, cpu, cuda or cuda:N, not {args.device!r}.", file=sys.stderr)
         return 2
-    unwritable = writable_folder(out_path)
-    if unwritable:
-        print(f"The policy could not be saved: {unwritable}; choose another --out.", file=sys.stderr)
-        return 2
-    say = Narrator(brief=args.quiet, details=args.verbose)
     torch.set_num_threads(args.threads)
-    if not demos_path.exists():
-        print(f"There are no demonstrations at {demos_path}; record some with {FIX}, then run this again.", file=sys.stderr)
-        return 2
-    try:
-        demos = datasets.load_dataset(demos_path, grid_size=args.grid_size)
-    except datasets.DatasetError as exc:
-        print(f"{str(exc).rstrip('.')}; to start afresh, record new demonstrations with {FIX}.", file=sys.stderr)
-        return 2
-    if datasets.num_samples(demos) == 0:
-        print(f"{demos_path} holds no moves; record demonstrations with {FIX}.", file=sys.stderr)
+    demos, problem = _demonstrations(demos_path, args.grid_size)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     source = str(demos["source"])
     try:
@@ -131,6 +129,21 @@ def _train(args: argparse.Namespace) -> int:
         held_out = "there were too few games to measure a held-out accuracy"
     say.say(f"Saved the imitation policy to {out_path}; {held_out}.", essential=True)
     return 0
+
+
+def _demonstrations(path: Path, grid_size: int | None) -> tuple[dict | None, str | None]:
+    """The demonstrations, checked, or None and the sentence that says what is wrong and how to fix it."""
+    from snake_mc.game import datasets
+
+    if not path.exists():
+        return None, f"There are no demonstrations at {path}; record some with {FIX}, then run this again."
+    try:
+        demos = datasets.load_dataset(path, grid_size=grid_size)
+    except datasets.DatasetError as exc:
+        return None, f"{str(exc).rstrip('.')}; to start afresh, record new demonstrations with {FIX}."
+    if datasets.num_samples(demos) == 0:
+        return None, f"{path} holds no moves; record demonstrations with {FIX}."
+    return demos, None
 
 
 if __name__ == "__main__":

@@ -8,17 +8,24 @@ Videos are optional: without imageio the recorder says so in one sentence and re
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 from snake_mc.common.cli import OneLineParser, run_guarded
 from snake_mc.common.storage import writable_folder
-from snake_mc.learn.network import CheckpointError, load_policy
 from snake_mc.run.config import Paths
-from snake_mc.run.video import VIDEO_FORMATS, play_greedy, record_best_episode, replay_frames
 from snake_mc.speech.narrate import Narrator
 
-__all__ = ["VIDEO_FORMATS", "main", "play_greedy", "record_best_episode", "replay_frames"]
+PUBLIC = ("VIDEO_FORMATS", "play_greedy", "record_best_episode", "replay_frames")  # from snake_mc/run/video.py
+
+
+def __getattr__(name: str) -> object:
+    """The public API (`from video_recorder import record_best_episode`) lives in snake_mc/run/video.py and loads on
+    first use, so that --help and a bad flag answer before torch is loaded."""
+    if name in PUBLIC:
+        return getattr(importlib.import_module("snake_mc.run.video"), name)
+    raise AttributeError(f"module 'video_recorder' has no attribute {name!r}")
 
 
 def _resolve_out(out: str | None, checkpoint: Path) -> tuple[Path, str | None]:
@@ -54,21 +61,27 @@ def _record(parser: OneLineParser, args) -> int:  # noqa: ANN001 - argparse's na
             parser.error(f"--{name.replace('_', '-')} must be at least 1, not {value}")
     if args.seed < 0:
         parser.error(f"--seed must be zero or more, not {args.seed}")
+    if args.episodes > 1000 or args.fps > 240:
+        parser.error("--episodes must be at most 1000 and --fps at most 240")
     checkpoint = Path(args.checkpoint)
-    try:
-        policy = load_policy(checkpoint, device="cpu")
-    except CheckpointError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     stem, fmt = _resolve_out(args.out, checkpoint)
     unwritable = writable_folder(stem)
     if unwritable:
         print(f"The video could not be saved: {unwritable}; choose another --out.", file=sys.stderr)
         return 2
-    if args.episodes > 1000 or args.fps > 240:
-        parser.error("--episodes must be at most 1000 and --fps at most 240")
     narrator = Narrator()  # sentences: what it does and how long it expects at once, then progress
-    path = record_best_episode(policy, stem, args.episodes, policy.grid_size, args.seed, args.fps, args.max_steps, narrator, fmt)
+    narrator.say(f"Recording a video of the policy in {checkpoint}.")
+    # Imported now, not above: torch loads in seconds, and --help and a bad flag answer before it.
+    from snake_mc.learn.network import CheckpointError, load_policy
+    from snake_mc.run import video
+
+    try:
+        policy = load_policy(checkpoint, device="cpu")
+    except CheckpointError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    path = video.record_best_episode(policy, stem, args.episodes, policy.grid_size, args.seed, args.fps,
+                                     args.max_steps, narrator, fmt)
     return 0 if path is not None else 1
 
 

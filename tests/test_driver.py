@@ -445,7 +445,7 @@ def test_quiet_with_verbose_is_a_one_sentence_flag_error(world, capsys):
 # ----- the record says what it holds (issue 20, findings 11 to 13) ------------------------------------------------
 def test_training_reads_the_joined_self_play_data_from_mc_demos(world, monkeypatch):
     """data/mc_demos.npz is what training reads: a file changed between the join and the training is what it learns."""
-    made = it.make_data
+    made = phases.make_data
 
     def make_then_change(cfg, record, *args):
         archived = made(cfg, record, *args)
@@ -453,7 +453,7 @@ def test_training_reads_the_joined_self_play_data_from_mc_demos(world, monkeypat
             [datasets.load_dataset(cfg.paths.mc_demos, grid_size=G)] * 3, source="mc"))
         return archived
 
-    monkeypatch.setattr(it, "make_data", make_then_change)
+    monkeypatch.setattr(phases, "make_data", make_then_change)
     world.scores.update({"trained-1": 2.0, "trained-2": 2.0})
     assert _run(world, "--iterations", "2", "--mc-reuse-iters", "2") == 0
     assert world.mc_sizes == [12, 24], "4 moves an iteration, joined over the latest 2, then tripled in the file"

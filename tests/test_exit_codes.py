@@ -81,9 +81,9 @@ DISK_FULL = OSError(errno.ENOSPC, "No space left on device", "out.file")
 SURPRISE = RuntimeError("something no one expected")
 FAILURES = [
     # (command, argv, the step replaced, what it raises, a word the sentence must say)
-    ("train_imitation", ["--workdir", "{tmp}", "--epochs", "1", "--hidden", "8", "--layers", "1"], "save_policy",
-     DISK_FULL, "the disk is full"),
-    ("train_imitation", ["--workdir", "{tmp}"], "train_imitation", SURPRISE, "RuntimeError"),
+    ("train_imitation", ["--workdir", "{tmp}", "--epochs", "1", "--hidden", "8", "--layers", "1"],
+     "snake_mc.learn.network:save_policy", DISK_FULL, "the disk is full"),
+    ("train_imitation", ["--workdir", "{tmp}"], "snake_mc.learn.learning:train_imitation", SURPRISE, "RuntimeError"),
     ("evaluate", ["{tmp}/policy.pt", "--episodes", "2"], "evaluate_policy", SURPRISE, "RuntimeError"),
     ("play", ["--scripted", "1", "--grid-size", str(G), "--workdir", "{tmp}", "--out", "new.npz"], "save_dataset",
      DISK_FULL, "the disk is full"),
@@ -92,12 +92,13 @@ FAILURES = [
      "RuntimeError"),
     ("visualize_training", ["--workdir", "{tmp}"], "plot_history", OSError(errno.EACCES, "Permission denied", "p.png"),
      "Permission denied"),
-    ("video_recorder", ["{tmp}/policy.pt", "--episodes", "1", "--out", "{tmp}/v.gif"], "record_best_episode", SURPRISE,
+    ("video_recorder", ["{tmp}/policy.pt", "--episodes", "1", "--out", "{tmp}/v.gif"],
+     "snake_mc.run.video:record_best_episode", SURPRISE,
      "RuntimeError"),
-    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "begin_run",
-     DISK_FULL, "the disk is full"),
-    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"], "begin_run",
-     SURPRISE, "RuntimeError"),
+    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"],
+     "snake_mc.run.begin:ensure_prerequisites", DISK_FULL, "the disk is full"),
+    ("iterative_train", ["--workdir", "{tmp}", "--grid-size", str(G), "--progress", "off"],
+     "snake_mc.run.begin:ensure_prerequisites", SURPRISE, "RuntimeError"),
 ]  # fmt: skip
 
 
@@ -106,8 +107,8 @@ FAILURES = [
 def test_a_failure_exits_1_with_one_sentence_and_a_traceback_only_for_the_unexpected_with_debug(
     files, capsys, monkeypatch, command, argv, step, exc, said
 ):
-    module = importlib.import_module(command)
-    monkeypatch.setattr(module, step, _raise(exc))
+    where, _, name = step.rpartition(":")  # "package.module:name" for a step a command imports when it runs
+    monkeypatch.setattr(importlib.import_module(where or command), name, _raise(exc))
     argv = [a.replace("{tmp}", str(files)) for a in argv]
     assert _status(command, argv) == 1
     assert said in _one_sentence(capsys)
@@ -136,17 +137,17 @@ def test_imitation_training_runs_on_the_torch_threads_asked_for(files, monkeypat
     """One torch thread by default: beside busy programs two trained three times slower (docs/experiments.md)."""
     import torch
 
-    import train_imitation
+    from snake_mc.learn import learning
 
     seen = []
-    real = train_imitation.train_imitation
+    real = learning.train_imitation
 
     def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return real(*args, **kwargs)
 
     before = torch.get_num_threads()
-    monkeypatch.setattr(train_imitation, "train_imitation", spy)
+    monkeypatch.setattr(learning, "train_imitation", spy)
     extra = [] if threads == 1 else ["--threads", str(threads)]
     try:
         argv = ["--workdir", str(files), "--epochs", "1", "--hidden", "8", "--layers", "1", "--quiet", *extra]
@@ -160,7 +161,7 @@ def test_imitation_training_runs_on_the_torch_threads_asked_for(files, monkeypat
 
 def test_a_signal_that_arrives_inside_compiled_code_is_a_stop_not_a_failure(files, monkeypatch, capsys):
     """numba turns an interrupt raised while it returns into a SystemError whose cause is the interrupt."""
-    import train_imitation
+    from snake_mc.learn import learning
 
     def interrupted_inside_numba(*args, **kwargs):
         try:
@@ -168,7 +169,7 @@ def test_a_signal_that_arrives_inside_compiled_code_is_a_stop_not_a_failure(file
         except KeyboardInterrupt as stop:
             raise SystemError("CPUDispatcher(<function _encode_games>) returned a result with an exception set") from stop
 
-    monkeypatch.setattr(train_imitation, "train_imitation", interrupted_inside_numba)
+    monkeypatch.setattr(learning, "train_imitation", interrupted_inside_numba)
     assert _status("train_imitation", ["--workdir", str(files)]) == 130
     assert "was interrupted" in _one_sentence(capsys)
 

@@ -49,8 +49,7 @@ def begin_run(cfg: TrainConfig, say: narrate.Narrator) -> Begun:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     torch.set_num_threads(cfg.threads)  # self-play workers and the hard-position search set their own
-    say.say(f"Snake Monte Carlo training starts in {p.workdir.resolve()}, on a {cfg.grid_size} by {cfg.grid_size} "
-            f"board, using the {device.type.upper()}.")
+    say.say(f"The work runs on the {device.type.upper()}.")
     say.event("start", config=cfg.to_dict())
     if cfg.backend == "ray":  # an address that does not answer is said now, not after the first phases
         check_ray_address(cfg.ray_address)

@@ -344,6 +344,26 @@ HELP_GROUPS = {
 }
 
 
+# The flags most runs need, said by --help (a listener hears 15 lines, not 150); --help-all lists every one.
+COMMON_FLAGS = ("num_iterations", "workdir", "seed", "grid_size", "mc_num_workers", "device", "progress", "quiet",
+                "verbose", "config")
+
+
+class _ShortHelp(argparse.Action):
+    """--help: what the command does, the common flags with their defaults, and where the rest are."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option: str | None = None) -> None:
+        lines = ["Usage: python iterative_train.py [flags]. " + (parser.description or ""),
+                 "The flags most runs need, each with its default:"]
+        for name in COMMON_FLAGS:
+            flag = SHORT_FLAGS.get(name, flag_name(name))
+            default = "the current folder" if FIELDS[name].default == "." else default_text(FIELDS[name].default)
+            lines.append(f"  {flag}: {FIELDS[name].metadata['help']} Default: {default}.")
+        lines.append("Every other flag, in groups, is listed by python iterative_train.py --help-all.")
+        print("\n".join(lines))  # on stdout, as argparse's own help
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, generated from the fields. Unset flags stay out of the namespace (SUPPRESS), so
     `parse_config` can tell a flag the user typed from a default and let it win over the TOML file."""
@@ -360,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
         "and the current policy plays the new games first.",
         allow_abbrev=False,
         argument_default=argparse.SUPPRESS,
+        add_help=False,
     )
+    parser.add_argument("-h", "--help", action=_ShortHelp, nargs=0, help="Say the few flags most runs need.")
+    parser.add_argument("--help-all", action="help", help="List every flag, in groups, each with its default.")
     group: argparse._ActionsContainer = parser
     for name, f in FIELDS.items():
         if name in HELP_GROUPS:
