@@ -59,24 +59,24 @@ def test_two_last_cells_that_touch_are_not_split():
 
 
 def test_a_detour_plan_is_followed_only_while_the_game_keeps_to_it():
-    from snake_mc.search.detours import _PlanBook
+    from snake_mc.search.detours import PlanBook
 
     def game() -> SnakeEnv:
         return SnakeEnv.from_state(10, [(5, 5), (6, 5), (7, 5)], "up", (0, 9))
 
-    book, policy = _PlanBook(), object()
+    book = PlanBook()
     env = game()
-    book.keep(env.game, 0, policy, np.array([1, 2, 1]))  # made now: straight, then right, then straight
+    book.keep(env.game, 0, np.array([1, 2, 1]))  # made now: straight, then right, then straight
     env.step(1)
-    assert book.follow(env.game, 0, policy) == 2  # the head is where the plan put it
+    assert book.follow(env.game, 0) == 2  # the head is where the plan put it
     env.step(2)
-    assert book.follow(env.game, 0, object()) == -1  # another policy never follows it
+    assert PlanBook().follow(env.game, 0) == -1  # another book (another stream of searches) never follows it
     env = game()
-    book.keep(env.game, 0, policy, np.array([1, 2, 1]))
+    book.keep(env.game, 0, np.array([1, 2, 1]))
     env.step(0)  # the game turned left instead: the plan no longer holds
-    assert book.follow(env.game, 0, policy) == -1
+    assert book.follow(env.game, 0) == -1
     env = game()
-    book.keep(env.game, 0, policy, np.array([1, 2, 1]))
+    book.keep(env.game, 0, np.array([1, 2, 1]))
     env.step(1)
     env.step(2)  # a move it did not ask about: the plan is dropped
-    assert book.follow(env.game, 0, policy) == -1
+    assert book.follow(env.game, 0) == -1

@@ -144,3 +144,22 @@ def test_the_encoder_imports_the_rules_and_the_tours_geometry_never_a_player():
     assert not any(m.startswith(("snake_mc.game.scripted", "snake_mc.search", "snake_mc.learn")) for m in imported), imported
     tour = {module for _, module in imported_modules(PACKAGE / "game" / "tour.py")}
     assert not any(m.startswith("snake_mc.game.scripted") for m in tour), "tour.py holds facts; the player imports it"
+
+
+def test_the_search_keeps_no_state_of_its_own_between_calls():
+    """Issue 26: a module-global plan book (detours.PLANS) made an answer depend on earlier calls. The search's
+    modules may hold constants and the threads it reuses, nothing else: what lasts from call to call (a PlanBook)
+    is made by the caller and passed in."""
+    allowed = {("rollouts.py", "_THREAD_POOLS")}  # idle threads, reused: no answer depends on them
+    state = []
+    for path in sorted((PACKAGE / "search").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict | ast.List | ast.Set | ast.Call):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for name in (t.id for t in targets if isinstance(t, ast.Name)):
+                    constant = isinstance(node.value, ast.Call) and ast.unparse(node.value.func) in ("np.uint64", "re.compile")
+                    if not constant and (path.name, name) not in allowed and not name.isupper():
+                        state.append(f"{path.name}: {name}")
+                    if name.isupper() and isinstance(node.value, ast.Call) and not constant:
+                        state.append(f"{path.name}: {name} = {ast.unparse(node.value)[:40]}")
+    assert not state, state

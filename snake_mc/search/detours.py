@@ -2,15 +2,14 @@
 
 With few cells free, the endgame search (endgame.py) tries every way to the apple; once the snake has gone
 `DETOUR_AFTER` moves hungry, `DETOUR_ROLLOUTS` sampled rollouts per candidate move hunt for a detour to the food up to
-the starvation limit (`_detours`), and the way found is followed move by move (`PLANS`) instead of searched again.
+the starvation limit (`_detours`), and the way found is followed move by move (a `PlanBook` the caller owns and
+passes in, one per stream of searches such as a self-play worker's games) instead of searched again.
 `look_deeper` is what the search (rollouts.py) calls; `gumbel` (the rollouts' sampling noise) and
 `split_last_cells` (a board that can no longer be filled) live here because both modules use them, and this one is
 below the search.
 """
 
 from __future__ import annotations
-
-import weakref
 
 import numpy as np
 
@@ -38,8 +37,9 @@ def gumbel(keys: np.ndarray, step: int) -> np.ndarray:
     return -np.log(-np.log(uniform))
 
 
-def look_deeper(games: SnakeBatch, policy: SnakePolicy, actions: np.ndarray, stuck: np.ndarray,
-                 root_logits: np.ndarray, game_keys: np.ndarray, detour_rollouts: int, endgame: bool) -> int:
+def look_deeper(games: SnakeBatch, policy: SnakePolicy, actions: np.ndarray, stuck: np.ndarray,  # noqa: PLR0913
+                root_logits: np.ndarray, game_keys: np.ndarray, detour_rollouts: int, endgame: bool,
+                book: PlanBook) -> int:
     """For the stuck games, the endgame search's plan (few cells free) or a detour (hungry) replaces the choice in
     `actions`, in place; returns the extra rollout moves played."""
     if endgame and stuck.any():
@@ -49,18 +49,18 @@ def look_deeper(games: SnakeBatch, policy: SnakePolicy, actions: np.ndarray, stu
             actions[rows[planned >= 0]] = planned[planned >= 0]
             stuck[rows[planned >= 0]] = False
     hungry = np.flatnonzero(stuck & (games.since_food >= DETOUR_AFTER)) if detour_rollouts > 0 else np.zeros(0, np.int64)
-    followed = np.array([PLANS.follow(games, i, policy) for i in hungry], dtype=np.int64)
+    followed = np.array([book.follow(games, i) for i in hungry], dtype=np.int64)
     actions[hungry[followed >= 0]] = followed[followed >= 0]
-    hungry = hungry[(followed < 0) & np.array([PLANS.due(games, i, policy) for i in hungry], dtype=bool)]
+    hungry = hungry[(followed < 0) & np.array([book.due(games, i) for i in hungry], dtype=bool)]
     if not len(hungry):
         return 0
     found, plans, extra = _detours(games.take(hungry), policy, detour_rollouts, game_keys[hungry] ^ _DETOUR_SALT)
     for j, plan in enumerate(plans):
         if plan is not None:
             actions[hungry[j]] = plan[0]
-            PLANS.keep(games, int(hungry[j]), policy, plan)
+            book.keep(games, int(hungry[j]), plan)
         else:
-            PLANS.rest(games, int(hungry[j]), policy)
+            book.rest(games, int(hungry[j]))
     return extra
 
 
@@ -161,31 +161,31 @@ def _detours(games: SnakeBatch, policy: SnakePolicy, S: int, keys: np.ndarray) -
     return counts, plans, moves
 
 
-class _PlanBook:
+class PlanBook:
     """The detours found, followed move by move instead of searched again at every move.
 
     Until the snake eats, a game is deterministic (new food appears only then), so a rollout that reached the apple
     and could go on will do so again when its moves are replayed. A plan is kept under the game's identity (its food
     stream's key and position) with the move count, head and heading it started from. It is followed only while the
     game asks at every move, has not eaten, and its head and heading are where the plan's moves put them; a game that
-    left it (a move chosen otherwise, a move it did not ask about) drops it and searches afresh. Plans are kept per
-    policy object, so another policy playing the same seeded games never follows them."""
+    left it (a move chosen otherwise, a move it did not ask about) drops it and searches afresh. The book is state in
+    the open: the caller makes one for a stream of searches of the same games by the same policy (a self-play
+    worker's games) and passes it to every search of them; a search given none remembers nothing."""
 
     LIMIT = 100_000
 
     def __init__(self) -> None:
-        self.plans: dict[tuple[int, int, int], list] = {}
-        self.waits: dict[tuple[int, int, int], int] = {}  # the move from which a failed search may be tried again
-        self.owner: weakref.ref | None = None
+        self.plans: dict[tuple[int, int], list] = {}
+        self.waits: dict[tuple[int, int], int] = {}  # the move from which a failed search may be tried again
 
     @staticmethod
-    def _key(games: SnakeBatch, i: int, policy: SnakePolicy) -> tuple[int, int, int]:
-        """Game i's identity: the policy playing it, and its food stream's key and position (which moves on eating)."""
-        return id(policy), int(games.rng_key[i]), int(games.rng_ctr[i])
+    def _key(games: SnakeBatch, i: int) -> tuple[int, int]:
+        """Game i's identity: its food stream's key and position (which moves on eating)."""
+        return int(games.rng_key[i]), int(games.rng_ctr[i])
 
-    def follow(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> int:
+    def follow(self, games: SnakeBatch, i: int) -> int:
         """The plan's move for game i now, or -1 when it has none that still holds."""
-        key = self._key(games, i, policy)
+        key = self._key(games, i)
         entry = self.plans.pop(key, None)
         if entry is None:
             return -1
@@ -202,31 +202,22 @@ class _PlanBook:
         self.plans[key] = entry
         return int(plan[k])
 
-    def serve(self, policy: SnakePolicy) -> None:
-        """Start afresh when another policy searches: its games, even on the same seeds, are not this one's."""
-        if self.owner is None or self.owner() is not policy:
-            self.plans.clear()
-            self.waits.clear()
-            self.owner = weakref.ref(policy)
-
-    def due(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> bool:
+    def due(self, games: SnakeBatch, i: int) -> bool:
         """Whether game i may be searched for a detour now: not within `DETOUR_RETRY` moves of a search that failed."""
-        until = self.waits.get(self._key(games, i, policy))
+        until = self.waits.get(self._key(games, i))
         return until is None or not 0 <= until - int(games.t[i]) < DETOUR_RETRY
 
-    def rest(self, games: SnakeBatch, i: int, policy: SnakePolicy) -> None:
+    def rest(self, games: SnakeBatch, i: int) -> None:
         """Game i's detour search found nothing: wait `DETOUR_RETRY` moves before the next."""
         if len(self.waits) >= self.LIMIT:
             self.waits.clear()
-        self.waits[self._key(games, i, policy)] = int(games.t[i]) + DETOUR_RETRY
+        self.waits[self._key(games, i)] = int(games.t[i]) + DETOUR_RETRY
 
-    def keep(self, games: SnakeBatch, i: int, policy: SnakePolicy, plan: np.ndarray) -> None:
-        """Remember `plan`, found by `policy`'s rollouts for game i as it is now (its first move is made now)."""
+    def keep(self, games: SnakeBatch, i: int, plan: np.ndarray) -> None:
+        """Remember `plan`, found by the rollouts for game i as it is now (its first move is made now)."""
         if len(self.plans) >= self.LIMIT:
             self.plans.clear()
         t = int(games.t[i])
-        self.plans[self._key(games, i, policy)] = [plan, t, int(games.head_r[i]), int(games.head_c[i]),
-                                                   int(games.direction[i]), t, int(games.length[i])]
+        self.plans[self._key(games, i)] = [plan, t, int(games.head_r[i]), int(games.head_c[i]),
+                                           int(games.direction[i]), t, int(games.length[i])]
 
-
-PLANS = _PlanBook()

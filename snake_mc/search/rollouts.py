@@ -52,7 +52,7 @@ from snake_mc.game.observation import trapped
 from snake_mc.game.rules import SnakeBatch, SnakeEnv, mix64
 from snake_mc.game.tour import order_keeping_moves
 from snake_mc.learn.network import SnakePolicy, select_actions
-from snake_mc.search.detours import DETOUR_ROLLOUTS, PLANS, gumbel, look_deeper, split_last_cells
+from snake_mc.search.detours import DETOUR_ROLLOUTS, PlanBook, gumbel, look_deeper, split_last_cells
 
 _TIE = 1e-6  # action values closer than this count as a tie, broken by the policy's own preference
 # A search thread needs this many games to gain: every move of the search hands the GIL between the threads, and
@@ -153,6 +153,7 @@ def monte_carlo_actions(
     detour_rollouts: int = DETOUR_ROLLOUTS,
     endgame: bool = True,
     tour: bool = True,
+    plans: PlanBook | None = None,
 ) -> MCResult:
     """Choose a move for each of the G games by K rollouts of H moves per candidate action; `games` is not touched.
 
@@ -162,14 +163,14 @@ def monte_carlo_actions(
     head can no longer reach its own body (observation.trapped) counts as dying on the next move: a 20-move rollout
     cannot see a trap close, but the encoder's search can. The policy's own preferred move stands unless another
     move's value beats it by more than `margin`, or all its rollouts die while another move's do not; then the
-    best-valued move is chosen, ties going to the move the policy prefers. A strong policy knows things a short
-    rollout cannot see, so it is overruled only for a clear gain or a certain death. A rollout alive at the horizon
-    with just two cells free, apart, counts as dead too (`split_last_cells`).
+    best-valued move is chosen, ties going to the move the policy prefers (a strong policy knows things a short
+    rollout cannot see). A rollout alive with two cells free, apart, counts as dead too (`split_last_cells`).
 
     A game none of whose rollouts reached an apple and survived is stuck circling its body. With `endgame` and at most
     `endgame.MAX_FREE` cells free, every way to the apple is searched exactly (endgame.py); otherwise, once it has
     gone `DETOUR_AFTER` moves without an apple, `detour_rollouts` sampled rollouts per move hunt for a detour to the
-    food up to the starvation limit (detours.py). Either one's find replaces the choice.
+    food up to the starvation limit (detours.py). Either one's find replaces the choice; later calls given the same
+    `plans` (a detours.PlanBook) follow it move by move, and a call given none keeps nothing.
 
     With `tour`, a game in tour order chooses only among its proven-safe moves, rolled out for at least a lap; one
     with a single proven-safe move takes it unsearched (NaN values). The module's docstring says why.
@@ -182,8 +183,8 @@ def monte_carlo_actions(
     """
     _check_search(K, H, temperature, discount, margin, threads, detour_rollouts)
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
-    options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin,
-               "trap_check": trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame}  # fmt: skip
+    options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin, "trap_check":
+               trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame, "plans": plans or PlanBook()}
     proven = order_keeping_moves(games)[0] if tour else np.zeros((games.num_games, 3), bool)
     lap = max(int(H), games.grid_size**2)
 
@@ -227,8 +228,6 @@ def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base:
                    proven: np.ndarray, **options) -> MCResult:
     """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads; `proven`
     (G, 3) marks the moves proven safe (the choice keeps to them where a game has any)."""
-    if options["detour_rollouts"] > 0:
-        PLANS.serve(policy)
     groups = np.array_split(np.arange(games.num_games), max(1, min(int(threads), games.num_games // MIN_GAMES_PER_THREAD)))
     if len(groups) <= 1:
         return _search_games(games, policy, int(K), int(H), base, proven=proven, **options)
@@ -282,6 +281,7 @@ def _search_games(
     trap_check: bool,
     detour_rollouts: int = 0,
     endgame: bool = False,
+    plans: PlanBook,
     proven: np.ndarray | None = None,
 ) -> MCResult:
     """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
@@ -304,7 +304,8 @@ def _search_games(
     # every way to the apple; a hungry one, search for a detour by sampled rollouts. A game with proven-safe moves
     # needs neither: it cannot be stuck.
     stuck = ~(fed & ~died).reshape(n_games, 3 * int(K)).any(axis=1) & ~games.done & ~proven.any(axis=1)
-    moves += look_deeper(games, policy, actions, stuck, root_logits, game_keys, int(detour_rollouts), endgame)
+    moves += look_deeper(games, policy, actions, stuck, root_logits, game_keys, int(detour_rollouts), endgame,
+                         plans)
     return MCResult(actions=actions, values=values, deaths=deaths, rollout_moves=moves)
 
 

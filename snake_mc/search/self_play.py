@@ -34,6 +34,7 @@ from snake_mc.common.constants import BACKENDS
 from snake_mc.game.datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import load_policy
+from snake_mc.search.detours import PlanBook
 from snake_mc.search.off_path import FORCED_MOVES, random_safe_moves
 from snake_mc.search.rollouts import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
 from snake_mc.speech.narrate import Narrator, about, count, format_seconds, get_narrator, per_second
@@ -127,11 +128,12 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
     rollout_moves = 0
     move = 0
     forced_from = np.full(len(games), -1, np.int64) if forced_from is None else forced_from
+    plans = PlanBook()  # these games' detours, followed from move to move
     while not games.done.all():
         live = np.flatnonzero(~games.done)
         now = games.take(live)
         move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
-        found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, **search.options())
+        found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, plans=plans, **search.options())
         forced = (forced_from[live] >= 0) & (move >= forced_from[live]) & (move < forced_from[live] + FORCED_MOVES)
         if forced.any():
             rows = live[forced]
