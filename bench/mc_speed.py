@@ -37,7 +37,9 @@ if str(ROOT) not in sys.path:
 from snake_mc.game.observation import encode  # noqa: E402
 from snake_mc.game.rules import SnakeBatch, SnakeEnv  # noqa: E402 - the path above must be set first
 from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy, select_actions  # noqa: E402
-from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
+from snake_mc.run.config import TrainConfig  # noqa: E402
+from snake_mc.run.phases import search_settings  # noqa: E402
+from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
 from snake_mc.search.self_play import generate_self_play_data  # noqa: E402
 from snake_mc.speech.narrate import Narrator  # noqa: E402
 
@@ -226,7 +228,8 @@ def _measure_self_play(policy: SnakePolicy, episodes: int) -> None:
         quiet = Narrator(progress="off", quiet=True)
         for workers in (1, 2):
             _, stats = generate_self_play_data(
-                str(path), episodes, SearchSettings(K, H), num_workers=workers, seed=0, grid_size=GRID, narrator=quiet
+                str(path), episodes, search_settings(TrainConfig(), K, H), num_workers=workers, seed=0, grid_size=GRID,
+                narrator=quiet
             )
             who = "1 worker searching" if workers == 1 else f"{workers} workers, each searching"
             print(f"Self-play with {who} on {threads_phrase(stats['search_threads'])}: "

@@ -32,8 +32,8 @@ def comparison(new: list[int], old: list[int], new_lengths: list[int] | None = N
 
 
 STANDING = Standing(mc_K=5, mc_H=20, low_improvement_streak=0, use_human_data=True, has_full_scores=True)
-RULES = Rules(eval_full_every=5, adapt_threshold=0.5, adapt_patience=2, K_step=2, H_step=10, rollback_z=2.0,
-              include_human_data=True, human_baseline=90.0)
+RULES = Rules(eval_full_every=5, adapt_threshold=0.5, adapt_speed_threshold=0.1, adapt_patience=2, K_step=2, H_step=10,
+              rollback_z=2.0, include_human_data=True, human_baseline=90.0)
 
 
 def test_paired_mean_and_standard_error():
@@ -132,7 +132,7 @@ def test_demonstrations_are_dropped_once_a_kept_policy_beats_their_mean():
     assert d.dropped_human_data and not d.use_human_data and "dropped" in d.summary
     below = decide(STANDING, comparison([85, 86, 85, 86], [84, 85, 84, 85]), None, RULES)
     assert below.use_human_data and not below.dropped_human_data
-    off = decide(STANDING, c, None, Rules(include_human_data=False, human_baseline=90.0))
+    off = decide(STANDING, c, None, Rules(**{**RULES.__dict__, "eval_full_every": 2, "include_human_data": False}))
     assert off.use_human_data and not off.dropped_human_data, "this command's --no-include-human-data is not saved"
 
 
@@ -239,7 +239,7 @@ def test_a_policy_level_on_everything_grows_k_and_h_after_patience():
 
 def test_a_different_speed_threshold_reads_the_same_change_otherwise():
     c = comparison([FULL] * GAMES, [FULL] * GAMES, moved(-39), OLD_LENGTHS)  # down 0.4
-    strict = Rules(adapt_speed_threshold=0.5, human_baseline=100.0)
+    strict = Rules(**{**RULES.__dict__, "eval_full_every": 2, "adapt_speed_threshold": 0.5, "human_baseline": 100.0})
     assert decide(Standing(5, 20, 1, True, True), c, None, strict).grew
 
 

@@ -13,6 +13,9 @@ from snake_mc.search.hard_positions import HardPositionSettings, hard_positions,
 G = 6
 
 
+SHALLOW = HardPositionSettings(games=1, rewind=1, K=3, H=5, margin=0.0)
+
+
 def weak_policy(seed: int = 0) -> SnakePolicy:
     torch.manual_seed(seed)
     return SnakePolicy(G, hidden=16, layers=1).eval()
@@ -20,7 +23,7 @@ def weak_policy(seed: int = 0) -> SnakePolicy:
 
 def test_only_lost_games_are_kept_and_each_ends_one_move_before_its_loss():
     policy = weak_policy()
-    settings = HardPositionSettings(games=12, rewind=5)
+    settings = HardPositionSettings(games=12, rewind=5, K=5, H=100, margin=0.0)
     states, owner, summary = play_and_keep_losses(policy, settings, G, seed=3)
     assert summary["lost"] == 12 - round(summary["win_rate"] * 12) and summary["lost"] > 0
     assert len(np.unique(owner)) == summary["lost"]
@@ -36,7 +39,7 @@ def test_only_lost_games_are_kept_and_each_ends_one_move_before_its_loss():
 
 def test_the_labels_form_a_valid_dataset_and_are_reproducible():
     policy = weak_policy(1)
-    settings = HardPositionSettings(games=8, rewind=4, K=2, H=6)
+    settings = HardPositionSettings(games=8, rewind=4, K=2, H=6, margin=0.0)
     a, stats = hard_positions(policy, settings, G, seed=11, threads=2)
     b, _ = hard_positions(policy, settings, G, seed=11, threads=1)
     datasets.validate_dataset(a, "hard positions", G)
@@ -55,7 +58,7 @@ def test_the_search_label_avoids_a_move_that_dies_at_once():
     assert batch.head_r[0] == 0 and not batch.done[0]
     # The head is at the top wall, heading up: straight (1) hits the wall.
     states = batch.export_states()
-    data = label_positions(weak_policy(2), states, np.zeros(1, np.int64), HardPositionSettings(K=3, H=5), seed=0)
+    data = label_positions(weak_policy(2), states, np.zeros(1, np.int64), SHALLOW, seed=0)
     assert data["actions"][0] != 1
     values = data["action_values"][0]  # measured, or NaN where a single proven-safe move left nothing to search
     assert values[1] < values.max() or np.isnan(values).all()

@@ -34,6 +34,16 @@ def positions(*envs: SnakeEnv) -> SnakeBatch:
     return SnakeBatch.from_states({k: np.concatenate([s[k] for s in states]) for k in STATE_KEYS})
 
 
+def _settings(K: int, H: int, threads: int | None = None) -> SearchSettings:
+    """Self-play's search as a run of the default configuration builds it, with this K, H and thread count."""
+    from dataclasses import replace
+
+    from snake_mc.run.config import TrainConfig
+    from snake_mc.run.phases import search_settings
+
+    return replace(search_settings(TrainConfig(), K, H), threads=threads)
+
+
 def rollout_search(*args, **kwargs):
     """The search without the tour's shortcut (tour.py), so that these hand-made positions test the rollouts even
     where a body happens to lie in tour order."""
@@ -154,40 +164,50 @@ def test_a_rollout_walled_off_from_its_body_at_the_horizon_counts_as_dead():
     assert seeing.actions[0] == 2 and seeing.values[0, 0] == -1.0 and seeing.deaths[0].tolist() == [2, 2, 0]
 
 
-def test_every_settings_default_is_the_configs_and_no_help_text_types_one():
-    """A default written twice must be the same twice: the search's, the hard positions' and the decisions' settings
-    (and the search function's keywords) against the driver's config, and the numbers evaluate.py's help gives."""
+def test_settings_have_no_defaults_of_their_own_and_are_built_from_the_config():
+    """Issue 26: one source for every default, by construction. The search's, the hard positions' and the decisions'
+    settings (and the run state's configured fields) cannot be made without every value; the builders take them
+    from TrainConfig; the search function's keyword defaults and evaluate.py's help are the constants the config's
+    knobs are declared with."""
     import dataclasses
     import inspect
 
     import evaluate
+    from snake_mc.common import constants
     from snake_mc.run.config import TrainConfig
     from snake_mc.run.decide import Rules
+    from snake_mc.run.judging import rules_of
+    from snake_mc.run.phases import hard_position_settings, search_settings
+    from snake_mc.run.run_state import RunState
     from snake_mc.search.hard_positions import HardPositionSettings
 
-    cfg = TrainConfig()
-    pairs = {
-        SearchSettings: {"K": "mc_K", "H": "mc_H", "temperature": "mc_temperature", "margin": "mc_margin",
-                         "trap_check": "mc_trap_check", "detour_rollouts": "mc_detours"},
-        HardPositionSettings: {"games": "hard_games", "rewind": "hard_rewind", "K": "hard_K", "H": "hard_H",
-                               "margin": "hard_margin"},
-        Rules: {"eval_full_every": "eval_full_every", "adapt_threshold": "mc_adapt_threshold",
-                "adapt_patience": "mc_adapt_patience", "K_step": "mc_K_step", "H_step": "mc_H_step",
-                "rollback_z": "rollback_z", "include_human_data": "include_human_data"},
-    }  # fmt: skip
-    for kind, knobs in pairs.items():
-        defaults = {f.name: f.default for f in dataclasses.fields(kind)}
-        for field, knob in knobs.items():
-            said = f"{kind.__name__}.{field} is {defaults[field]} but {knob} {getattr(cfg, knob)}"
-            assert defaults[field] == getattr(cfg, knob), said
+    for kind in (SearchSettings, HardPositionSettings, Rules):
+        assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(kind)), kind.__name__
+        with pytest.raises(TypeError):
+            kind()
+    configured = {"next_iteration", "mc_K", "mc_H", "grid_size", "reward", "human_baseline"}
+    missing = dataclasses.MISSING
+    assert {f.name for f in dataclasses.fields(RunState) if f.default is missing and f.default_factory is missing} == configured
+    cfg = TrainConfig(mc_temperature=0.25, mc_margin=0.5, mc_trap_check=False, mc_detours=7, hard_K=3, hard_margin=0.2,
+                      mc_adapt_speed_threshold=0.3, rollback_z=3.0)
+    assert search_settings(cfg, 9, 11) == SearchSettings(K=9, H=11, temperature=0.25, margin=0.5, trap_check=False,
+                                                         threads=None, detour_rollouts=7)
+    hard = hard_position_settings(cfg)
+    assert (hard.K, hard.H, hard.margin, hard.games) == (3, cfg.hard_H, 0.2, cfg.hard_games)
+    state = RunState(next_iteration=1, mc_K=5, mc_H=100, grid_size=10, reward="default", human_baseline=1.0)
+    rules = rules_of(cfg, state)
+    assert (rules.adapt_speed_threshold, rules.rollback_z, rules.eval_full_every) == (0.3, 3.0, cfg.eval_full_every)
     keywords = inspect.signature(monte_carlo_actions).parameters
-    for field in ("temperature", "margin", "trap_check", "detour_rollouts", "endgame"):
-        assert keywords[field].default == getattr(SearchSettings(), field), field
-    assert DEFAULT_MARGIN == cfg.mc_margin
+    fresh = TrainConfig()
+    for keyword, knob, constant in (("temperature", "mc_temperature", "DEFAULT_TEMPERATURE"),
+                                    ("margin", "mc_margin", "DEFAULT_MARGIN"),
+                                    ("trap_check", "mc_trap_check", "DEFAULT_TRAP_CHECK"),
+                                    ("detour_rollouts", "mc_detours", "DEFAULT_DETOURS")):  # fmt: skip
+        assert keywords[keyword].default == getattr(fresh, knob) == getattr(constants, constant), keyword
     parser = evaluate._parser()
     helps = {action.option_strings[0]: action.help for action in parser._actions if action.option_strings}
-    assert helps["--mc-margin"].endswith(f"(default: the search's, {cfg.mc_margin:g})")
-    assert f"(default: the search's, {cfg.mc_detours};" in helps["--mc-detours"]
+    assert helps["--mc-margin"].endswith(f"(default: the search's, {fresh.mc_margin:g})")
+    assert f"(default: the search's, {fresh.mc_detours};" in helps["--mc-detours"]
 
 
 def test_a_snake_in_tour_order_is_searched_among_its_proven_safe_moves_with_measured_values():
@@ -340,7 +360,7 @@ def checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-BUDGET = {"search": SearchSettings(K=2, H=4), "grid_size": G, "starve_steps": 12}
+BUDGET = {"search": _settings(2, 4), "grid_size": G, "starve_steps": 12}
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +398,7 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
 
 def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
     one, solo = generate_self_play_data(str(checkpoint), 5, num_workers=1, seed=4, narrator=quiet(),
-                                         **{**BUDGET, "search": SearchSettings(K=2, H=4, threads=3)})
+                                         **{**BUDGET, "search": _settings(2, 4, threads=3)})
     two, stats, _ = two_workers
     assert solo["search_threads"] == 3
     assert stats["workers"] == 2 and len(two["episode_scores"]) == len(one["episode_scores"]) == 5
@@ -575,10 +595,11 @@ def test_workers_die_with_a_driver_killed_by_sigkill(checkpoint):
 
     repo = Path(__file__).resolve().parents[1]
     code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
-            "from snake_mc.speech.narrate import Narrator\nfrom snake_mc.search.rollouts import SearchSettings\n"
+            "from snake_mc.speech.narrate import Narrator\nfrom snake_mc.run.config import TrainConfig\n"
+            "from snake_mc.run.phases import search_settings\n"
             "from snake_mc.search.self_play import generate_self_play_data\n"
             f"generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True), "
-            f"worker_timeout_s=3600, search=SearchSettings(K=2, H=4), grid_size={G})\n")  # fmt: skip
+            f"worker_timeout_s=3600, search=search_settings(TrainConfig(), 2, 4), grid_size={G})\n")  # fmt: skip
     driver = subprocess.Popen([sys.executable, "-c", code])
     workers: list[int] = []
     try:  # the workers are stopped past their start-up (hung), and wait on nothing a test could time
@@ -728,11 +749,12 @@ def test_ctrl_c_while_workers_start_gives_no_worker_traceback(checkpoint):
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from snake_mc.search.rollouts import SearchSettings\nfrom snake_mc.speech.narrate import Narrator\n"
+        "from snake_mc.run.config import TrainConfig\nfrom snake_mc.run.phases import search_settings\n"
+        "from snake_mc.speech.narrate import Narrator\n"
         "from snake_mc.search.self_play import generate_self_play_data\n"
         "try:\n"
         f"    generate_self_play_data({str(checkpoint)!r}, 4, num_workers=2, narrator=Narrator(quiet=True),\n"
-        f"                            search=SearchSettings(K=2, H=4), grid_size={G})\n"
+        f"                            search=search_settings(TrainConfig(), 2, 4), grid_size={G})\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted', flush=True)\n"
     )

@@ -17,7 +17,7 @@ from snake_mc.run.run_state import RunState, RunStateError
 SOUND = dataclasses.asdict(RunState(next_iteration=3, mc_K=7, mc_H=30, fast_scores=[4, 9], full_scores=[4, 9, 12],
                                     fast_lengths=[40, 95], full_lengths=[40, 95, 130],
                                     archived_mc_files=["training_logs/mc_demos/iter_1.npz"], policy_sha256="ab" * 32,
-                                    elapsed_minutes=2.5, human_baseline=92.8))  # fmt: skip
+                                    elapsed_minutes=2.5, human_baseline=92.8, grid_size=10, reward="default"))  # fmt: skip
 
 DAMAGE = [
     ("next_iteration", "3", "next_iteration"), ("next_iteration", 0, "next_iteration"),

@@ -16,6 +16,10 @@ MAX_PARAMETERS = 20_000_000
 # deaths). Measured on the v3 imitation policy, 100 games, K 5, H 20: the policy alone 83.0; search without a margin
 # 81.8; margin 0.5, 88.8; margin 1 with the trap check, 91.3 (docs/experiments.md).
 DEFAULT_MARGIN = 1.0
+# The rollout policy plays greedily: measured stronger than sampling (docs/experiments.md).
+DEFAULT_TEMPERATURE = 0.0
+# A rollout alive at the horizon whose head is walled off from its own body counts as dead.
+DEFAULT_TRAP_CHECK = True
 MAX_DETOURS = 4096  # the most detour rollouts per move any flag accepts
 # The largest search any flag, the growth rule or a saved run state may ask for: K rollouts per candidate move, of H
 # moves each (the driver's --mc-k and --mc-h, evaluate.py's, and what the growth rule may reach).

@@ -23,7 +23,10 @@ from pathlib import Path
 from snake_mc.common.cli import OneLineParser, default_text, flag_name, knob, typed
 from snake_mc.common.constants import (
     BACKENDS,
+    DEFAULT_DETOURS,
     DEFAULT_MARGIN,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TRAP_CHECK,
     MAX_DETOURS,
     MAX_GRID,
     MAX_H,
@@ -156,11 +159,13 @@ class TrainConfig:
     mc_search_threads: int = knob(0, "Threads each self-play worker searches on; 0 shares out this machine's cores.")
     mc_worker_timeout: float = knob(300.0, "Seconds a self-play worker process may go without news (start-up included) "
                                            "before the run takes it for hung and stops, resumable.")
-    mc_temperature: float = knob(0.0, "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
+    mc_temperature: float = knob(DEFAULT_TEMPERATURE,
+                                 "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
     mc_margin: float = knob(DEFAULT_MARGIN,
                             "How much better (in apples) the search's best move must be to overrule the policy's own move.")
-    mc_trap_check: bool = knob(True, "Count a rollout whose head is walled off from its own body at the horizon as dead.")
-    mc_detours: int = knob(64, "Sampled rollouts per move that hunt for a way to the food when the snake circles "
+    mc_trap_check: bool = knob(DEFAULT_TRAP_CHECK,
+                               "Count a rollout whose head is walled off from its own body at the horizon as dead.")
+    mc_detours: int = knob(DEFAULT_DETOURS, "Sampled rollouts per move that hunt for a way to the food when the snake circles "
                                "hungry and no rollout found one (0: off; the search's speed falls where they run).")
     mc_perturbed_share: float = knob(0.5, "Share of self-play games that get 3 random safe moves forced on them at a "
                                           "random move, so training sees positions off the teacher's path (0 to 1).")

@@ -162,17 +162,18 @@ def _points(share_gain: float) -> str:
 
 @dataclass(frozen=True)
 class Rules:
-    """The settings the decisions read (made once from `TrainConfig`)."""
+    """The settings the decisions read, made from `TrainConfig` and the run's state (judging.rules_of), with no
+    defaults of their own."""
 
-    eval_full_every: int = 2
-    adapt_threshold: float = 0.5
-    adapt_speed_threshold: float = 0.1  # a fall in moves per apple of at least this is improvement too
-    adapt_patience: int = 2
-    K_step: int = 2
-    H_step: int = 10
-    rollback_z: float = 2.0
-    include_human_data: bool = True
-    human_baseline: float = math.inf
+    eval_full_every: int
+    adapt_threshold: float
+    adapt_speed_threshold: float  # a fall in moves per apple of at least this is improvement too
+    adapt_patience: int
+    K_step: int
+    H_step: int
+    rollback_z: float
+    include_human_data: bool
+    human_baseline: float
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,18 @@ from snake_mc.search.self_play import generate_self_play_data
 from snake_mc.speech import narrate
 
 
+def search_settings(cfg: TrainConfig, K: int, H: int) -> SearchSettings:
+    """Self-play's search, from the configuration (the one source of every default) and the run's current K and H."""
+    return SearchSettings(K=K, H=H, temperature=cfg.mc_temperature, margin=cfg.mc_margin, trap_check=cfg.mc_trap_check,
+                          threads=cfg.mc_search_threads or None, detour_rollouts=cfg.mc_detours)
+
+
+def hard_position_settings(cfg: TrainConfig) -> HardPositionSettings:
+    """The search of the positions before the policy's losses, from the configuration."""
+    return HardPositionSettings(games=cfg.hard_games, rewind=cfg.hard_rewind, K=cfg.hard_K, H=cfg.hard_H,
+                                margin=cfg.hard_margin)
+
+
 def make_data(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: narrate.Narrator) -> list[str]:
     """This iteration's data (search games, then the searched positions before the policy's losses), archived,
     and the latest `mc_reuse_iters` archives joined into data/mc_demos.npz, which training reads (`train`). Returns
@@ -48,9 +60,7 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
     say.expect(f"Self-play: {cfg.mc_episodes} games, {narrate.roughly(moves, 'move')}, at K {state.mc_K} and "
                f"H {state.mc_H}", say.expected_seconds("search", work, SEARCH_WORK_PER_S))
     with say.phase("Self-play", say_duration=False) as ev:  # generate_self_play_data narrates start and end
-        search = SearchSettings(K=state.mc_K, H=state.mc_H, temperature=cfg.mc_temperature, margin=cfg.mc_margin,
-                                trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None,
-                                detour_rollouts=cfg.mc_detours)
+        search = search_settings(cfg, state.mc_K, state.mc_H)
         games, stats = generate_self_play_data(
             str(cfg.paths.mc_policy), cfg.mc_episodes, search, num_workers=cfg.mc_num_workers,
             seed=first_game(Stream.SELF_PLAY, cfg.seed, iteration), grid_size=cfg.grid_size,
@@ -64,8 +74,7 @@ def self_play(cfg: TrainConfig, record: RunRecord, iteration: int, device, say: 
 
 def hard_data(cfg: TrainConfig, iteration: int, device, say: narrate.Narrator, last: dict) -> dict:
     """The searched positions before the policy's losses, with what was found said aloud."""
-    settings = HardPositionSettings(games=cfg.hard_games, rewind=cfg.hard_rewind, K=cfg.hard_K, H=cfg.hard_H,
-                                    margin=cfg.hard_margin)
+    settings = hard_position_settings(cfg)
     # The policy loses about as often as it did in its last evaluation, and each loss gives `hard_rewind` moves.
     positions = int(cfg.hard_games * (1 - last["win_rate"]) * min(cfg.hard_rewind, last["mean_length"]))
     searched = (f", {narrate.roughly(positions, 'move')}, searched with {cfg.hard_K} rollouts of {cfg.hard_H} moves"

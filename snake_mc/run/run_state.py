@@ -58,9 +58,15 @@ class FolderInUse(RunStateError):
 
 @dataclass
 class RunState:
-    next_iteration: int = 1
-    mc_K: int = 5
-    mc_H: int = 20
+    """What a run has learned about itself, saved by every commit. The first fields come from the configuration when
+    the run starts (begin.start_record) and have no defaults; the rest start empty."""
+
+    next_iteration: int
+    mc_K: int
+    mc_H: int
+    grid_size: int
+    reward: str
+    human_baseline: float
     low_improvement_streak: int = 0
     use_human_data: bool = True
     archived_mc_files: list[str] = field(default_factory=list)  # relative to the workdir, oldest first
@@ -75,9 +81,6 @@ class RunState:
     eval_seed: int | None = None
     policy_sha256: str = ""  # of data/policy_mc.pt as accepted at the end of the last completed iteration
     elapsed_minutes: float = 0.0
-    grid_size: int = 10
-    reward: str = "default"
-    human_baseline: float = 0.0
     version: int = STATE_VERSION
 
     def save(self, path: str | os.PathLike) -> None:
@@ -94,7 +97,10 @@ class RunState:
                 "--workdir, or move the whole training_logs folder aside (not this file alone)."
             ) from None
         known = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION or set(raw) - known:
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING}
+        if (not isinstance(raw, dict) or raw.get("version") != STATE_VERSION or set(raw) - known
+                or required - set(raw)):
             raise RunStateError(f"{path} is not a run state this version understands; to start afresh, use another "
                                 "--workdir, or move the whole training_logs folder aside (not this file alone).")
         state = cls(**raw)

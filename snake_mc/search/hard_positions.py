@@ -27,19 +27,23 @@ from snake_mc.speech.narrate import Narrator, get_narrator
 
 @dataclass(frozen=True)
 class HardPositionSettings:
-    """How many games to play, how far to rewind each loss, and how deep to search there."""
+    """How many games to play, how far to rewind each loss, and how deep to search there: built from the run's
+    configuration (run/phases.hard_position_settings), with no defaults of its own. (The configuration's margin is 0:
+    before a starvation the best a move can show is one apple, which a margin of 1 would never let overrule the
+    policy; docs/experiments.md.)"""
 
-    games: int = 1000
-    rewind: int = 100
-    K: int = 5
-    H: int = 100
-    # No margin: before a starvation the best a move can show is one apple, which a margin of 1 would never let
-    # overrule the policy (measured: margin 0 against 1, docs/experiments.md).
-    margin: float = 0.0
-    batch: int = 1024  # positions searched per call: bounds the rollouts held in memory, and news comes after each
-    # The detour search (detours.DETOUR_ROLLOUTS) costs up to 200 moves x 3 x its rollouts per hungry position, and
-    # most positions before a starvation are hungry: off here, where tens of thousands are searched.
-    detour_rollouts: int = 0
+    games: int
+    rewind: int
+    K: int
+    H: int
+    margin: float
+
+
+# Positions searched per call: bounds the rollouts held in memory, and news comes after each.
+HARD_BATCH = 1024
+# The detour search (detours.DETOUR_ROLLOUTS) costs up to 200 moves x 3 x its rollouts per hungry position, and most
+# positions before a starvation are hungry: off here, where tens of thousands are searched.
+HARD_DETOURS = 0
 
 
 def play_and_keep_losses(
@@ -109,12 +113,12 @@ def label_positions(
     expected = say.expected_seconds("hard", n * settings.K * settings.H, HARD_WORK_PER_S)
     progress = say.progress(n, "Searching the positions before the losses", unit="positions", expected_s=expected,
                             plan_detail=True)  # the caller has said the whole phase's expectation
-    for start in range(0, n, int(settings.batch)):
-        part = slice(start, min(n, start + int(settings.batch)))
+    for start in range(0, n, HARD_BATCH):
+        part = slice(start, min(n, start + HARD_BATCH))
         batch = SnakeBatch.from_states({k: v[part] for k, v in states.items()},
                                        seeds=int(seed) + np.arange(part.start, part.stop), reward=reward)
         found = monte_carlo_actions(batch, policy, settings.K, settings.H, margin=settings.margin,
-                                    seed=int(seed) + start, threads=threads, detour_rollouts=settings.detour_rollouts)
+                                    seed=int(seed) + start, threads=threads, detour_rollouts=HARD_DETOURS)
         actions[part], values[part] = found.actions, found.values
         progress.update(part.stop - part.start)
     progress.close()

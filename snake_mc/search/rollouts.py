@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from snake_mc.common.constants import DEFAULT_MARGIN, MAX_DETOURS
+from snake_mc.common.constants import DEFAULT_MARGIN, DEFAULT_TEMPERATURE, DEFAULT_TRAP_CHECK, MAX_DETOURS
 from snake_mc.game.observation import trapped
 from snake_mc.game.rules import SnakeBatch, SnakeEnv, mix64
 from snake_mc.game.tour import order_keeping_moves
@@ -96,31 +96,26 @@ def _check_search(K: int, H: int, temperature: float, discount: float, margin: f
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How the search chooses a move, made once (from `TrainConfig` or a command's flags), checked once, passed whole.
+    """How self-play's search chooses a move: built from the run's configuration (run/phases.search_settings), with
+    no defaults of its own, checked once, passed whole to the workers.
 
     `threads` None means: let the caller decide (self-play shares the machine's cores out among its workers)."""
 
-    K: int = 5
-    H: int = 100
-    temperature: float = 0.0
-    discount: float = 1.0
-    bootstrap: bool = False
-    margin: float = DEFAULT_MARGIN
-    trap_check: bool = True
-    threads: int | None = None
-    detour_rollouts: int = DETOUR_ROLLOUTS
-    endgame: bool = True
-    tour: bool = True
+    K: int
+    H: int
+    temperature: float
+    margin: float
+    trap_check: bool
+    threads: int | None
+    detour_rollouts: int
 
     def __post_init__(self) -> None:
-        _check_search(self.K, self.H, self.temperature, self.discount, self.margin, self.threads, self.detour_rollouts)
+        _check_search(self.K, self.H, self.temperature, 1.0, self.margin, self.threads, self.detour_rollouts)
 
     def options(self, threads: int | None = None) -> dict:
         """The keyword arguments of `monte_carlo_actions` (without K and H), on `threads` when given."""
-        return {"temperature": self.temperature, "discount": self.discount, "bootstrap": self.bootstrap,
-                "margin": self.margin, "trap_check": self.trap_check, "threads": threads or self.threads or 1,
-                "detour_rollouts": self.detour_rollouts, "endgame": self.endgame,
-                "tour": self.tour}
+        return {"temperature": self.temperature, "margin": self.margin, "trap_check": self.trap_check,
+                "threads": threads or self.threads or 1, "detour_rollouts": self.detour_rollouts}
 
     def sentence(self) -> str:
         return f"{self.K} rollouts of {self.H} moves per candidate move"
@@ -143,11 +138,11 @@ def monte_carlo_actions(
     K: int,
     H: int,
     *,
-    temperature: float = 0.0,
+    temperature: float = DEFAULT_TEMPERATURE,
     discount: float = 1.0,
     bootstrap: bool = False,
     margin: float = DEFAULT_MARGIN,
-    trap_check: bool = True,
+    trap_check: bool = DEFAULT_TRAP_CHECK,
     seed: int | np.random.Generator | None = None,
     threads: int = 1,
     detour_rollouts: int = DETOUR_ROLLOUTS,
