@@ -7,7 +7,7 @@ import pytest
 
 from snake_mc.game.rules import SnakeBatch, SnakeEnv
 from snake_mc.game.scripted import tour_moves
-from snake_mc.game.tour import in_tour_order, tour_distances, tour_index
+from snake_mc.game.tour import tour_index, tour_order_facts
 
 
 @pytest.mark.parametrize("g", [4, 6, 10, 12])
@@ -29,7 +29,7 @@ def test_an_odd_board_has_no_tour_and_the_rule_never_applies(g):
 
 def test_a_fresh_snake_lies_in_tour_order():
     batch = SnakeBatch(2, 10)
-    assert in_tour_order(batch, tour_distances(batch, tour_index(10))).all()
+    assert tour_order_facts(batch)[2].all()
 
 
 def test_a_body_against_the_tour_is_out_of_order_and_the_rule_does_not_apply():
@@ -40,7 +40,7 @@ def test_a_body_against_the_tour_is_out_of_order_and_the_rule_does_not_apply():
     body = [(0, 1), (0, 2), (0, 3)] if forward else [(0, 3), (0, 2), (0, 1)]  # head first, moving against the tour
     heading = "left" if forward else "right"
     game = SnakeEnv.from_state(6, body, heading, (5, 5)).game
-    assert not in_tour_order(game, tour_distances(game, index))[0]
+    assert not tour_order_facts(game)[2][0]
     assert not tour_moves(game)[1][0]
 
 

@@ -34,8 +34,8 @@ import numba
 import numpy as np
 
 from snake_mc.common.constants import MAX_GRID
-from snake_mc.game.rules import SnakeBatch
-from snake_mc.game.tour import tour_index
+from snake_mc.game.rules import SnakeBatch, neighbour_table
+from snake_mc.game.tour import tour_index, tour_move_facts
 
 ENCODER_NAME = "ego-board-v5-facts"
 
@@ -47,7 +47,6 @@ MIRROR_ACTIONS = np.array([2, 1, 0])  # left <-> right under a mirror
 _DR = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DC = np.array([0, 1, 0, -1], dtype=np.int64)
 _TABLES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-_NEIGHBOURS: dict[int, np.ndarray] = {}
 
 
 def obs_size(grid_size: int) -> int:
@@ -71,15 +70,6 @@ def rotation_tables(g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
         rot_m = np.stack([np.fliplr(np.rot90(cells, d)).ravel() for d in range(4)])
         _TABLES[g] = (rot, np.argsort(rot, axis=1), rot_m, np.argsort(rot_m, axis=1))
     return _TABLES[g]
-
-
-def neighbour_table(g: int) -> np.ndarray:
-    """(g*g, 4) the cell one step up, right, down and left of each cell, or -1 off the board."""
-    if g not in _NEIGHBOURS:
-        r, c = np.divmod(np.arange(g * g), g)
-        rr, cc = r[:, None] + _DR, c[:, None] + _DC
-        _NEIGHBOURS[g] = np.where((rr >= 0) & (rr < g) & (cc >= 0) & (cc < g), rr * g + cc, -1).astype(np.int64)
-    return _NEIGHBOURS[g]
 
 
 _ZERO, _ONE, _63 = np.uint64(0), np.uint64(1), np.uint64(63)
@@ -400,32 +390,20 @@ def _fill_free_by(free_by, cell_at, ttl, top, body, small):  # noqa: ANN001, ANN
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o):  # noqa: ANN001, ANN202
-    """The tour features (module docstring) into row[o:], from cell_at (the body cell of each ttl) before it is reset."""
+def _tour_block(tour, cell_at, ttl, top, head, food, nbr, d, mirror, row, o, steps, keeps):  # noqa: ANN001, ANN202
+    """The tour features (module docstring) into row[o:], from cell_at (the body cell of each ttl) before it is reset:
+    the tour's rule itself is tour.tour_move_facts, written once."""
     gg = ttl.shape[0]
     if tour.shape[0] != gg:
         return
-    here = tour[head]
-    ordered = True
-    last = 0
-    for v in range(1, top):  # the tail (ttl 1) to the neck (ttl top - 1): each further ahead than the one before
-        c = cell_at[v]
-        ahead = (tour[c] - here) % gg if c >= 0 else -1
-        if ahead <= last:
-            ordered = False
-            break
-        last = ahead
-    to_tail = (tour[cell_at[1]] - here) % gg if top > 1 and cell_at[1] >= 0 else gg
-    to_food = (tour[food] - here) % gg if food >= 0 else gg
+    ordered, to_food, to_tail = tour_move_facts(tour, cell_at, top, ttl, head, food, nbr, d, steps, keeps)
     for a in range(3):
-        cell = nbr[head, (d + a + 3) & 3]
-        if cell < 0 or ttl[cell] > 1:
+        if steps[a] < 0:
             continue
         k = o + TOUR_FEATURES_PER_MOVE * (2 - a if mirror else a)
-        step = (tour[cell] - here) % gg
-        row[k] = 1.0 if ordered and 0 < step <= to_tail else 0.0
-        row[k + 1] = 1.0 if step <= to_food else 0.0
-        row[k + 2] = step / gg
+        row[k] = 1.0 if keeps[a] else 0.0
+        row[k + 1] = 1.0 if steps[a] <= to_food else 0.0
+        row[k + 2] = steps[a] / gg
     o += 3 * TOUR_FEATURES_PER_MOVE
     row[o] = 1.0 if ordered else 0.0
     row[o + 1] = to_food / gg
@@ -502,6 +480,7 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
     scratch = np.zeros((6, words), np.uint64)
     path = np.zeros(gg + 1, np.int64)
     food_moves = np.empty(3, np.int64)
+    tour_steps, tour_keeps = np.empty(3, np.int64), np.empty(3, np.bool_)
     order = np.empty(4, np.int64)
     for i in range(n):
         row = out[i]
@@ -512,7 +491,8 @@ def _encode_games(board, t, length, head_r, head_c, direction, food, since_food,
         top, body = _read_board(board[i], base, scale, masks, back[d], ttl, cell_at, free_by, row)
         head = head_r[i] * g + head_c[i]
         f = food[i]
-        _tour_block(tour, cell_at, ttl, top, head, f, nbr, d, mirror, row, 3 * gg + 2 + NUM_MOVE_FEATURES)
+        _tour_block(tour, cell_at, ttl, top, head, f, nbr, d, mirror, row, 3 * gg + 2 + NUM_MOVE_FEATURES, tour_steps,
+                    tour_keeps)
         _fill_free_by(free_by, cell_at, ttl, top, body, small)
         for w in range(words):
             target[w] = ~free_by[1, w] & masks[0, w]  # the body after this move: cells not free by move 1

@@ -50,6 +50,18 @@ _mix64_each = numba.vectorize(["uint64(uint64)"], cache=True)(_mix64_one.py_func
 _stream_uniform_each = numba.vectorize(["float64(uint64, uint64)"], cache=True)(_stream_uniform.py_func)
 
 
+_NEIGHBOURS: dict[int, np.ndarray] = {}
+
+
+def neighbour_table(g: int) -> np.ndarray:
+    """(g*g, 4) the cell one step up, right, down and left of each cell, or -1 off the board."""
+    if g not in _NEIGHBOURS:
+        r, c = np.divmod(np.arange(g * g), g)
+        rr, cc = r[:, None] + DR, c[:, None] + DC
+        _NEIGHBOURS[g] = np.where((rr >= 0) & (rr < g) & (cc >= 0) & (cc < g), rr * g + cc, -1).astype(np.int64)
+    return _NEIGHBOURS[g]
+
+
 def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a well-spread 64-bit hash of each element."""
     return _mix64_each(np.asarray(x, dtype=_U64))

@@ -14,7 +14,7 @@ import numpy as np
 
 from snake_mc.game.datasets import empty_dataset, validate_dataset
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
-from snake_mc.game.tour import order_keeping_moves, tour_distances, tour_index
+from snake_mc.game.tour import order_keeping_moves, tour_index, tour_order_facts
 from snake_mc.speech.narrate import Narrator, get_narrator, plural, roughly
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
@@ -37,12 +37,11 @@ def tour_moves(batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray]:
     in tour order). Among the moves that keep the order (tour.order_keeping_moves) and do not pass the food, the one
     furthest ahead; once the snake covers `SHORTCUTS_BELOW` of the board, the next cell of the tour."""
     n = batch.num_games
-    keeps, steps, in_order = order_keeping_moves(batch)
-    index = tour_index(batch.grid_size)
-    if index is None or n == 0:
+    if tour_index(batch.grid_size) is None or n == 0:
         return np.ones(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    ahead = tour_distances(batch, index)
-    to_food = np.where(batch.food >= 0, ahead[np.arange(n), np.maximum(batch.food, 0)], batch.grid_size**2)
+    facts = tour_order_facts(batch)
+    keeps, steps, in_order = order_keeping_moves(batch, facts)
+    to_food = facts[3]
     keeps = keeps & (steps <= to_food[:, None])
     keeps &= (steps == 1) | (batch.length[:, None] < SHORTCUTS_BELOW * batch.grid_size**2)
     value = np.where(keeps, steps, -1)
