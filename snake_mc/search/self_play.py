@@ -395,12 +395,34 @@ def ray_address_problem(address: str, timeout_s: float = RAY_REACH_S) -> str | N
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         return "it is not of the form host:port"
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            return None
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
+            return _not_grpc(conn, timeout_s)
     except TimeoutError:
         return f"nothing answered within {timeout_s:g} seconds"
     except OSError as exc:  # refused, no route, a name that does not resolve
         return (exc.strerror or type(exc).__name__).rstrip(".").lower()
+
+
+# The start of every HTTP/2 connection (RFC 9113, 3.4), then an empty SETTINGS frame: a Ray cluster's address (its
+# GCS, or the Ray Client server) is a gRPC server, which answers with a SETTINGS frame of its own at once.
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_SETTINGS_FRAME = 4
+
+
+def _not_grpc(conn: socket.socket, timeout_s: float) -> str | None:
+    """Why what answers on `conn` is not a Ray cluster, as a clause; None when it speaks gRPC (HTTP/2). ray.init on a
+    port that accepts and never answers waits for ever, and a service of another kind is met with pages of C++ logs."""
+    conn.settimeout(timeout_s)
+    try:
+        conn.sendall(_HTTP2_HELLO)
+        reply = conn.recv(9)
+    except TimeoutError:
+        return f"something accepted the connection but said nothing within {timeout_s:g} seconds, as no Ray cluster would"
+    except OSError as exc:
+        return f"the connection failed ({(exc.strerror or type(exc).__name__).rstrip('.').lower()})"
+    if len(reply) < 4 or reply[3] != _SETTINGS_FRAME:
+        return "what answers there is not a Ray cluster"
+    return None
 
 
 def check_ray_address(address: str | None) -> None:
@@ -427,7 +449,38 @@ def _loopback_only(ray) -> Iterator[None]:  # noqa: ANN001 - the ray module, imp
         ray_constants.ENABLE_RAY_CLUSTER = before
 
 
-def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
+# Ray workers send no news while they play, so their silence cannot be watched as the processes' is: a Ray share
+# must end within this many worker timeouts (an hour at the default --mc-worker-timeout of 300 seconds).
+RAY_RESULT_TIMEOUTS = 12
+
+
+class RayTimeout(Exception):
+    """A wait on Ray that went past its bound; the message says which wait and how long it was."""
+
+
+def bounded(call: Callable[[], object], timeout_s: float, what: str) -> object:
+    """`call()` on a daemon thread, waited for at most `timeout_s` seconds: Ray's own waits (ray.init on an address
+    that accepts and never answers, for one) can last for ever. Raises RayTimeout naming `what`; the thread is left to
+    end with the process."""
+    done, box = threading.Event(), {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - carried to the waiting thread and raised there
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"bounded {what}", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise RayTimeout(f"{what} gave no answer within {format_seconds(timeout_s)}")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _run_ray(jobs: list[dict], ray_address: str | None, stall_s: float = STALL_S) -> list[tuple]:
     try:
         import ray
         from ray.util.multiprocessing import Pool
@@ -436,28 +489,38 @@ def _run_ray(jobs: list[dict], ray_address: str | None) -> list[tuple]:
     started = not ray.is_initialized()  # a Ray this call starts, this call shuts down
     if started:
         check_ray_address(ray_address)
+    where = "a local Ray instance" if ray_address is None else f"the Ray cluster at {ray_address}"
     try:
-        if started:
-            # Ray's workers do not start in this folder, so they are told where the snake_mc package lives.
-            here = str(Path(__file__).resolve().parents[2])
-            path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-            options = {"log_to_driver": False, "logging_level": logging.ERROR, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
-            if ray_address is None:
-                with _loopback_only(ray):  # private: nothing outside this machine can reach it
-                    ray.init(num_cpus=len(jobs), include_dashboard=False, _node_ip_address="127.0.0.1", **options)
-            else:
-                ray.init(address=ray_address, **options)
+        if started:  # in this thread: Ray starts a local instance only from the main thread
+            _ray_init(ray, jobs, ray_address)
         pool = Pool(processes=len(jobs))
         try:
-            return pool.map(_worker, jobs, chunksize=1)
+            return bounded(lambda: pool.map(_worker, jobs, chunksize=1), RAY_RESULT_TIMEOUTS * stall_s,
+                           f"Self-play on {where}")
         finally:
             pool.terminate()
+    except RayTimeout as exc:
+        raise SelfPlayError(f"{exc}, so it was stopped and no data was written; if the cluster is only slow, raise "
+                            f"--mc-worker-timeout (now {stall_s:g} seconds; Ray's share may take "
+                            f"{RAY_RESULT_TIMEOUTS} times as long).") from None
     except Exception as exc:
-        where = "a local Ray instance" if ray_address is None else f"the Ray cluster at {ray_address}"
         raise SelfPlayError(f"Self-play on {where} failed ({_reason(exc)}); no data was written.") from None
     finally:
-        if started:
+        if started and ray.is_initialized():
             ray.shutdown()
+
+
+def _ray_init(ray, jobs: list[dict], ray_address: str | None) -> None:  # noqa: ANN001 - the ray module
+    """Join the cluster at `ray_address`, or start a private local instance bound to the loopback address."""
+    # Ray's workers do not start in this folder, so they are told where the snake_mc package lives.
+    here = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    options = {"log_to_driver": False, "logging_level": logging.ERROR, "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+    if ray_address is None:
+        with _loopback_only(ray):  # private: nothing outside this machine can reach it
+            ray.init(num_cpus=len(jobs), include_dashboard=False, _node_ip_address="127.0.0.1", **options)
+    else:
+        ray.init(address=ray_address, **options)
 
 
 def _play_shares(
@@ -471,7 +534,7 @@ def _play_shares(
     """Every worker's ("ok", data, stats) or ("error", reason), in worker order. Ray workers report no progress.
     One local worker plays in this process, where no silence can be watched for: it is this process."""
     if backend == "ray":
-        return _run_ray(jobs, ray_address)
+        return _run_ray(jobs, ray_address, stall_s)
     if len(jobs) > 1:
         return _run_processes(jobs, listener, stall_s)
     # In this process, also on one torch thread (restored afterwards). The cause stays chained, so a Ctrl-C or SIGTERM
