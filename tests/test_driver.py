@@ -409,7 +409,7 @@ def test_quiet_says_only_the_decision_and_the_result_and_the_log_keeps_everythin
     assert out[0].startswith("In iteration 1 of 2, the new policy is kept: ") and out[0].endswith(".")
     assert out[1].startswith("In iteration 2 of 2, ")
     assert out[2].startswith("Training is complete: the policy alone fills ")
-    assert out[3].startswith("The policy is in data/policy_mc.pt;")
+    assert out[3].startswith("The policy is in data/policy_mc.pt, and every iteration")
     log = (world.workdir / "training_logs/train.log").read_text()
     for sentence in ("Iteration 1 of 2 begins", "Fast evaluation:", "Summary of every iteration follows."):
         assert sentence in log
@@ -429,7 +429,7 @@ def test_the_end_of_a_run_says_the_result_first_in_a_few_sentences(world, capsys
     ending = out[next(i for i, line in enumerate(out) if line.startswith("Iteration 3 is saved")) + 1:]
     assert 1 <= len(ending) <= 5, ending
     assert ending[0].startswith("Training is complete: the policy alone fills ") and "percent of boards" in ending[0]
-    assert "Iteration 1 of 3 begins; the time left for the run will be known once it has been timed." in out
+    assert "Iteration 1 of 3 begins; the run's time left is said after it." in out
     starts = [line for line in out if line.startswith(("Iteration 2 of 3 begins", "Iteration 3 of 3 begins"))]
     assert len(starts) == 2 and all(" left for the run." in line for line in starts), starts
 

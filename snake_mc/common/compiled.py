@@ -22,5 +22,4 @@ def first_load_sentence() -> str:
     """A sentence for the start of a command that compiles the game; empty when the cache is already there."""
     if compiled_before():
         return ""
-    return ("This is the first run of this copy, so the game's rules, encoder and search are compiled once first, "
-            "which takes one to three minutes on a small machine; later runs skip it.")
+    return "This copy runs for the first time, so its game code is compiled first, in a minute or less."

@@ -73,11 +73,14 @@ class TrainReport:
                 f"{head}; there were too few games to hold any out, so it kept the last epoch, which chose the "
                 f"{move} in {100 * self.train_accuracy:.1f} percent of training positions."
             )
-        return (
-            f"{head}; at its best epoch, {self.best_epoch}, the policy chose the {move} in "
-            f"{100 * self.val_accuracy:.1f} percent of {count(self.val_samples, 'held-out position')} from games it never "
-            f"saw, and in {100 * self.train_accuracy:.1f} percent of training positions."
-        )
+        return (f"{what} took {format_seconds(self.seconds)}; the policy chose the {move} in "
+                f"{100 * self.val_accuracy:.1f} percent of {count(self.val_samples, 'held-out position')}.")
+
+    def details(self) -> str:
+        """The rest, for the log and --verbose: the epochs, the data and the fit to the training positions."""
+        return (f"It ran {self.epochs} epochs over {count(self.samples, 'move')}; the best was epoch {self.best_epoch}, "
+                f"whose policy chose the {self.kind == 'imitation' and 'demonstrated' or 'target'} move in "
+                f"{100 * self.train_accuracy:.1f} percent of training positions.")
 
 
 @dataclass
@@ -369,6 +372,8 @@ def _run(
         kind=kind,
     )
     narrator.say(report.sentence(), detail=kind != "imitation")
+    if report.val_samples:
+        narrator.say(report.details(), detail=True)
     narrator.measured("training", report.samples * report.epochs, report.seconds)
     fields = report.as_dict()
     fields["trainer"] = fields.pop("kind")

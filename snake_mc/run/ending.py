@@ -46,9 +46,11 @@ def finish(cfg: TrainConfig, record: RunRecord, say: narrate.Narrator, already_d
     say_summary(cfg, record.history, say)
     save_plots(cfg, say)
     if not already_done:
-        say.say(f"The policy is in {rel(cfg, cfg.paths.mc_policy)}; every iteration's story is in "
-                f"{rel(cfg, cfg.paths.summary_csv)} and {rel(cfg, cfg.paths.train_log)}, and python visualize_training.py "
-                "says it again. To train further, run again with a higher --iterations.", essential=True)
+        say.say(f"The policy is in {rel(cfg, cfg.paths.mc_policy)}, and every iteration's story in "
+                f"{rel(cfg, cfg.paths.train_log)}. To train further, run again with a higher --iterations.",
+                essential=True)
+        say.say(f"The same story is in {rel(cfg, cfg.paths.summary_csv)}, and python visualize_training.py says it "
+                "again.", detail=True)
     return 0
 
 

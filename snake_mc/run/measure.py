@@ -38,5 +38,4 @@ def speak_score(ev: dict) -> str:
     """An evaluation as heard: the score, the boards filled, and (once a policy fills boards) how fast it eats."""
     mpa = ev.get("moves_per_apple", np.nan)
     speed = f", {mpa:.1f} moves per apple" if np.isfinite(mpa) else ""
-    return (f"mean score {ev['mean_score']:.1f}, {100 * ev['win_rate']:.0f} percent of boards filled, standard "
-            f"deviation {ev['std_score']:.1f}, mean length {narrate.count(round(ev['mean_length']), 'move')}{speed}")
+    return f"mean score {ev['mean_score']:.1f}, {100 * ev['win_rate']:.0f} percent of boards filled{speed}"

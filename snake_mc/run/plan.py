@@ -20,14 +20,16 @@ def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator,
         return
     # The banner in two sentences: a listener heard 7 at once here and fell 80 seconds behind the run.
     say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}, each with {cfg.mc_episodes} self-play "
-            f"games searched with K {state.mc_K} and H {state.mc_H} (growing by {cfg.mc_K_step} and {cfg.mc_H_step} "
-            f"after {cfg.mc_adapt_patience} iterations that improve by less than {cfg.mc_adapt_threshold:g}), on "
-            f"{narrate.plural(cfg.mc_num_workers, 'worker process', 'worker processes')}; training uses the data of "
-            f"the latest {narrate.plural(cfg.mc_reuse_iters, 'iteration')} for {narrate.plural(cfg.train_epochs, 'epoch')}.")
+            f"games on {narrate.plural(cfg.mc_num_workers, 'worker')}, searched with K {state.mc_K} and H {state.mc_H}, "
+            f"which grow by {cfg.mc_K_step} and {cfg.mc_H_step} when progress stalls; training uses the latest "
+            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} of data.")
     say.say(f"Each new policy plays {narrate.count(cfg.fast_eval_episodes, 'game')}, and "
-            f"{narrate.count(cfg.eval_episodes, 'game')} every {cfg.eval_full_every} iterations or when it gains or "
-            f"drops, on the same games as the one it would replace, and is rolled back only when it fills fewer "
-            f"boards, scores lower, or takes more moves per apple, by more than {cfg.rollback_z:g} standard errors.")
+            f"{narrate.count(cfg.eval_episodes, 'game')} every {cfg.eval_full_every} iterations or on a change.")
+    say.say(f"Progress stalls when an iteration improves the score by less than {cfg.mc_adapt_threshold:g} and moves "
+            f"per apple by less than {cfg.mc_adapt_speed_threshold:g}, {cfg.mc_adapt_patience} times in a row; training "
+            f"runs {narrate.plural(cfg.train_epochs, 'epoch')}. A new policy is compared on the same games as the one it "
+            f"would replace, and rolled back only when it fills fewer boards, scores lower, or takes more moves per "
+            f"apple, by more than {cfg.rollback_z:g} standard errors.", detail=True)
     # How the search and the loss-mining work: details (train.log, and the console with --verbose), the same every run.
     if cfg.hard_games:
         say.say(f"Each iteration also plays {cfg.hard_games:,} games with the policy alone and searches the last "
@@ -55,6 +57,6 @@ def time_left(history: dict, cfg: TrainConfig, iteration: int) -> str:
                       prepend=0.0) if len(history["iteration"]) else np.zeros(0)
     minutes = minutes[minutes > 0][-3:]
     if not len(minutes):
-        return "; the time left for the run will be known once it has been timed"
+        return "; the run's time left is said after it"
     left = float(minutes.mean()) * 60 * (cfg.num_iterations - iteration + 1)
     return f", with {narrate.about(left)} left for the run"

@@ -98,7 +98,7 @@ class Progress:
     about the same: batches, frames) says the time left from its own pace from the first sentence on."""
 
     def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str,
-                 after_s: float = 5.0, every_s: float = 30.0, expected_s: float | None = None, gap_s: float = 20.0,
+                 after_s: float = 5.0, every_s: float = 25.0, expected_s: float | None = None, gap_s: float = 20.0,
                  plan: str | None = None, per: int = 1, steady: bool = False, plan_detail: bool = False) -> None:
         self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
         self.expected_s, self.per, self.steady = expected_s, max(int(per), 1), steady
