@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from snake_mc.common.cli import OneLineParser, run_guarded
-from snake_mc.common.constants import MAX_GRID
+from snake_mc.common.constants import MAX_GAMES, MAX_GRID
+from snake_mc.common.seeds import GAMES_PER_STREAM, MAX_RUN_SEED, Stream, first_game
 from snake_mc.game.datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
 from snake_mc.game.rules import DC, DR, SnakeBatch
 from snake_mc.game.scripted import record_scripted
@@ -283,7 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="play.py", description="Record Snake demonstrations: a person playing by ear, or the scripted player.")
     p.add_argument("--scripted", type=int, metavar="N", help="record N games of the built-in scripted player instead of a person")
     p.add_argument("--grid-size", type=int, default=10, help="board size (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="game i uses seed + i (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the run seed whose demonstration games are played: the same games iterative_train.py --seed "
+                        "records on a fresh folder, game i the stream's game i (default 0)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"dataset file, relative to --workdir (default {DEFAULT_OUT})")
     p.add_argument("--workdir", default=".", help="folder that relative paths start from (default: here)")
     mode = p.add_mutually_exclusive_group()
@@ -312,8 +315,10 @@ def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"--grid-size {args.grid_size} is too small; use 4 or more.")
     if args.grid_size > MAX_GRID:
         parser.error(f"--grid-size {args.grid_size} is too large; use at most {MAX_GRID}.")
-    if args.scripted is not None and args.scripted < 1:
-        parser.error(f"--scripted {args.scripted} must be at least 1 game.")
+    if args.scripted is not None and not 1 <= args.scripted <= MAX_GAMES:
+        parser.error(f"--scripted {args.scripted} must be from 1 to {MAX_GAMES:,} games.")
+    if not 0 <= args.seed <= MAX_RUN_SEED:
+        parser.error(f"--seed {args.seed} must be from 0 to {MAX_RUN_SEED:,}.")
     if args.tick <= 0:
         parser.error(f"--tick {args.tick} must be a positive number of seconds.")
     narrator = Narrator()
@@ -332,7 +337,12 @@ def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             g = int(existing["grid_size"])
             narrator.say(f"{out} holds {g} by {g} games, not {args.grid_size} by {args.grid_size}; pass --grid-size {g}.")
             return 2
-    seed = args.seed + (len(existing["episode_scores"]) if existing is not None else 0)  # appended games are new games
+    recorded = len(existing["episode_scores"]) if existing is not None else 0  # appended games are new games
+    if recorded + (args.scripted or 0) > GAMES_PER_STREAM:
+        narrator.say(f"{out} already holds {recorded:,} games, and a stream has {GAMES_PER_STREAM:,}; record into "
+                     "another --out, or with another --seed.")
+        return 2
+    seed = first_game(Stream.DEMONSTRATIONS, args.seed) + recorded
     if args.scripted is not None:
         start = time.perf_counter()
         try:

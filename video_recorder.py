@@ -3,7 +3,7 @@ frame, and write MP4 (imageio with its ffmpeg plugin) or, without ffmpeg, a GIF.
 
 Videos are optional: without imageio the recorder says so in one sentence and returns None instead of failing the run.
 
-    python video_recorder.py data/policy_mc.pt [--episodes 5] [--out DIR or FILE] [--seed 0] [--fps 10]
+    python video_recorder.py data/policy_mc.pt [--episodes 5] [--out DIR or FILE] [--seed S] [--fps 10]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from snake_mc.common.cli import OneLineParser, run_guarded
+from snake_mc.common.seeds import REPORT_SEED
 from snake_mc.common.storage import writable_folder
 from snake_mc.run.config import Paths
 from snake_mc.speech.narrate import Narrator
@@ -38,17 +39,25 @@ def _resolve_out(out: str | None, checkpoint: Path) -> tuple[Path, str | None]:
     return path / checkpoint.stem, None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> OneLineParser:
+    """The command's flags."""
     parser = OneLineParser(prog="video_recorder.py", description="Record the best of a few greedy games as MP4 or GIF.")
     parser.add_argument("checkpoint", help="Checkpoint to load, such as data/policy_mc.pt.")
     parser.add_argument("--episodes", type=int, default=5, help="Games played to pick the best from (default: 5).")
     parser.add_argument("--out", default=None, help="Output folder, or a file ending in .mp4 or .gif "
                         "(default: training_logs/videos/<checkpoint name>).")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="Game i uses seed + i (default: 0).")
+    parser.add_argument("--seed", type=int, default=REPORT_SEED,
+                        help=f"Seed of the first game; game i uses seed + i (default: {REPORT_SEED:,}, the report set's "
+                             "first game, as evaluate.py).")
     parser.add_argument("--fps", type=int, default=10, help="Frames per second (default: 10).")
     parser.add_argument("--max-steps", type=int, default=None, help="Stop each game after this many moves (default: no cap).")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an unexpected error instead of one sentence")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     return run_guarded("video_recorder.py", lambda: _record(parser, args), args.debug)
 
@@ -59,8 +68,8 @@ def _record(parser: OneLineParser, args) -> int:  # noqa: ANN001 - argparse's na
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, not {value}")
-    if args.seed < 0:
-        parser.error(f"--seed must be zero or more, not {args.seed}")
+    if not 0 <= args.seed <= 2**63 - 1000:
+        parser.error(f"--seed must be from 0 to {2**63 - 1000:,}, not {args.seed}")
     if args.episodes > 1000 or args.fps > 240:
         parser.error("--episodes must be at most 1000 and --fps at most 240")
     checkpoint = Path(args.checkpoint)

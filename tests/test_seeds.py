@@ -131,3 +131,19 @@ def test_a_run_saved_with_the_old_seed_sums_resumes_and_measures_again_on_its_ow
             "current policy first plays this run's 2 fast games") in log
     assert "--seed" not in log.split("measured on 2 fast games")[-1].split(".")[0], "--seed did not change"
     assert json.loads(path.read_text())["eval_seed"] == DECISIONS
+
+
+def test_play_records_the_demonstration_games_of_its_seed_and_the_video_plays_the_report_set(tmp_path):
+    """Every command's games come from a named stream: play.py --seed S records the games a fresh iterative_train.py
+    --seed S would, and video_recorder.py, like evaluate.py, plays the report set unless told otherwise."""
+    import play
+    import video_recorder
+    from snake_mc.game.datasets import load_dataset
+    from snake_mc.game.scripted import record_scripted
+
+    assert play.main(["--scripted", "2", "--grid-size", "6", "--workdir", str(tmp_path), "--seed", "3"]) == 0
+    recorded = load_dataset(tmp_path / "data/human_demos.npz")
+    expected = record_scripted(2, grid_size=6, seed=first_game(Stream.DEMONSTRATIONS, 3))
+    assert np.array_equal(recorded["food"], expected["food"]) and np.array_equal(recorded["actions"], expected["actions"])
+    seed = next(a for a in video_recorder._parser()._actions if "--seed" in a.option_strings)
+    assert seed.default == REPORT_SEED

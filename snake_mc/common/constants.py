@@ -25,6 +25,9 @@ MAX_DETOURS = 4096  # the most detour rollouts per move any flag accepts
 # moves each (the driver's --mc-k and --mc-h, evaluate.py's, and what the growth rule may reach).
 MAX_K = 10_000
 MAX_H = 100_000
+# The most games any count of games may ask for (self-play, hard positions, evaluations, demonstrations): below the
+# 131,072 games each seed stream holds (seeds.py), so no two streams meet.
+MAX_GAMES = 100_000
 # Rollouts per candidate move of the detour search. Measured with models/snake10.pt, K 5, H 20, on 60 games: none, 70
 # percent of boards filled; 32, 78; 64, 85; 128, 83 (docs/experiments.md).
 DEFAULT_DETOURS = 64

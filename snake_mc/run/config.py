@@ -28,6 +28,7 @@ from snake_mc.common.constants import (
     DEFAULT_TEMPERATURE,
     DEFAULT_TRAP_CHECK,
     MAX_DETOURS,
+    MAX_GAMES,
     MAX_GRID,
     MAX_H,
     MAX_K,
@@ -255,11 +256,11 @@ class TrainConfig:
             if value < low:
                 raise ConfigError(f"{flag_name(name)} must be at least {low}, not {value}.", name)
         at_most = [
-            ("mc_episodes", 100_000), ("hard_games", 100_000), ("eval_episodes", 100_000), ("mc_K", MAX_K),
+            ("mc_episodes", MAX_GAMES), ("hard_games", MAX_GAMES), ("eval_episodes", MAX_GAMES), ("mc_K", MAX_K),
             ("mc_H", MAX_H), ("mc_K_step", MAX_K), ("mc_H_step", MAX_H), ("hard_K", MAX_K), ("hard_H", MAX_H),
             ("hard_rewind", 100_000),
             ("mc_num_workers", 1024), ("mc_search_threads", 1024), ("policy_hidden", 4096), ("policy_layers", 64),
-            ("batch_size", 1_000_000), ("imitation_demos", 100_000), ("seed", 2**31 - 1), ("video_episodes", 1000),
+            ("batch_size", 1_000_000), ("imitation_demos", MAX_GAMES), ("seed", 2**31 - 1), ("video_episodes", 1000),
             ("num_iterations", MAX_ITERATION),
             ("mc_detours", MAX_DETOURS), ("threads", 1024),
         ]  # fmt: skip
