@@ -42,7 +42,7 @@ def run(cfg: TrainConfig, say: narrate.Narrator) -> int:
     record, demos, device = begun.record, begun.demos, begun.device
     if record.state.next_iteration > cfg.num_iterations:
         return finish(cfg, record, say, already_done=True)
-    say_plan(cfg, record.state, begun.baseline, say, begun.resumed)
+    say_plan(cfg, record.state, say, begun.resumed)
     for iteration in range(record.state.next_iteration, cfg.num_iterations + 1):
         started = time.perf_counter()
         say.say(f"Iteration {iteration} of {cfg.num_iterations} begins{time_left(record.history, cfg, iteration)}.")

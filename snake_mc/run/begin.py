@@ -57,6 +57,7 @@ def begin_run(cfg: TrainConfig, say: narrate.Narrator) -> Begun:
     with say.phase("Checking prerequisites"):
         demos = ensure_prerequisites(cfg, say)
     baseline = human_baseline(p.human_demos)
+    say.say(baseline.sentence)  # here, while the listener has time: the plan and the first iteration follow at once
     record = RunRecord.resume(p, say.say)
     resumed = record is not None
     if record is None:

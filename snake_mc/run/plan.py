@@ -11,17 +11,16 @@ from snake_mc.run.run_state import RunState
 from snake_mc.speech import narrate
 
 
-def say_plan(cfg: TrainConfig, state: RunState, baseline, say: narrate.Narrator, resumed: bool = False) -> None:
+def say_plan(cfg: TrainConfig, state: RunState, say: narrate.Narrator, resumed: bool = False) -> None:
     """The plan in full at a run's start; on a resume one sentence (train.log keeps the full plan of the start)."""
-    say.say(baseline.sentence)
     if resumed:
         say.say(f"The plan is the one this run began with, for iterations {state.next_iteration} to "
                 f"{cfg.num_iterations}; {rel(cfg, cfg.paths.train_log)} has it in full.")
         return
     # The banner in two sentences: a listener heard 7 at once here and fell 80 seconds behind the run.
     say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}, each with {cfg.mc_episodes} self-play "
-            f"games on {narrate.plural(cfg.mc_num_workers, 'worker')}, searched with K {state.mc_K} and H {state.mc_H}, "
-            f"which grow by {cfg.mc_K_step} and {cfg.mc_H_step} when progress stalls; training uses the latest "
+            f"games on {narrate.plural(cfg.mc_num_workers, 'worker')} at K {state.mc_K} and H {state.mc_H}, growing by "
+            f"{cfg.mc_K_step} and {cfg.mc_H_step} when progress stalls, trained on the latest "
             f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} of data.")
     say.say(f"Each new policy plays {narrate.count(cfg.fast_eval_episodes, 'game')}, and "
             f"{narrate.count(cfg.eval_episodes, 'game')} every {cfg.eval_full_every} iterations or on a change.")
@@ -57,6 +56,6 @@ def time_left(history: dict, cfg: TrainConfig, iteration: int) -> str:
                       prepend=0.0) if len(history["iteration"]) else np.zeros(0)
     minutes = minutes[minutes > 0][-3:]
     if not len(minutes):
-        return "; the run's time left is said after it"
+        return ""
     left = float(minutes.mean()) * 60 * (cfg.num_iterations - iteration + 1)
     return f", with {narrate.about(left)} left for the run"

@@ -37,7 +37,7 @@ from snake_mc.learn.network import load_policy
 from snake_mc.search.detours import PlanBook
 from snake_mc.search.off_path import FORCED_MOVES, random_safe_moves
 from snake_mc.search.rollouts import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
-from snake_mc.speech.narrate import Narrator, about, count, format_seconds, get_narrator, per_second
+from snake_mc.speech.narrate import PROGRESS_EVERY_S, Narrator, about, count, format_seconds, get_narrator, per_second
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
 
@@ -609,7 +609,7 @@ def generate_self_play_data(
     backend: str = "process",
     ray_address: str | None = None,
     narrator: Narrator | None = None,
-    progress_every_s: float = 30.0,
+    progress_every_s: float = PROGRESS_EVERY_S,
     expected_moves: int | None = None,
     worker_timeout_s: float = STALL_S,
     perturbed_share: float = 0.0,

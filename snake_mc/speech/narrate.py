@@ -86,6 +86,11 @@ def about(seconds: float) -> str:
     return f"about {plural(hours, 'hour')}" + (f" {plural(minutes, 'minute')}" if minutes else "")
 
 
+# A phase that runs on says how far it is at least this often: a listener is never left over 30 seconds in silence
+# (a 30-second rhythm, measured, left 30.1-second gaps once a line's own time was counted).
+PROGRESS_EVERY_S = 25.0
+
+
 class Progress:
     """A tqdm bar when asked for; otherwise sentences: at each quarter and at least every `every_s` seconds, with
     the time left; nothing at all for a phase done within `after_s` seconds (a listener needs no news of it), and a
@@ -98,7 +103,7 @@ class Progress:
     about the same: batches, frames) says the time left from its own pace from the first sentence on."""
 
     def __init__(self, narrator: Narrator, total: int, description: str, unit: str, mode: str,
-                 after_s: float = 5.0, every_s: float = 25.0, expected_s: float | None = None, gap_s: float = 20.0,
+                 after_s: float = 5.0, every_s: float = PROGRESS_EVERY_S, expected_s: float | None = None, gap_s: float = 20.0,
                  plan: str | None = None, per: int = 1, steady: bool = False, plan_detail: bool = False) -> None:
         self.narrator, self.total, self.description, self.unit = narrator, max(int(total), 0), description, unit
         self.expected_s, self.per, self.steady = expected_s, max(int(per), 1), steady
