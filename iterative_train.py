@@ -135,7 +135,6 @@ def narrated_run(cfg: TrainConfig) -> int:
         print(f"Training cannot start: the work folder {p.workdir} cannot be written ({exc.strerror or exc}: "
               f"{exc.filename}); make it writable or choose another --workdir.", file=sys.stderr)
         return 2
-    narrate.set_narrator(say)
     try:
         with signals_as_stops():  # a signal that arrived inside compiled code is a stop too
             return run(cfg, say)

@@ -26,7 +26,7 @@ from snake_mc.common.seeds import GAMES_PER_STREAM, MAX_RUN_SEED, Stream, first_
 from snake_mc.game.datasets import DatasetError, concat_datasets, empty_dataset, load_dataset, save_dataset
 from snake_mc.game.rules import DC, DR, SnakeBatch
 from snake_mc.game.scripted import record_scripted
-from snake_mc.speech.narrate import Narrator, format_seconds, get_narrator, plural
+from snake_mc.speech.narrate import Narrator, format_seconds, given_or_console, plural
 
 DEFAULT_OUT = "data/human_demos.npz"
 
@@ -186,7 +186,7 @@ def record_person(
     if reader is None:
         with _KeyReader() as own:
             return record_person(grid_size, seed, own, narrator, realtime, tick, wasd, starve_steps)
-    narrator = narrator or get_narrator()
+    narrator = given_or_console(narrator)
     batch = SnakeBatch(1, grid_size, seeds=[seed], starve_steps=starve_steps)
     states: list[dict[str, np.ndarray]] = []
     actions: list[int] = []
@@ -309,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded("play.py", lambda: _record(parser, args), args.debug)
 
 
-def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """The command itself: bad flags and files refused with exit status 2, then the games recorded and saved."""
+def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A bad flag ends the command in one sentence (exit status 2) before anything is read or written."""
     if args.grid_size < 4:
         parser.error(f"--grid-size {args.grid_size} is too small; use 4 or more.")
     if args.grid_size > MAX_GRID:
@@ -321,6 +321,11 @@ def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"--seed {args.seed} must be from 0 to {MAX_RUN_SEED:,}.")
     if args.tick <= 0:
         parser.error(f"--tick {args.tick} must be a positive number of seconds.")
+
+
+def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The command itself: bad flags and files refused with exit status 2, then the games recorded and saved."""
+    _check_flags(parser, args)
     narrator = Narrator()
     out = Path(args.workdir) / args.out
     existing = None

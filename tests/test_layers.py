@@ -163,3 +163,16 @@ def test_the_search_keeps_no_state_of_its_own_between_calls():
                     if name.isupper() and isinstance(node.value, ast.Call) and not constant:
                         state.append(f"{path.name}: {name} = {ast.unparse(node.value)[:40]}")
     assert not state, state
+
+
+def test_narration_reaches_the_code_one_way_as_a_parameter_never_a_process_wide_narrator():
+    """Issue 26: a process-global fallback (narrate.set_narrator) made what a function said depend on who had set it.
+    Now a narrator is passed in, or the caller gets a console-only one of its own (narrate.given_or_console)."""
+    from snake_mc.speech import narrate
+
+    assert not hasattr(narrate, "set_narrator") and not hasattr(narrate, "get_narrator")
+    for path in sorted([*PACKAGE.rglob("*.py"), *ROOT.glob("*.py")]):
+        for node in ast.parse(path.read_text()).body:
+            value = getattr(node, "value", None)
+            if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(value, ast.Call):
+                assert "Narrator" not in ast.unparse(value.func), f"{path.name}: a module-level narrator"

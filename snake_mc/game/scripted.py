@@ -15,7 +15,7 @@ import numpy as np
 from snake_mc.game.datasets import empty_dataset, validate_dataset
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
 from snake_mc.game.tour import order_keeping_moves, tour_index, tour_order_facts
-from snake_mc.speech.narrate import Narrator, get_narrator, plural, roughly
+from snake_mc.speech.narrate import Narrator, given_or_console, plural, roughly
 
 HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food beats certain starvation
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
@@ -197,7 +197,7 @@ def record_scripted(
     """Play `num_episodes` scripted games in lockstep (episode i uses seed `seed + i`) and return them as a dataset.
 
     States are recorded before each action, samples grouped by episode in move order."""
-    narrator = narrator or get_narrator()
+    narrator = given_or_console(narrator)
     n = int(num_episodes)
     if n < 1:
         raise ValueError(f"The number of scripted games must be at least 1, not {n}.")

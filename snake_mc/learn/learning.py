@@ -28,7 +28,7 @@ from snake_mc.game import datasets
 from snake_mc.game.observation import MIRROR_ACTIONS, encode, obs_size
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import SnakePolicy, build_policy, resolve_device
-from snake_mc.speech.narrate import Narrator, count, format_seconds, get_narrator, plural
+from snake_mc.speech.narrate import Narrator, count, format_seconds, given_or_console, plural
 
 WEIGHT_DECAY = 1e-4
 EVAL_CHUNK = 8192
@@ -372,6 +372,8 @@ def _run(
         kind=kind,
     )
     narrator.say(report.sentence(), detail=kind != "imitation")
+    if kind != "imitation":  # the phase's end in a few words: the evaluations follow, and a listener hears a step
+        narrator.say(f"Training took {format_seconds(report.seconds)}; the new policy's evaluation follows.")
     if report.val_samples:
         narrator.say(report.details(), detail=True)
     narrator.measured("training", report.samples * report.epochs, report.seconds)
@@ -416,7 +418,7 @@ def train_imitation(
     return _run(
         model, [source], kind="imitation", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         val_fraction=val_fraction, value_weight=0.0, device=resolve_device(device),
-        narrator=narrator if narrator is not None else get_narrator(),
+        narrator=given_or_console(narrator),
     )  # fmt: skip
 
 
@@ -475,5 +477,5 @@ def train_mc(
     return _run(
         copy.deepcopy(policy), sources, kind="mc", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         val_fraction=val_fraction, value_weight=value_weight, device=resolve_device(device),
-        narrator=narrator if narrator is not None else get_narrator(),
+        narrator=given_or_console(narrator),
     )  # fmt: skip

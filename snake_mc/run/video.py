@@ -15,7 +15,7 @@ import numpy as np
 from snake_mc.common.storage import atomic_path
 from snake_mc.game.rules import SnakeBatch, SnakeEnv
 from snake_mc.learn.network import SnakePolicy
-from snake_mc.speech.narrate import Narrator, Progress, about, count, get_narrator, plural
+from snake_mc.speech.narrate import Narrator, Progress, about, count, given_or_console, plural
 
 VIDEO_FORMATS = ("mp4", "gif")
 # Conservative rates for the expected duration said at the start, measured on our 2-core machine: beside one busy
@@ -118,7 +118,7 @@ def record_best_episode(
 
     Returns the file written, or None when no video library is installed (said in one sentence, never raised).
     """
-    narrator = narrator if narrator is not None else get_narrator()
+    narrator = given_or_console(narrator)
     if policy.grid_size != grid_size:
         raise ValueError(
             f"The policy plays a {policy.grid_size} by {policy.grid_size} grid, but the video asks for "

@@ -22,7 +22,7 @@ from snake_mc.game.datasets import STATE_KEYS, empty_dataset
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import SnakePolicy
 from snake_mc.search.rollouts import monte_carlo_actions
-from snake_mc.speech.narrate import Narrator, get_narrator
+from snake_mc.speech.narrate import Narrator, given_or_console
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def play_and_keep_losses(
     won = np.zeros(n, dtype=bool)
     starved = np.zeros(n, dtype=bool)
     step = 0
-    progress = (narrator or get_narrator()).progress(n, "Playing the policy alone", unit="games")
+    progress = given_or_console(narrator).progress(n, "Playing the policy alone", unit="games")
     while len(alive):
         states = games.export_states()
         for key, value in states.items():
@@ -109,7 +109,7 @@ def label_positions(
     if n == 0:
         return data
     actions, values = np.zeros(n, np.int8), np.zeros((n, 3), np.float32)
-    say = narrator or get_narrator()
+    say = given_or_console(narrator)
     expected = say.expected_seconds("hard", n * settings.K * settings.H, HARD_WORK_PER_S)
     progress = say.progress(n, "Searching the positions before the losses", unit="positions", expected_s=expected,
                             plan_detail=True)  # the caller has said the whole phase's expectation

@@ -37,7 +37,7 @@ from snake_mc.learn.network import load_policy
 from snake_mc.search.detours import PlanBook
 from snake_mc.search.off_path import FORCED_MOVES, random_safe_moves
 from snake_mc.search.rollouts import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
-from snake_mc.speech.narrate import PROGRESS_EVERY_S, Narrator, about, count, format_seconds, get_narrator, per_second
+from snake_mc.speech.narrate import PROGRESS_EVERY_S, Narrator, about, count, format_seconds, given_or_console, per_second
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes Ray puts in its error messages
 
@@ -361,7 +361,7 @@ def _run_processes(jobs: list[dict], listener: Callable[[int, int], None], stall
                 pass
             if not running:
                 results = [f.result() for f in futures]
-                say = getattr(listener, "narrator", None) or get_narrator()
+                say = given_or_console(getattr(listener, "narrator", None))
                 # A detail, not news: when the games are quick (a snake in tour order needs no rollout), one worker
                 # often plays every share while the other is still importing torch, and ending it is routine.
                 for pid in _stop_workers(pool, grace_s=10.0):
@@ -631,7 +631,7 @@ def generate_self_play_data(
     which one fell silent.
     """
     _check_arguments(num_episodes, num_workers, backend, worker_timeout_s, perturbed_share)
-    say = narrator if narrator is not None else get_narrator()
+    say = given_or_console(narrator)
     workers = min(int(num_workers), int(num_episodes))
     search_threads = search.threads or (1 if backend == "ray" else max(1, usable_cores() // workers))
     search = dataclasses.replace(search, threads=search_threads)

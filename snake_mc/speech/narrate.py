@@ -300,14 +300,8 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-_default = Narrator()
-
-
-def get_narrator() -> Narrator:
-    """The process-wide narrator library code uses when none is passed in (console only until replaced)."""
-    return _default
-
-
-def set_narrator(narrator: Narrator) -> None:
-    global _default
-    _default = narrator
+def given_or_console(narrator: Narrator | None) -> Narrator:
+    """The narrator a caller passed, the one way narration reaches library code; a caller that passed none (a script,
+    a test) gets a console-only narrator of its own. No narrator is process-wide: what a function says goes where its
+    caller sent it, and nowhere else."""
+    return narrator if narrator is not None else Narrator()
