@@ -38,7 +38,9 @@ def summary(name: str, batch: SnakeBatch, wall: float) -> dict:
     starved = int(batch.truncated.sum())
     moves, apples = int(batch.t.sum()), int(batch.score.sum())
     mpa = moves / max(apples, 1)
-    print(f"{name}: filled {filled}/{n}, died {died}, starved {starved}, moves per apple {mpa:.2f} "
+    per_game = batch.t / np.maximum(batch.score, 1)
+    se = per_game.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+    print(f"{name}: filled {filled}/{n}, died {died}, starved {starved}, moves per apple {mpa:.2f} (per-game SE {se:.2f}) "
           f"({moves} moves, {apples} apples), wall {wall:.1f} s")
     return {"filled": filled, "mpa": mpa}
 
@@ -73,11 +75,12 @@ def verify_plan(player: CyclePlayer, batch: SnakeBatch, i: int) -> None:
         assert succ[a] == b, "body is not a contiguous run of the cycle"
 
 
-def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False) -> None:
+def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False, kinds: int = 7, food_first: bool = True, variants: int = 0,
+               slack: int = 0, caps: tuple[int, int] = (2000, 30)) -> None:
     warm = SnakeBatch(1, g, seeds=[0])  # compile before timing
-    CyclePlayer(warm, budget).act_one(warm, 0, warm.ttl()[0].astype(np.int64))
+    CyclePlayer(warm, budget, kinds, food_first, variants, slack, *caps).act_one(warm, 0, warm.ttl()[0].astype(np.int64))
     batch = SnakeBatch(len(seeds), g, seeds=seeds)
-    player = CyclePlayer(batch, budget)
+    player = CyclePlayer(batch, budget, kinds, food_first, variants, slack, *caps)
     times: list[float] = []
     positions = fallbacks = 0
     checks: list[int] = []
@@ -110,7 +113,7 @@ def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False) -> 
                 verify_plan(player, batch, i)
         checks.clear()
     wall = time.perf_counter() - start
-    summary(f"cycle player (budget {budget})", batch, wall)
+    summary(f"cycle player (budget {budget}, kinds {kinds}, food_first {food_first}, variants {variants}, slack {slack}, caps {caps})", batch, wall)
     us = np.array(times) * 1e6
     runs, nodes, exhausted = player.stats
     print(f"  proof call: mean {us.mean():.0f} us, p99 {np.percentile(us, 99):.0f} us, max {us.max():.0f} us "
@@ -126,9 +129,16 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET)
     parser.add_argument("--no-teacher", action="store_true")
     parser.add_argument("--verify", action="store_true", help="check every kept cycle after each move (slow)")
+    parser.add_argument("--kinds", type=int, default=7, help="ablation bits: 1 kept plan, 2 shortcut, 4 cycle now")
+    parser.add_argument("--warnsdorff", action="store_true", help="cycle-now search ignores the food (ablation)")
+    parser.add_argument("--variants", type=int, default=0, help="other shortest paths tried per move (0..5)")
+    parser.add_argument("--slack", type=int, default=0, help="longer shortcuts: up to 2*slack moves over the shortest")
+    parser.add_argument("--enum-cap", type=int, default=2000, help="path cells enumerated per longer-shortcut level")
+    parser.add_argument("--comp-cap", type=int, default=30, help="completions per longer-shortcut level")
     args = parser.parse_args()
     seeds = np.arange(args.seed, args.seed + args.games)
-    play_cycle(args.grid, seeds, args.budget, args.verify)
+    play_cycle(args.grid, seeds, args.budget, args.verify, args.kinds, not args.warnsdorff, args.variants, args.slack,
+               (args.enum_cap, args.comp_cap))
     if not args.no_teacher:
         play_teacher(args.grid, seeds)
 

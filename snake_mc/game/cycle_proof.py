@@ -28,7 +28,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-NOT_PROVEN = 1 << 30  # moves-to-food of a move with no proof
+NOT_PROVEN = 1 << 30
+VARIANT_MODES = np.array([1, 3, 2, 4, 0], np.int64)  # the order in which other shortest paths are tried  # moves-to-food of a move with no proof
 DEFAULT_BUDGET = 3000  # DFS nodes per Hamiltonian completion
 
 
@@ -266,8 +267,115 @@ def _timed_path(ttl, first, food, nb, n, parent, arrive, queue, out):  # noqa: A
 
 
 @numba.njit(cache=True)
+def _reconstruct(ttl, arrive, food, nb, g, mode, out):  # noqa: ANN001, ANN202
+    """Another time-aware shortest path to the food from the BFS times `arrive` (as left by `_timed_path`), walked
+    back from the food choosing among the cells reached one move earlier: mode 0 the first in board order, 1 the one
+    with most blocked neighbours (hug walls and body), 2 the last in board order, 3 the straightest, 4 the one with
+    fewest blocked neighbours. Every such chain is a legal path: each cell is free when the head arrives."""
+    length = arrive[food]
+    x = food
+    out[length - 1] = food
+    for i in range(length - 2, -1, -1):
+        best_p = -1
+        best_s = -(1 << 30)
+        for kk in range(4):
+            k = 3 - kk if mode == 2 else kk
+            p = nb[x, k]
+            if p < 0 or arrive[p] != arrive[x] - 1:
+                continue
+            score = 0
+            if mode == 1 or mode == 4:
+                for j in range(4):
+                    z = nb[p, j]
+                    if z < 0 or ttl[z] > arrive[p]:
+                        score += 1
+                    else:
+                        for q in range(i + 1, length):
+                            if out[q] == z:
+                                score += 1
+                                break
+                if mode == 4:
+                    score = -score
+            elif mode == 3 and i + 2 < length:
+                nxt = out[i + 2]
+                score = 1 if p - x == x - nxt else 0
+            if score > best_s:
+                best_s = score
+                best_p = p
+        out[i] = best_p
+        x = best_p
+    return length
+
+
+@numba.njit(cache=True)
+def _slack_prefix(ttl, c, food, limit, seq, length, nb, g, budget, enum_cap, comp_cap, pre, inpath, kstack, body2,  # noqa: ANN001, ANN202, PLR0913
+                  vis, path, mark, stack, cand, ncand, ci, dist_food, stats):
+    """Longer shortcuts: every time-aware simple path of exactly `limit` moves from `c` (entered at move 1) to the
+    food (pruned by the Manhattan distance to the food), each followed by a completion of the position after eating,
+    until one succeeds (returns `limit`, with the path in pre, the body after eating in body2 and the completion in
+    path) or the caps (`enum_cap` path cells, `comp_cap` completions) run out (returns 0)."""
+    n = g * g
+    fr = food // g
+    fc = food % g
+    pre[0] = c
+    inpath[c] = 1
+    kstack[0] = 0
+    depth = 0
+    enum = 0
+    comps = 0
+    result = 0
+    while depth >= 0:
+        x = pre[depth]
+        t = depth + 1
+        if x == food or kstack[depth] >= 4:
+            if x == food and kstack[depth] == 0 and t == limit:
+                kstack[depth] = 4
+                blen = length + 1
+                for i in range(blen):
+                    j = length + limit - blen + i
+                    body2[i] = seq[j] if j < length else pre[j - length]
+                for z in range(n):
+                    vis[z] = 0
+                for i in range(blen):
+                    vis[body2[i]] = 1
+                stats[0] += 1
+                comps += 1
+                found, nodes = _complete(vis, food, body2[0], n - blen, -1, dist_food, nb, g, budget, path, mark,
+                                         stack, cand, ncand, ci)
+                stats[1] += nodes
+                if found < 0:
+                    stats[2] += 1
+                if found == 1:
+                    result = limit
+                    break
+                if comps >= comp_cap:
+                    break
+            inpath[x] = 0
+            depth -= 1
+            continue
+        k = kstack[depth]
+        kstack[depth] += 1
+        y = nb[x, k]
+        if y < 0 or inpath[y] != 0 or ttl[y] > t + 1:
+            continue
+        if t + 1 + abs(y // g - fr) + abs(y % g - fc) > limit:
+            continue
+        enum += 1
+        if enum > enum_cap:
+            break
+        depth += 1
+        pre[depth] = y
+        inpath[y] = 1
+        kstack[depth] = 0
+    for i in range(depth + 1):
+        inpath[pre[i]] = 0
+    return result
+
+
+@numba.njit(cache=True)
 def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_moves, plan_pre, plan_npre, plan_succ,  # noqa: ANN001, ANN201, PLR0913, PLR0915
-               use_plan, safe, to_food, out_pre, out_npre, out_succ, stats):
+               use_plan, safe, to_food, out_pre, out_npre, out_succ, stats, kinds=7, food_first=True, variants=1,
+               slack=0, enum_cap=2000, comp_cap=30):
     """Proofs for the three relative moves of one position.
 
     ttl: (g*g,) time-to-live board; head: flat cell; direction 0..3; food: flat cell or -1.
@@ -276,7 +384,10 @@ def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_mo
     food cannot beat the best proof found (the player's use).
     Writes safe[3] (proven), to_food[3] (moves to the food along the proof, NOT_PROVEN when none), and, for the
     move with the fewest moves to the food, its proof to out_pre/out_npre/out_succ. Returns the chosen relative move
-    (-1 when none is proven). stats: [completions run, DFS nodes, budget exhaustions]."""
+    (-1 when none is proven). stats: [completions run, DFS nodes, budget exhaustions].
+    kinds (ablations): bit 1 the kept plan, bit 2 shortcut proofs (A), bit 4 cycle-now proofs (B), bit 8 longer
+    shortcuts (up to `slack` times 2 moves longer than the shortest, capped by enum_cap and comp_cap); food_first: B's
+    search visits cells nearer the food first (else pure Warnsdorff)."""
     n = g * g
     nb = neighbours(g)
     length = 0
@@ -301,6 +412,9 @@ def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_mo
     pre = np.empty(n + 1, np.int64)
     body2 = np.empty(n + 1, np.int64)
     cells = np.empty(3, np.int64)
+    tried = np.empty((variants + 1, n + 1), np.int64)
+    inpath = np.zeros(n, np.uint8)
+    kstack = np.empty(n + 1, np.int64)
     dists = np.empty(3, np.int64)
     for a in range(3):
         safe[a] = False
@@ -317,7 +431,7 @@ def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_mo
     best_kind = 0  # 1 plan, 2 shortcut, 3 cycle now
     best_npre = 0
     # the kept plan
-    if use_plan:
+    if use_plan and (kinds & 1):
         nxt = plan_pre[0] if plan_npre > 0 else plan_succ[head]
         for a in range(3):
             if cells[a] == nxt and nxt >= 0:
@@ -349,37 +463,80 @@ def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_mo
         if not all_moves and dists[a] >= best_k:
             break
         # A: shortcut to the food, then a cycle after eating
-        if dists[a] < NOT_PROVEN and since_food + dists[a] < starve:
+        if (kinds & 2) and dists[a] < NOT_PROVEN and since_food + dists[a] < starve:
             m = _timed_path(ttl, c, food, nb, n, parent, arrive, queue, pre)
-            # body after eating: last length+1 cells of seq + pre
-            tot = length + m
-            blen = length + 1
-            for i in range(blen):
-                j = tot - blen + i
-                body2[i] = seq[j] if j < length else pre[j - length]
-            for x in range(n):
-                vis[x] = 0
-            for i in range(blen):
-                vis[body2[i]] = 1
-            _bfs_static(vis, -1, nb, n, dist_food, queue)
-            stats[0] += 1
-            found, nodes = _complete(vis, food, body2[0], n - blen, -1, dist_food, nb, g, budget, path, mark, stack,
-                                     cand, ncand, ci)
-            stats[1] += nodes
-            if found < 0:
-                stats[2] += 1
-            if found == 1:
-                safe[a] = True
-                if m < to_food[a]:
-                    to_food[a] = m
-                if m < best_k:
-                    best, best_k, best_kind = a, m, 2
-                    best_npre = m
-                    for i in range(m):
-                        out_pre[i] = pre[i]
-                    _write_cycle(path, n - blen, body2, blen, out_succ)
+            proven_a = False
+            ntried = 0
+            for v in range(variants + 1):
+                if v > 0:  # other shortest paths: hug, straight, reversed order, open space
+                    _reconstruct(ttl, arrive, food, nb, g, VARIANT_MODES[v - 1], pre)
+                    same = False
+                    for w in range(ntried):
+                        eq = True
+                        for i in range(m):
+                            if tried[w, i] != pre[i]:
+                                eq = False
+                                break
+                        if eq:
+                            same = True
+                            break
+                    if same:
+                        continue
+                for i in range(m):
+                    tried[ntried, i] = pre[i]
+                ntried += 1
+                # body after eating: last length+1 cells of seq + pre
+                tot = length + m
+                blen = length + 1
+                for i in range(blen):
+                    j = tot - blen + i
+                    body2[i] = seq[j] if j < length else pre[j - length]
+                for x in range(n):
+                    vis[x] = 0
+                for i in range(blen):
+                    vis[body2[i]] = 1
+                stats[0] += 1
+                found, nodes = _complete(vis, food, body2[0], n - blen, -1, dist_food, nb, g, budget, path, mark,
+                                         stack, cand, ncand, ci)
+                stats[1] += nodes
+                if found < 0:
+                    stats[2] += 1
+                if found == 1:
+                    proven_a = True
+                    safe[a] = True
+                    if m < to_food[a]:
+                        to_food[a] = m
+                    if m < best_k:
+                        best, best_k, best_kind = a, m, 2
+                        best_npre = m
+                        for i in range(m):
+                            out_pre[i] = pre[i]
+                        _write_cycle(path, n - blen, body2, blen, out_succ)
+                    break
+            if not proven_a and (kinds & 8):
+                for sl in range(1, slack + 1):
+                    limit = m + 2 * sl
+                    if limit >= best_k or since_food + limit >= starve:
+                        break
+                    got = _slack_prefix(ttl, c, food, limit, seq, length, nb, g, budget, enum_cap, comp_cap, pre,
+                                        inpath, kstack, body2, vis, path, mark, stack, cand, ncand, ci, dist_food,
+                                        stats)
+                    if got > 0:
+                        proven_a = True
+                        safe[a] = True
+                        if limit < to_food[a]:
+                            to_food[a] = limit
+                        best, best_k, best_kind = a, limit, 2
+                        best_npre = limit
+                        for i in range(limit):
+                            out_pre[i] = pre[i]
+                        _write_cycle(path, n - (length + 1), body2, length + 1, out_succ)
+                        break
+            if proven_a:
                 continue
         # B: a cycle of the position just after the move
+        if not (kinds & 4):
+            continue
         eats = c == food
         blen = length + 1 if eats else length
         for i in range(blen - 1):
@@ -391,7 +548,7 @@ def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_mo
             vis[body2[i]] = 1
         _bfs_static(vis, food if not eats else -1, nb, n, dist_food, queue)
         stats[0] += 1
-        found, nodes = _complete(vis, c, body2[0], n - blen, -1 if eats else food, dist_food, nb, g, budget, path,
+        found, nodes = _complete(vis, c, body2[0], n - blen, -1 if (eats or not food_first) else food, dist_food, nb, g, budget, path,
                                  mark, stack, cand, ncand, ci)
         stats[1] += nodes
         if found < 0:
@@ -443,10 +600,11 @@ def _write_cycle(path, m, body, blen, succ):  # noqa: ANN001, ANN202
         succ[body[i]] = body[i + 1]
 
 
-def prove_moves(batch, index: int = 0, budget: int = DEFAULT_BUDGET) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def prove_moves(batch, index: int = 0, budget: int = DEFAULT_BUDGET, slack: int = 2) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """For one game of a `SnakeBatch`: (proven (3,) bool, moves_to_food (3,) int, NOT_PROVEN where not proven), per
     relative move (0 left, 1 straight, 2 right), searching every move (no kept plan). Each Hamiltonian completion is
-    bounded by `budget` DFS nodes, so a call costs at most 6 completions of `budget` nodes."""
+    bounded by `budget` DFS nodes and each move runs at most 1 + 5 shortest-path variants + slack * 30 + 1 of them,
+    so a call is bounded (all arguments are passed: numba's dispatch of omitted defaults costs ~100 us a call)."""
     g = batch.grid_size
     n = g * g
     ttl = batch.ttl()[index].astype(np.int64)
@@ -458,7 +616,8 @@ def prove_moves(batch, index: int = 0, budget: int = DEFAULT_BUDGET) -> tuple[np
     stats = np.zeros(3, np.int64)
     _prove_one(ttl, int(batch.head_r[index] * g + batch.head_c[index]), int(batch.direction[index]),
                int(batch.food[index]), int(batch.since_food[index]), int(batch.starve_steps), g, budget, True,
-               out_pre, 0, out_succ, False, safe, to_food, out_pre.copy(), out_npre, out_succ.copy(), stats)
+               out_pre, 0, out_succ, False, safe, to_food, out_pre.copy(), out_npre, out_succ.copy(), stats,
+               15, True, 5, slack, 2000, 30)
     return safe, to_food
 
 
@@ -466,9 +625,16 @@ class CyclePlayer:
     """The greedy proven player for a batch of games: among proven moves, the one that reaches the food soonest;
     it keeps its last proof per game, so a game, once proven, stays proven. `act` returns (actions, proven)."""
 
-    def __init__(self, batch, budget: int = DEFAULT_BUDGET) -> None:  # noqa: ANN001
+    def __init__(self, batch, budget: int = DEFAULT_BUDGET, kinds: int = 7, food_first: bool = True,  # noqa: ANN001
+                 variants: int = 0, slack: int = 0, enum_cap: int = 2000, comp_cap: int = 30) -> None:
         n = batch.grid_size**2
+        self.slack = slack
+        self.enum_cap = enum_cap
+        self.comp_cap = comp_cap
+        self.variants = variants
         self.budget = budget
+        self.kinds = kinds
+        self.food_first = food_first
         self.pre = np.zeros((batch.num_games, n + 1), np.int64)
         self.npre = np.zeros(batch.num_games, np.int64)
         self.succ = np.zeros((batch.num_games, n), np.int64)
@@ -486,7 +652,8 @@ class CyclePlayer:
         a = _prove_one(ttl_row, int(batch.head_r[i] * g + batch.head_c[i]), int(batch.direction[i]), int(batch.food[i]),
                        int(batch.since_food[i]), int(batch.starve_steps), g, self.budget, False, self.pre[i],
                        int(self.npre[i]), self.succ[i], bool(self.has_plan[i]), safe, to_food, out_pre, out_npre,
-                       out_succ, self.stats)
+                       out_succ, self.stats, self.kinds, self.food_first, self.variants,
+                       self.slack, self.enum_cap, self.comp_cap)
         if a >= 0:
             self.pre[i, : out_npre[0]] = out_pre[: out_npre[0]]
             self.npre[i] = out_npre[0]
