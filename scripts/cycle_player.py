@@ -1,6 +1,9 @@
 """The greedy proven player (snake_mc/game/cycle_proof.py) against the fixed-tour teacher, on the same seeds.
 
-    python scripts/cycle_player.py [--games 200] [--grid 10] [--seed 20000] [--budget 3000] [--no-teacher]
+    python scripts/cycle_player.py [--games 200] [--grid 10] [--seed 20000] [--budget 1000] [--no-teacher] [--verify]
+
+The other options (--kinds, --variants, --slack, --enum-cap, --comp-cap, --warnsdorff) are the ablations; their
+defaults are the configuration reported.
 
 Prints, for each player: boards filled out of N, deaths, starvations, moves per apple (total moves / total apples,
 from length 3), and for the proven player the microseconds per proof call (one call = one position, all three
@@ -75,8 +78,8 @@ def verify_plan(player: CyclePlayer, batch: SnakeBatch, i: int) -> None:
         assert succ[a] == b, "body is not a contiguous run of the cycle"
 
 
-def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False, kinds: int = 7, food_first: bool = True, variants: int = 0,
-               slack: int = 0, caps: tuple[int, int] = (2000, 30)) -> None:
+def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False, kinds: int = 15, food_first: bool = True,
+               variants: int = 5, slack: int = 2, caps: tuple[int, int] = (2000, 30)) -> None:
     warm = SnakeBatch(1, g, seeds=[0])  # compile before timing
     CyclePlayer(warm, budget, kinds, food_first, variants, slack, *caps).act_one(warm, 0, warm.ttl()[0].astype(np.int64))
     batch = SnakeBatch(len(seeds), g, seeds=seeds)
@@ -129,10 +132,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET)
     parser.add_argument("--no-teacher", action="store_true")
     parser.add_argument("--verify", action="store_true", help="check every kept cycle after each move (slow)")
-    parser.add_argument("--kinds", type=int, default=7, help="ablation bits: 1 kept plan, 2 shortcut, 4 cycle now")
+    parser.add_argument("--kinds", type=int, default=15, help="ablation bits: 1 kept plan, 2 shortcut, 4 cycle now")
     parser.add_argument("--warnsdorff", action="store_true", help="cycle-now search ignores the food (ablation)")
-    parser.add_argument("--variants", type=int, default=0, help="other shortest paths tried per move (0..5)")
-    parser.add_argument("--slack", type=int, default=0, help="longer shortcuts: up to 2*slack moves over the shortest")
+    parser.add_argument("--variants", type=int, default=5, help="other shortest paths tried per move (0..5)")
+    parser.add_argument("--slack", type=int, default=2, help="longer shortcuts: up to 2*slack moves over the shortest")
     parser.add_argument("--enum-cap", type=int, default=2000, help="path cells enumerated per longer-shortcut level")
     parser.add_argument("--comp-cap", type=int, default=30, help="completions per longer-shortcut level")
     args = parser.parse_args()

@@ -30,7 +30,7 @@ import numpy as np
 
 NOT_PROVEN = 1 << 30
 VARIANT_MODES = np.array([1, 3, 2, 4, 0], np.int64)  # the order in which other shortest paths are tried  # moves-to-food of a move with no proof
-DEFAULT_BUDGET = 3000  # DFS nodes per Hamiltonian completion
+DEFAULT_BUDGET = 1000  # DFS nodes per Hamiltonian completion (3000 and 10000 were no faster a game, scripts/cycle_player.py)
 
 
 @numba.njit(cache=True)
@@ -454,6 +454,9 @@ def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_mo
                     to_food[a] = k
                     best, best_k, best_kind = a, k, 1
     # moves in order of their time-aware distance to the food
+    if n % 2 == 1:  # no Hamiltonian cycle on an odd number of cells: nothing but a kept plan can be proven
+        out_npre[0] = 0
+        return -1
     order = np.argsort(dists)
     for oi in range(3):
         a = order[oi]
@@ -623,10 +626,11 @@ def prove_moves(batch, index: int = 0, budget: int = DEFAULT_BUDGET, slack: int 
 
 class CyclePlayer:
     """The greedy proven player for a batch of games: among proven moves, the one that reaches the food soonest;
-    it keeps its last proof per game, so a game, once proven, stays proven. `act` returns (actions, proven)."""
+    it keeps its last proof per game, so a game, once proven, stays proven. `act_one` returns the move, or -1 when
+    nothing is proven (the caller then plays a fallback, and the kept proof is dropped)."""
 
-    def __init__(self, batch, budget: int = DEFAULT_BUDGET, kinds: int = 7, food_first: bool = True,  # noqa: ANN001
-                 variants: int = 0, slack: int = 0, enum_cap: int = 2000, comp_cap: int = 30) -> None:
+    def __init__(self, batch, budget: int = DEFAULT_BUDGET, kinds: int = 15, food_first: bool = True,  # noqa: ANN001
+                 variants: int = 5, slack: int = 2, enum_cap: int = 2000, comp_cap: int = 30) -> None:
         n = batch.grid_size**2
         self.slack = slack
         self.enum_cap = enum_cap
