@@ -116,7 +116,8 @@ def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False, kin
                 verify_plan(player, batch, i)
         checks.clear()
     wall = time.perf_counter() - start
-    summary(f"cycle player (budget {budget}, kinds {kinds}, food_first {food_first}, variants {variants}, slack {slack}, caps {caps})", batch, wall)
+    name = f"cycle player (budget {budget}, kinds {kinds}, food_first {food_first}, variants {variants}, slack {slack}"
+    summary(f"{name}, caps {caps})", batch, wall)
     us = np.array(times) * 1e6
     runs, nodes, exhausted = player.stats
     print(f"  proof call: mean {us.mean():.0f} us, p99 {np.percentile(us, 99):.0f} us, max {us.max():.0f} us "
