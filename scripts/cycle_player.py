@@ -1,4 +1,4 @@
-"""The greedy proven player (snake_mc/game/cycle_proof.py) against the fixed-tour teacher, on the same seeds.
+"""The greedy proven player (snake_mc/game/cycle_player.py) against the fixed-tour teacher, on the same seeds.
 
     python scripts/cycle_player.py [--games 200] [--grid 10] [--seed 20000] [--budget 1000] [--no-teacher] [--verify]
 
@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from snake_mc.game.cycle_proof import DEFAULT_BUDGET, CyclePlayer  # noqa: E402
+from snake_mc.game.cycle_player import CyclePlayer  # noqa: E402
+from snake_mc.game.cycle_proof import ProofSettings  # noqa: E402
 from snake_mc.game.rules import SnakeBatch  # noqa: E402
 from snake_mc.game.scripted import scripted_action, tour_moves  # noqa: E402
 
@@ -78,51 +79,53 @@ def verify_plan(player: CyclePlayer, batch: SnakeBatch, i: int) -> None:
         assert succ[a] == b, "body is not a contiguous run of the cycle"
 
 
-def play_cycle(g: int, seeds: np.ndarray, budget: int, verify: bool = False, kinds: int = 15, food_first: bool = True,
-               variants: int = 5, slack: int = 2, caps: tuple[int, int] = (2000, 30)) -> None:
+def play_cycle(g: int, seeds: np.ndarray, settings: ProofSettings, verify: bool = False) -> None:
     warm = SnakeBatch(1, g, seeds=[0])  # compile before timing
-    CyclePlayer(warm, budget, kinds, food_first, variants, slack, *caps).act_one(warm, 0, warm.ttl()[0].astype(np.int64))
+    CyclePlayer(warm, settings).act_one(warm, 0, warm.ttl()[0].astype(np.int64))
     batch = SnakeBatch(len(seeds), g, seeds=seeds)
-    player = CyclePlayer(batch, budget, kinds, food_first, variants, slack, *caps)
+    player = CyclePlayer(batch, settings)
     times: list[float] = []
-    positions = fallbacks = 0
-    checks: list[int] = []
+    fallbacks = 0
     start = time.perf_counter()
     while True:
         live = np.flatnonzero(~batch.done)
         if len(live) == 0:
             break
-        ttl = batch.ttl().astype(np.int64)
-        actions = np.ones(batch.num_games, np.int64)
-        need = []
-        for i in live:
-            t0 = time.perf_counter()
-            a = player.act_one(batch, int(i), ttl[i])
-            times.append(time.perf_counter() - t0)
-            positions += 1
-            if a < 0:
-                need.append(i)
-            else:
-                actions[i] = a
-                if verify and player.npre[i] == 0:
-                    checks.append(int(i))
+        actions, need, checks = proven_actions(player, batch, live, times, verify)
         if need:
             fallbacks += len(need)
-            need = np.array(need)
-            actions[need] = teacher_actions(batch, need)[need]
+            actions[need] = teacher_actions(batch, np.array(need))[need]
         batch.step(actions)
         for i in checks:
             if not batch.done[i]:
                 verify_plan(player, batch, i)
-        checks.clear()
     wall = time.perf_counter() - start
-    name = f"cycle player (budget {budget}, kinds {kinds}, food_first {food_first}, variants {variants}, slack {slack}"
-    summary(f"{name}, caps {caps})", batch, wall)
+    summary(f"cycle player ({settings})", batch, wall)
     us = np.array(times) * 1e6
     runs, nodes, exhausted = player.stats
     print(f"  proof call: mean {us.mean():.0f} us, p99 {np.percentile(us, 99):.0f} us, max {us.max():.0f} us "
-          f"over {positions} positions; fallback share {fallbacks / positions:.4%} ({fallbacks} positions); "
+          f"over {len(us)} positions; fallback share {fallbacks / len(us):.4%} ({fallbacks} positions); "
           f"completions {runs}, DFS nodes {nodes}, budget exhausted {exhausted}")
+
+
+def proven_actions(player: CyclePlayer, batch: SnakeBatch, live: np.ndarray, times: list[float],
+                   verify: bool) -> tuple[np.ndarray, list[int], list[int]]:
+    """The player's move for every live game, each call timed into `times`: (actions, games with no proven move,
+    games whose kept proof is to be checked after the step)."""
+    ttl = batch.ttl().astype(np.int64)
+    actions = np.ones(batch.num_games, np.int64)
+    need, checks = [], []
+    for i in live:
+        t0 = time.perf_counter()
+        a = player.act_one(batch, int(i), ttl[i])
+        times.append(time.perf_counter() - t0)
+        if a < 0:
+            need.append(int(i))
+        else:
+            actions[i] = a
+            if verify and player.npre[i] == 0:
+                checks.append(int(i))
+    return actions, need, checks
 
 
 def main() -> None:
@@ -130,19 +133,23 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=200)
     parser.add_argument("--grid", type=int, default=10)
     parser.add_argument("--seed", type=int, default=20000)
-    parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET)
+    defaults = ProofSettings()
+    parser.add_argument("--budget", type=int, default=defaults.budget)
     parser.add_argument("--no-teacher", action="store_true")
     parser.add_argument("--verify", action="store_true", help="check every kept cycle after each move (slow)")
-    parser.add_argument("--kinds", type=int, default=15, help="ablation bits: 1 kept plan, 2 shortcut, 4 cycle now")
+    parser.add_argument("--kinds", type=int, default=defaults.kinds,
+                        help="ablation bits: 1 kept plan, 2 shortcut, 4 cycle now, 8 longer shortcuts")
     parser.add_argument("--warnsdorff", action="store_true", help="cycle-now search ignores the food (ablation)")
-    parser.add_argument("--variants", type=int, default=5, help="other shortest paths tried per move (0..5)")
-    parser.add_argument("--slack", type=int, default=2, help="longer shortcuts: up to 2*slack moves over the shortest")
-    parser.add_argument("--enum-cap", type=int, default=2000, help="path cells enumerated per longer-shortcut level")
-    parser.add_argument("--comp-cap", type=int, default=30, help="completions per longer-shortcut level")
+    parser.add_argument("--variants", type=int, default=defaults.variants, help="other shortest paths tried per move (0..5)")
+    parser.add_argument("--slack", type=int, default=defaults.slack,
+                        help="longer shortcuts: up to 2*slack moves over the shortest")
+    parser.add_argument("--enum-cap", type=int, default=defaults.enum_cap, help="path cells enumerated per longer-shortcut level")
+    parser.add_argument("--comp-cap", type=int, default=defaults.comp_cap, help="completions per longer-shortcut level")
     args = parser.parse_args()
     seeds = np.arange(args.seed, args.seed + args.games)
-    play_cycle(args.grid, seeds, args.budget, args.verify, args.kinds, not args.warnsdorff, args.variants, args.slack,
-               (args.enum_cap, args.comp_cap))
+    settings = ProofSettings(args.budget, args.kinds, not args.warnsdorff, args.variants, args.slack, args.enum_cap,
+                             args.comp_cap)
+    play_cycle(args.grid, seeds, settings, args.verify)
     if not args.no_teacher:
         play_teacher(args.grid, seeds)
 

@@ -1,11 +1,15 @@
-"""The proven player (cycle_proof.py): proofs are Hamiltonian cycles holding the body in order, moves into pockets
-are not proven, and the player fills small boards without a fallback."""
+"""The proofs (cycle_proof.py) and the proven player (cycle_player.py): proofs are Hamiltonian cycles holding the
+body in order, moves into pockets are not proven, and the player fills small boards without a fallback."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 
-from snake_mc.game.cycle_proof import NOT_PROVEN, CyclePlayer, prove_moves
+from snake_mc.game.cycle_player import CyclePlayer
+from snake_mc.game.cycle_proof import NOT_PROVEN, prove_moves
 from snake_mc.game.rules import SnakeBatch, SnakeEnv
 
 
@@ -60,3 +64,12 @@ def test_player_fills_6x6_boards_and_keeps_valid_cycles() -> None:
                 _check_cycle(player, batch, int(i))
     assert batch.won.all()
     assert batch.t.sum() / batch.score.sum() < 6.3  # the tour teacher's 6.30 moves an apple on 6 by 6
+
+
+def test_the_proofs_are_facts_that_import_no_player() -> None:
+    """cycle_proof.py says which moves are proven and how far the food is along each proof; which move to take is
+    cycle_player.py's, so the encoder could import the facts without a player's rule."""
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "snake_mc" / "game" / "cycle_proof.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert imported <= {"__future__", "collections", "typing", "numba", "numpy", "snake_mc.game.rules"}, imported

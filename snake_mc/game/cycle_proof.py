@@ -1,6 +1,7 @@
 """Proofs of safety that are not tied to one fixed tour: a move is proven safe when, after it (or after a short
 time-aware path that starts with it), a Hamiltonian cycle of the whole board exists along which the body lies as one
-contiguous run in order (tail ... head).
+contiguous run in order (tail ... head). This module holds facts only (which moves are proven, and the moves to the
+food along each proof); which move to take is a player's choice (snake_mc/game/cycle_player.py).
 
 Why that is enough: on such a cycle the cells ahead of the head are the free cells, then the tail. Following the cycle,
 the next cell is free, or it is the tail, which leaves as the head enters; eating grows the run at the head and keeps it
@@ -23,9 +24,10 @@ Kinds of proof per relative move (left, straight, right), tried in this order:
   A+. longer shortcut: every time-aware path 2 or 4 moves longer (`slack`), capped, each then completed as in A.
   B. cycle now: a cycle of the position just after the move, searched food-first; moves to food = the food's place
      on that cycle.
-A player also keeps its last proof (`plan`): its next cell stays proven for ever, so once any proof exists, the
-player never needs a fallback again. A move is only skipped when its time-aware distance to the food cannot beat the
-best proof already found.
+A caller may also pass a proof it already holds (a player's last one): its next cell stays proven for ever. With
+`all_moves` off, a move is skipped once its time-aware distance to the food cannot beat the shortest proof already
+found (its moves to food then read NOT_PROVEN: not searched). An odd board has no Hamiltonian cycle: only a given
+proof can prove a move there.
 
 Measured (scripts/cycle_player.py, seeds 20000.., one core of a shared 2-core machine): 10 by 10, 1000 games, every
 board filled, 9.99 moves an apple against the tour teacher's 14.81 on the same seeds; see the script for cost.
@@ -33,31 +35,48 @@ board filled, 9.99 moves an apple against the tour teacher's 14.81 on the same s
 
 from __future__ import annotations
 
+from collections import namedtuple
+from typing import NamedTuple
+
 import numba
 import numpy as np
+
+from snake_mc.game.rules import SnakeBatch, neighbour_table
 
 NOT_PROVEN = 1 << 30  # moves-to-food of a move with no proof
 VARIANT_MODES = np.array([1, 3, 2, 4, 0], np.int64)  # the order in which other shortest paths are tried
 DEFAULT_BUDGET = 1000  # DFS nodes per Hamiltonian completion (3000 and 10000 were no faster a game)
+ALL_KINDS = 15  # bits: 1 a given proof, 2 shortcuts (A), 4 cycle now (B), 8 longer shortcuts (A+)
+BEST_MOVE, BEST_K, BEST_KIND, BEST_NPRE = 0, 1, 2, 3  # the shortest proof so far, `best` below
+KIND_GIVEN, KIND_SHORTCUT, KIND_CYCLE_NOW = 1, 2, 3
 
 
-@numba.njit(cache=True)
-def neighbours(g):  # noqa: ANN001, ANN201
-    """(g*g, 4) the cell up, right, down, left of each cell (absolute directions of rules.py), -1 off the board."""
-    n = g * g
-    nb = np.full((n, 4), -1, np.int64)
-    for x in range(n):
-        r, c = x // g, x % g
-        if r > 0:
-            nb[x, 0] = x - g
-        if c < g - 1:
-            nb[x, 1] = x + 1
-        if r < g - 1:
-            nb[x, 2] = x + g
-        if c > 0:
-            nb[x, 3] = x - 1
-    return nb
+class ProofSettings(NamedTuple):
+    """How hard to search, in the order `prove_position` takes them; the defaults are the configuration measured."""
 
+    budget: int = DEFAULT_BUDGET  # DFS nodes per completion
+    kinds: int = ALL_KINDS  # which kinds of proof (ablations)
+    food_first: bool = True  # B's search visits cells nearer the food first (else pure Warnsdorff)
+    variants: int = 5  # other shortest paths tried per move (0..5)
+    slack: int = 2  # longer shortcuts: up to 2 * slack moves over the shortest
+    enum_cap: int = 2000  # path cells enumerated per longer-shortcut level
+    comp_cap: int = 30  # completions per longer-shortcut level
+
+
+# scratch arrays of one call (vis, inpath uint8; cand, tried (rows, cells); the rest one int64 a cell)
+Scratch = namedtuple("Scratch", "vis path mark stack cand ncand ci dist_food queue parent arrive pre body2 tried "
+                     "inpath kstack seq")
+Position = namedtuple("Position", "ttl nb g food since_food starve length")  # one position, as the steps read it
+Found = namedtuple("Found", "safe to_food best pre succ stats")  # what the steps write (best: BEST_* above)
+
+
+@numba.njit(cache=True, inline="always")
+def _scratch(n, variants):  # noqa: ANN001, ANN202
+    return Scratch(np.zeros(n, np.uint8), np.empty(n + 1, np.int64), np.zeros(n, np.int64), np.empty(n, np.int64),
+                   np.empty((n + 1, 4), np.int64), np.empty(n + 1, np.int64), np.empty(n + 1, np.int64),
+                   np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+                   np.empty(n + 1, np.int64), np.empty(n + 1, np.int64), np.empty((variants + 1, n + 1), np.int64),
+                   np.zeros(n, np.uint8), np.empty(n + 1, np.int64), np.empty(n, np.int64))
 
 @numba.njit(cache=True, inline="always")
 def _adjacent(a, b, g):  # noqa: ANN001, ANN202
@@ -119,6 +138,28 @@ def _feasible(vis, cur, tail, r, nb, g, mark, gen, stack):  # noqa: ANN001, ANN2
     return count == r and touches_tail
 
 
+@numba.njit(cache=True, inline="always")
+def _colours_allow(vis, start, tail, r, g):  # noqa: ANN001, ANN202
+    """The grid's two-colour parity: a path of r steps from start alternates colours, so the last cell's colour and
+    the number of unvisited cells of the other colour are fixed."""
+    colour0 = (start // g + start % g) & 1
+    last_colour = colour0 ^ (r & 1)
+    tail_colour = (tail // g + tail % g) & 1
+    if last_colour == tail_colour:
+        return False
+    other = 0
+    for x in range(g * g):
+        if vis[x] == 0 and ((x // g + x % g) & 1) != colour0:
+            other += 1
+    return other == (r + 1) // 2
+
+
+@numba.njit(cache=True, inline="always")
+def _unvisit(vis, path, last):  # noqa: ANN001, ANN202
+    for j in range(1, last + 1):
+        vis[path[j]] = 0
+
+
 @numba.njit(cache=True)
 def _complete(vis, start, tail, r, food, dist_food, nb, g, budget, path, mark, stack, cand, ncand, ci):  # noqa: ANN001, ANN202, PLR0913
     """Hamiltonian path start -> all r unvisited cells (vis == 0) -> a cell next to `tail`, written to path[0..r].
@@ -129,29 +170,16 @@ def _complete(vis, start, tail, r, food, dist_food, nb, g, budget, path, mark, s
     path[0] = start
     if r == 0:
         return (1 if _adjacent(start, tail, g) else 0), 0
-    # parity: the path alternates colours, so the last cell's colour and the colour counts are fixed
-    colour0 = (start // g + start % g) & 1
-    last_colour = colour0 ^ (r & 1)
-    tail_colour = (tail // g + tail % g) & 1
-    if last_colour == tail_colour:
-        return 0, 0
-    other = 0
-    n = g * g
-    for x in range(n):
-        if vis[x] == 0 and ((x // g + x % g) & 1) != colour0:
-            other += 1
-    if other != (r + 1) // 2:
+    if not _colours_allow(vis, start, tail, r, g):
         return 0, 0
     gen = mark.max() + 1
     if not _feasible(vis, start, tail, r, nb, g, mark, gen, stack):
         return 0, 0
     nodes = 0
     d = 0
-    # expand depth 0
-    food_open = food >= 0 and vis[food] == 0
-    _expand(vis, start, nb, food_open, dist_food, cand, ncand, ci, 0)
+    _expand(vis, start, nb, food >= 0 and vis[food] == 0, dist_food, cand, ncand, ci, 0)
     while d >= 0:
-        if ci[d] >= ncand[d]:
+        if ci[d] >= ncand[d]:  # every candidate at this depth tried: back up
             if d == 0:
                 return 0, nodes
             vis[path[d]] = 0
@@ -162,16 +190,14 @@ def _complete(vis, start, tail, r, food, dist_food, nb, g, budget, path, mark, s
         ci[d] += 1
         nodes += 1
         if nodes > budget:
-            for j in range(1, d + 1):
-                vis[path[j]] = 0
+            _unvisit(vis, path, d)
             return -1, nodes
         vis[y] = 1
         r -= 1
         path[d + 1] = y
         if r == 0:
             if _adjacent(y, tail, g):
-                for j in range(1, d + 2):
-                    vis[path[j]] = 0
+                _unvisit(vis, path, d + 1)
                 return 1, nodes
             vis[y] = 0
             r += 1
@@ -182,8 +208,7 @@ def _complete(vis, start, tail, r, food, dist_food, nb, g, budget, path, mark, s
             r += 1
             continue
         d += 1
-        food_open = food >= 0 and vis[food] == 0
-        _expand(vis, y, nb, food_open, dist_food, cand, ncand, ci, d)
+        _expand(vis, y, nb, food >= 0 and vis[food] == 0, dist_food, cand, ncand, ci, d)
     return 0, nodes
 
 
@@ -315,45 +340,73 @@ def _reconstruct(ttl, arrive, food, nb, g, mode, out):  # noqa: ANN001, ANN202
     return length
 
 
+
 @numba.njit(cache=True)
-def _slack_prefix(ttl, c, food, limit, seq, length, nb, g, budget, enum_cap, comp_cap, pre, inpath, kstack, body2,  # noqa: ANN001, ANN202, PLR0913
-                  vis, path, mark, stack, cand, ncand, ci, dist_food, stats):
+def _write_cycle(path, m, body, blen, succ):  # noqa: ANN001, ANN202
+    """succ of the cycle path[0] (the head) .. path[m], then the body tail first .. head."""
+    for i in range(m):
+        succ[path[i]] = path[i + 1]
+    succ[path[m]] = body[0]
+    for i in range(blen - 1):
+        succ[body[i]] = body[i + 1]
+
+
+
+@numba.njit(cache=True, inline="always")
+def _mark_body(s, blen, n):  # noqa: ANN001, ANN202
+    """vis: the body s.body2[:blen] blocked, every other cell open."""
+    for x in range(n):
+        s.vis[x] = 0
+    for i in range(blen):
+        s.vis[s.body2[i]] = 1
+
+
+@numba.njit(cache=True, inline="always")
+def _counted_completion(s, start, blen, food_key, p, budget, stats):  # noqa: ANN001, ANN202, PLR0913
+    """`_complete` from `start` through the cells vis leaves open, to a cell next to the tail s.body2[0]; counted in
+    stats (completions, DFS nodes, budget exhaustions). Returns found (1, 0 or -1); the path is in s.path."""
+    n = p.g * p.g
+    stats[0] += 1
+    found, nodes = _complete(s.vis, start, s.body2[0], n - blen, food_key, s.dist_food, p.nb, p.g, budget, s.path,
+                             s.mark, s.stack, s.cand, s.ncand, s.ci)
+    stats[1] += nodes
+    if found < 0:
+        stats[2] += 1
+    return found
+
+
+@numba.njit(cache=True, inline="always")
+def _complete_after_eating(s, m, p, budget, stats):  # noqa: ANN001, ANN202
+    """The position after the prefix s.pre[:m] eats the food at its end: its body (grown by one) to s.body2, and a
+    completion from the food. Returns found (1, 0 or -1)."""
+    blen = p.length + 1
+    for i in range(blen):
+        j = p.length + m - blen + i
+        s.body2[i] = s.seq[j] if j < p.length else s.pre[j - p.length]
+    _mark_body(s, blen, p.g * p.g)
+    return _counted_completion(s, p.food, blen, -1, p, budget, stats)
+
+
+@numba.njit(cache=True)
+def _slack_prefix(s, c, limit, p, budget, enum_cap, comp_cap, stats):  # noqa: ANN001, ANN202, PLR0913
     """Longer shortcuts: every time-aware simple path of exactly `limit` moves from `c` (entered at move 1) to the
     food (pruned by the Manhattan distance to the food), each followed by a completion of the position after eating,
-    until one succeeds (returns `limit`, with the path in pre, the body after eating in body2 and the completion in
-    path) or the caps (`enum_cap` path cells, `comp_cap` completions) run out (returns 0)."""
-    n = g * g
-    fr = food // g
-    fc = food % g
+    until one succeeds (returns `limit`, with the path in s.pre, the body after eating in s.body2 and the completion
+    in s.path) or the caps (`enum_cap` path cells, `comp_cap` completions) run out (returns 0)."""
+    g, food, nb, ttl, pre, inpath, kstack = p.g, p.food, p.nb, p.ttl, s.pre, s.inpath, s.kstack
+    fr, fc = food // g, food % g
     pre[0] = c
     inpath[c] = 1
     kstack[0] = 0
-    depth = 0
-    enum = 0
-    comps = 0
-    result = 0
+    depth = enum = comps = result = 0
     while depth >= 0:
         x = pre[depth]
         t = depth + 1
         if x == food or kstack[depth] >= 4:
             if x == food and kstack[depth] == 0 and t == limit:
                 kstack[depth] = 4
-                blen = length + 1
-                for i in range(blen):
-                    j = length + limit - blen + i
-                    body2[i] = seq[j] if j < length else pre[j - length]
-                for z in range(n):
-                    vis[z] = 0
-                for i in range(blen):
-                    vis[body2[i]] = 1
-                stats[0] += 1
                 comps += 1
-                found, nodes = _complete(vis, food, body2[0], n - blen, -1, dist_food, nb, g, budget, path, mark,
-                                         stack, cand, ncand, ci)
-                stats[1] += nodes
-                if found < 0:
-                    stats[2] += 1
-                if found == 1:
+                if _complete_after_eating(s, limit, p, budget, stats) == 1:
                     result = limit
                     break
                 if comps >= comp_cap:
@@ -380,298 +433,248 @@ def _slack_prefix(ttl, c, food, limit, seq, length, nb, g, budget, enum_cap, com
     return result
 
 
-@numba.njit(cache=True)
-def _prove_one(ttl, head, direction, food, since_food, starve, g, budget, all_moves, plan_pre, plan_npre, plan_succ,  # noqa: ANN001, ANN201, PLR0913, PLR0915
-               use_plan, safe, to_food, out_pre, out_npre, out_succ, stats, kinds=7, food_first=True, variants=1,
-               slack=0, enum_cap=2000, comp_cap=30):
-    """Proofs for the three relative moves of one position.
+@numba.njit(cache=True, inline="always")
+def _record(a, k, kind, npre, blen, s, n, f):  # noqa: ANN001, ANN202, PLR0913
+    """Move a is proven with k moves to the food; when that beats the shortest proof so far, its proof (the prefix
+    s.pre[:npre], then the cycle s.path[:n - blen + 1] + body s.body2[:blen]) becomes the shortest."""
+    f.safe[a] = True
+    if k < f.to_food[a]:
+        f.to_food[a] = k
+    if k < f.best[BEST_K]:
+        f.best[BEST_MOVE], f.best[BEST_K], f.best[BEST_KIND], f.best[BEST_NPRE] = a, k, kind, npre
+        for i in range(npre):
+            f.pre[i] = s.pre[i]
+        _write_cycle(s.path, n - blen, s.body2, blen, f.succ)
 
-    ttl: (g*g,) time-to-live board; head: flat cell; direction 0..3; food: flat cell or -1.
-    plan_pre[:plan_npre], plan_succ: the player's last proof (a prefix of cells, then a cycle as a successor array),
-    used when use_plan. all_moves: search every move; otherwise a move is skipped once its time-aware distance to the
-    food cannot beat the best proof found (the player's use).
-    Writes safe[3] (proven), to_food[3] (moves to the food along the proof, NOT_PROVEN when none), and, for the
-    move with the fewest moves to the food, its proof to out_pre/out_npre/out_succ. Returns the chosen relative move
-    (-1 when none is proven). stats: [completions run, DFS nodes, budget exhaustions].
-    kinds (ablations): bit 1 the kept plan, bit 2 shortcut proofs (A), bit 4 cycle-now proofs (B), bit 8 longer
-    shortcuts (up to `slack` times 2 moves longer than the shortest, capped by enum_cap and comp_cap); food_first: B's
-    search visits cells nearer the food first (else pure Warnsdorff)."""
-    n = g * g
-    nb = neighbours(g)
+
+@numba.njit(cache=True, inline="always")
+def _shortest_shortcuts(s, a, m, p, f, budget, variants):  # noqa: ANN001, ANN202, PLR0913
+    """A: the time-aware shortest path to the food left in s.pre by `_timed_path` (m moves), then up to `variants`
+    other shortest paths, each completed after eating, until one is proven. Returns whether one was."""
+    ntried = 0
+    for v in range(variants + 1):
+        if v > 0:  # other shortest paths: hug, straight, reversed order, open space
+            _reconstruct(p.ttl, s.arrive, p.food, p.nb, p.g, VARIANT_MODES[v - 1], s.pre)
+            if _tried_before(s.tried, ntried, s.pre, m):
+                continue
+        for i in range(m):
+            s.tried[ntried, i] = s.pre[i]
+        ntried += 1
+        if _complete_after_eating(s, m, p, budget, f.stats) == 1:
+            _record(a, m, KIND_SHORTCUT, m, p.length + 1, s, p.g * p.g, f)
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def _tried_before(tried, ntried, pre, m):  # noqa: ANN001, ANN202
+    for w in range(ntried):
+        same = True
+        for i in range(m):
+            if tried[w, i] != pre[i]:
+                same = False
+                break
+        if same:
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def _longer_shortcuts(s, a, c, m, p, f, settings):  # noqa: ANN001, ANN202, PLR0913
+    """A+: paths 2, 4, .. 2 * slack moves longer than the shortest (m), while they can beat the shortest proof so far
+    and cannot starve. Returns whether one was proven."""
+    budget, _, _, _, slack, enum_cap, comp_cap = settings
+    for sl in range(1, slack + 1):
+        limit = m + 2 * sl
+        if limit >= f.best[BEST_K] or p.since_food + limit >= p.starve:
+            break
+        if _slack_prefix(s, c, limit, p, budget, enum_cap, comp_cap, f.stats) > 0:
+            _record(a, limit, KIND_SHORTCUT, limit, p.length + 1, s, p.g * p.g, f)
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def _prove_by_shortcut(s, a, c, p, f, settings):  # noqa: ANN001, ANN202
+    """A, then A+ (as `settings` kinds allow). Returns whether move a (to cell c) was proven."""
+    n = p.g * p.g
+    m = _timed_path(p.ttl, c, p.food, p.nb, n, s.parent, s.arrive, s.queue, s.pre)
+    if _shortest_shortcuts(s, a, m, p, f, settings[0], settings[3]):
+        return True
+    return (settings[1] & 8) != 0 and _longer_shortcuts(s, a, c, m, p, f, settings)
+
+
+@numba.njit(cache=True, inline="always")
+def _prove_by_cycle_now(s, a, c, p, f, budget, food_first):  # noqa: ANN001, ANN202, PLR0913
+    """B: a cycle of the position just after the move to c, searched food-first (unless not food_first); moves to the
+    food = the food's place on it."""
+    n = p.g * p.g
+    eats = c == p.food
+    blen = p.length + 1 if eats else p.length
+    for i in range(blen - 1):
+        s.body2[i] = s.seq[p.length - (blen - 1) + i]
+    s.body2[blen - 1] = c
+    _mark_body(s, blen, n)
+    _bfs_static(s.vis, p.food if not eats else -1, p.nb, n, s.dist_food, s.queue)
+    food_key = -1 if (eats or not food_first) else p.food
+    if _counted_completion(s, c, blen, food_key, p, budget, f.stats) != 1:
+        return
+    k = 1
+    if not eats:
+        for i in range(1, n - blen + 1):
+            if s.path[i] == p.food:
+                k = 1 + i
+                break
+    if p.since_food + k < p.starve:
+        s.pre[0] = c
+        _record(a, k, KIND_CYCLE_NOW, 1, blen, s, n, f)
+
+
+@numba.njit(cache=True, inline="always")
+def _body_sequence(ttl, seq):  # noqa: ANN001, ANN202
+    """The body's cells, tail first, to seq; returns its length."""
     length = 0
-    for x in range(n):
+    for x in range(len(ttl)):
         if ttl[x] > length:
             length = ttl[x]
-    seq = np.empty(n, np.int64)  # body tail first
-    for x in range(n):
+    for x in range(len(ttl)):
         if ttl[x] > 0:
             seq[ttl[x] - 1] = x
-    vis = np.zeros(n, np.uint8)
-    path = np.empty(n + 1, np.int64)
-    mark = np.zeros(n, np.int64)
-    stack = np.empty(n, np.int64)
-    cand = np.empty((n + 1, 4), np.int64)
-    ncand = np.empty(n + 1, np.int64)
-    ci = np.empty(n + 1, np.int64)
-    dist_food = np.empty(n, np.int64)
-    queue = np.empty(n, np.int64)
-    parent = np.empty(n, np.int64)
-    arrive = np.empty(n, np.int64)
-    pre = np.empty(n + 1, np.int64)
-    body2 = np.empty(n + 1, np.int64)
-    cells = np.empty(3, np.int64)
-    tried = np.empty((variants + 1, n + 1), np.int64)
-    inpath = np.zeros(n, np.uint8)
-    kstack = np.empty(n + 1, np.int64)
-    dists = np.empty(3, np.int64)
+    return length
+
+
+@numba.njit(cache=True, inline="always")
+def _first_cells(s, p, head, direction, cells, dists):  # noqa: ANN001, ANN202, PLR0913
+    """The cell each relative move enters (-1 off the board) and its time-aware distance to the food (NOT_PROVEN
+    when it cannot be entered or the food cannot be reached)."""
+    n = p.g * p.g
     for a in range(3):
-        safe[a] = False
-        to_food[a] = NOT_PROVEN
-        d = (direction + a + 3) & 3
-        cells[a] = nb[head, d]
+        cells[a] = p.nb[head, (direction + a + 3) & 3]
         dists[a] = NOT_PROVEN
-        if cells[a] >= 0 and ttl[cells[a]] <= 1 and food >= 0:
-            m = _timed_path(ttl, cells[a], food, nb, n, parent, arrive, queue, pre)
+        if cells[a] >= 0 and p.ttl[cells[a]] <= 1 and p.food >= 0:
+            m = _timed_path(p.ttl, cells[a], p.food, p.nb, n, s.parent, s.arrive, s.queue, s.pre)
             if m > 0:
                 dists[a] = m
-    best = -1
-    best_k = NOT_PROVEN
-    best_kind = 0  # 1 plan, 2 shortcut, 3 cycle now
-    best_npre = 0
-    # the kept plan
-    if use_plan and (kinds & 1):
-        nxt = plan_pre[0] if plan_npre > 0 else plan_succ[head]
-        for a in range(3):
-            if cells[a] == nxt and nxt >= 0:
-                k = 0
-                cur = head
-                hit = False
-                for i in range(plan_npre):
-                    k += 1
-                    cur = plan_pre[i]
-                    if cur == food:
-                        hit = True
-                        break
-                while not hit and k <= n:
-                    cur = plan_succ[cur]
-                    k += 1
-                    if cur == food:
-                        hit = True
-                if hit and since_food + k < starve:
-                    safe[a] = True
-                    to_food[a] = k
-                    best, best_k, best_kind = a, k, 1
-    # moves in order of their time-aware distance to the food
-    if n % 2 == 1:  # no Hamiltonian cycle on an odd number of cells: nothing but a kept plan can be proven
+
+
+@numba.njit(cache=True)
+def _given_to_food(head, food, n, given_pre, given_npre, given_succ):  # noqa: ANN001, ANN202, PLR0913
+    """Moves to the food along a given proof (its prefix, then its cycle), NOT_PROVEN when the food is not on it."""
+    k = 0
+    cur = head
+    for i in range(given_npre):
+        k += 1
+        cur = given_pre[i]
+        if cur == food:
+            return k
+    while k <= n:
+        cur = given_succ[cur]
+        k += 1
+        if cur == food:
+            return k
+    return NOT_PROVEN
+
+
+@numba.njit(cache=True, inline="always")
+def _prove_by_given(p, head, cells, f, given_pre, given_npre, given_succ):  # noqa: ANN001, ANN202, PLR0913
+    """The move onto the given proof's next cell is proven, when the food lies on the proof before starvation."""
+    nxt = given_pre[0] if given_npre > 0 else given_succ[head]
+    for a in range(3):
+        if cells[a] == nxt and nxt >= 0:
+            k = _given_to_food(head, p.food, p.g * p.g, given_pre, given_npre, given_succ)
+            if k < NOT_PROVEN and p.since_food + k < p.starve:
+                f.safe[a] = True
+                f.to_food[a] = k
+                f.best[BEST_MOVE], f.best[BEST_K], f.best[BEST_KIND] = a, k, KIND_GIVEN
+
+
+@numba.njit(cache=True, inline="always")
+def _advance(f, n, given_pre, given_npre, given_succ, out_npre):  # noqa: ANN001, ANN202, PLR0913
+    """The shortest proof as it stands after its first move: the prefix loses that move (f.pre, out_npre[0])."""
+    kind = f.best[BEST_KIND]
+    if kind == KIND_GIVEN:
+        npre = max(given_npre - 1, 0)
+        for i in range(npre):
+            f.pre[i] = given_pre[i + 1]
+        for x in range(n):
+            f.succ[x] = given_succ[x]
+        out_npre[0] = npre
+    elif kind >= KIND_SHORTCUT:  # the proof starts with the move itself
+        npre = f.best[BEST_NPRE]
+        for i in range(npre - 1):
+            f.pre[i] = f.pre[i + 1]
+        out_npre[0] = npre - 1
+    else:
         out_npre[0] = 0
-        return -1
+
+
+@numba.njit(cache=True, inline="always")
+def _search_moves(s, p, f, cells, dists, all_moves, settings):  # noqa: ANN001, ANN202, PLR0913
+    """Each move, nearest the food first: A and A+, then B if they failed (as `settings` kinds allow)."""
+    kinds = settings[1]
     order = np.argsort(dists)
     for oi in range(3):
         a = order[oi]
         c = cells[a]
-        if c < 0 or ttl[c] > 1:
+        if c < 0 or p.ttl[c] > 1:
             continue
-        if not all_moves and dists[a] >= best_k:
+        if not all_moves and dists[a] >= f.best[BEST_K]:
             break
-        # A: shortcut to the food, then a cycle after eating
-        if (kinds & 2) and dists[a] < NOT_PROVEN and since_food + dists[a] < starve:
-            m = _timed_path(ttl, c, food, nb, n, parent, arrive, queue, pre)
-            proven_a = False
-            ntried = 0
-            for v in range(variants + 1):
-                if v > 0:  # other shortest paths: hug, straight, reversed order, open space
-                    _reconstruct(ttl, arrive, food, nb, g, VARIANT_MODES[v - 1], pre)
-                    same = False
-                    for w in range(ntried):
-                        eq = True
-                        for i in range(m):
-                            if tried[w, i] != pre[i]:
-                                eq = False
-                                break
-                        if eq:
-                            same = True
-                            break
-                    if same:
-                        continue
-                for i in range(m):
-                    tried[ntried, i] = pre[i]
-                ntried += 1
-                # body after eating: last length+1 cells of seq + pre
-                tot = length + m
-                blen = length + 1
-                for i in range(blen):
-                    j = tot - blen + i
-                    body2[i] = seq[j] if j < length else pre[j - length]
-                for x in range(n):
-                    vis[x] = 0
-                for i in range(blen):
-                    vis[body2[i]] = 1
-                stats[0] += 1
-                found, nodes = _complete(vis, food, body2[0], n - blen, -1, dist_food, nb, g, budget, path, mark,
-                                         stack, cand, ncand, ci)
-                stats[1] += nodes
-                if found < 0:
-                    stats[2] += 1
-                if found == 1:
-                    proven_a = True
-                    safe[a] = True
-                    if m < to_food[a]:
-                        to_food[a] = m
-                    if m < best_k:
-                        best, best_k, best_kind = a, m, 2
-                        best_npre = m
-                        for i in range(m):
-                            out_pre[i] = pre[i]
-                        _write_cycle(path, n - blen, body2, blen, out_succ)
-                    break
-            if not proven_a and (kinds & 8):
-                for sl in range(1, slack + 1):
-                    limit = m + 2 * sl
-                    if limit >= best_k or since_food + limit >= starve:
-                        break
-                    got = _slack_prefix(ttl, c, food, limit, seq, length, nb, g, budget, enum_cap, comp_cap, pre,
-                                        inpath, kstack, body2, vis, path, mark, stack, cand, ncand, ci, dist_food,
-                                        stats)
-                    if got > 0:
-                        proven_a = True
-                        safe[a] = True
-                        if limit < to_food[a]:
-                            to_food[a] = limit
-                        best, best_k, best_kind = a, limit, 2
-                        best_npre = limit
-                        for i in range(limit):
-                            out_pre[i] = pre[i]
-                        _write_cycle(path, n - (length + 1), body2, length + 1, out_succ)
-                        break
-            if proven_a:
+        if (kinds & 2) and dists[a] < NOT_PROVEN and p.since_food + dists[a] < p.starve:
+            if _prove_by_shortcut(s, a, c, p, f, settings):
                 continue
-        # B: a cycle of the position just after the move
-        if not (kinds & 4):
-            continue
-        eats = c == food
-        blen = length + 1 if eats else length
-        for i in range(blen - 1):
-            body2[i] = seq[length - (blen - 1) + i]
-        body2[blen - 1] = c
-        for x in range(n):
-            vis[x] = 0
-        for i in range(blen):
-            vis[body2[i]] = 1
-        _bfs_static(vis, food if not eats else -1, nb, n, dist_food, queue)
-        stats[0] += 1
-        food_key = -1 if (eats or not food_first) else food
-        found, nodes = _complete(vis, c, body2[0], n - blen, food_key, dist_food, nb, g, budget, path, mark, stack,
-                                 cand, ncand, ci)
-        stats[1] += nodes
-        if found < 0:
-            stats[2] += 1
-        if found == 1:
-            k = 1
-            if not eats:
-                for i in range(1, n - blen + 1):
-                    if path[i] == food:
-                        k = 1 + i
-                        break
-            if since_food + k < starve:
-                safe[a] = True
-                if k < to_food[a]:
-                    to_food[a] = k
-                if k < best_k:
-                    best, best_k, best_kind = a, k, 3
-                    best_npre = 1
-                    out_pre[0] = c
-                    _write_cycle(path, n - blen, body2, blen, out_succ)
-    if best_kind == 1:
-        # keep the plan: advance it by one
-        if plan_npre > 0:
-            best_npre = plan_npre - 1
-            for i in range(best_npre):
-                out_pre[i] = plan_pre[i + 1]
-        else:
-            best_npre = 0
-        for x in range(n):
-            out_succ[x] = plan_succ[x]
-        out_npre[0] = best_npre
-    elif best_kind >= 2:
-        # the proof starts with the move itself: drop it from the prefix (the caller makes that move)
-        for i in range(best_npre - 1):
-            out_pre[i] = out_pre[i + 1]
-        out_npre[0] = best_npre - 1
-    else:
-        out_npre[0] = 0
-    return best
+        if kinds & 4:
+            _prove_by_cycle_now(s, a, c, p, f, settings[0], settings[2])
 
 
 @numba.njit(cache=True)
-def _write_cycle(path, m, body, blen, succ):  # noqa: ANN001, ANN202
-    """succ of the cycle path[0] (the head) .. path[m], then the body tail first .. head."""
-    for i in range(m):
-        succ[path[i]] = path[i + 1]
-    succ[path[m]] = body[0]
-    for i in range(blen - 1):
-        succ[body[i]] = body[i + 1]
+def prove_position(ttl: np.ndarray, head: int, direction: int, food: int, since_food: int, starve: int, g: int,  # noqa: PLR0913
+                   nb: np.ndarray, all_moves: bool, given: tuple, out: tuple, settings: tuple) -> int:
+    """Proofs for the three relative moves (0 left, 1 straight, 2 right) of one position.
+
+    ttl: (g*g,) int64 time-to-live board; head: flat cell; direction 0..3; food: flat cell or -1;
+    nb: rules.neighbour_table(g).
+    given: (prefix cells, its length, successor array of a cycle, whether to use it): a proof the caller already holds
+    (kind bit 1). all_moves: search every move; otherwise a move is skipped once its time-aware distance to the food
+    cannot beat the shortest proof found. settings: a ProofSettings.
+    out: (safe (3,) bool, to_food (3,) int64, proof prefix (g*g+1,), its length (1,), successor array (g*g,),
+    stats (3,): completions run, DFS nodes, budget exhaustions), filled in: which moves are proven, the moves to the
+    food along each proof (NOT_PROVEN when none), and the shortest proof as it stands after its first move.
+    Returns the relative move that starts the shortest proof (the first found among equals), -1 when no move is
+    proven. Which move to play is the caller's choice (cycle_player.py plays this one)."""
+    safe, to_food, out_pre, out_npre, out_succ, stats = out
+    given_pre, given_npre, given_succ, use_given = given
+    n = g * g
+    s = _scratch(n, settings[3])
+    length = _body_sequence(ttl, s.seq)
+    p = Position(ttl, nb, g, food, since_food, starve, length)
+    best = np.empty(4, np.int64)
+    best[BEST_MOVE], best[BEST_K], best[BEST_KIND], best[BEST_NPRE] = -1, NOT_PROVEN, 0, 0
+    f = Found(safe, to_food, best, out_pre, out_succ, stats)
+    safe[:] = False
+    to_food[:] = NOT_PROVEN
+    cells = np.empty(3, np.int64)
+    dists = np.empty(3, np.int64)
+    _first_cells(s, p, head, direction, cells, dists)
+    if use_given and (settings[1] & 1):
+        _prove_by_given(p, head, cells, f, given_pre, given_npre, given_succ)
+    if n % 2 == 0:  # an odd board has no Hamiltonian cycle
+        _search_moves(s, p, f, cells, dists, all_moves, settings)
+    _advance(f, n, given_pre, given_npre, given_succ, out_npre)
+    return best[BEST_MOVE]
 
 
-def prove_moves(batch, index: int = 0, budget: int = DEFAULT_BUDGET, slack: int = 2) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def prove_moves(batch: SnakeBatch, index: int = 0, settings: ProofSettings = ProofSettings()) -> tuple[np.ndarray, np.ndarray]:  # noqa: B008
     """For one game of a `SnakeBatch`: (proven (3,) bool, moves_to_food (3,) int, NOT_PROVEN where not proven), per
-    relative move (0 left, 1 straight, 2 right), searching every move (no kept plan). Each Hamiltonian completion is
-    bounded by `budget` DFS nodes and each move runs at most 1 + 5 shortest-path variants + slack * 30 + 1 of them,
-    so a call is bounded (all arguments are passed: numba's dispatch of omitted defaults costs ~100 us a call)."""
+    relative move (0 left, 1 straight, 2 right), searching every move, with no proof given. Each Hamiltonian
+    completion is bounded by `budget` DFS nodes and each move runs at most 1 + 5 shortest-path variants + slack * 30
+    + 1 of them, so a call is bounded."""
     g = batch.grid_size
     n = g * g
-    ttl = batch.ttl()[index].astype(np.int64)
-    safe = np.zeros(3, np.bool_)
-    to_food = np.zeros(3, np.int64)
-    out_pre = np.empty(n + 1, np.int64)
-    out_npre = np.zeros(1, np.int64)
-    out_succ = np.zeros(n, np.int64)
-    stats = np.zeros(3, np.int64)
-    _prove_one(ttl, int(batch.head_r[index] * g + batch.head_c[index]), int(batch.direction[index]),
-               int(batch.food[index]), int(batch.since_food[index]), int(batch.starve_steps), g, budget, True,
-               out_pre, 0, out_succ, False, safe, to_food, out_pre.copy(), out_npre, out_succ.copy(), stats,
-               15, True, 5, slack, 2000, 30)
-    return safe, to_food
-
-
-class CyclePlayer:
-    """The greedy proven player for a batch of games: among proven moves, the one that reaches the food soonest;
-    it keeps its last proof per game, so a game, once proven, stays proven. `act_one` returns the move, or -1 when
-    nothing is proven (the caller then plays a fallback, and the kept proof is dropped)."""
-
-    def __init__(self, batch, budget: int = DEFAULT_BUDGET, kinds: int = 15, food_first: bool = True,  # noqa: ANN001
-                 variants: int = 5, slack: int = 2, enum_cap: int = 2000, comp_cap: int = 30) -> None:
-        n = batch.grid_size**2
-        self.slack = slack
-        self.enum_cap = enum_cap
-        self.comp_cap = comp_cap
-        self.variants = variants
-        self.budget = budget
-        self.kinds = kinds
-        self.food_first = food_first
-        self.pre = np.zeros((batch.num_games, n + 1), np.int64)
-        self.npre = np.zeros(batch.num_games, np.int64)
-        self.succ = np.zeros((batch.num_games, n), np.int64)
-        self.has_plan = np.zeros(batch.num_games, bool)
-        self.stats = np.zeros(3, np.int64)
-
-    def act_one(self, batch, i: int, ttl_row: np.ndarray) -> int:  # noqa: ANN001
-        g = batch.grid_size
-        n = g * g
-        safe = np.zeros(3, np.bool_)
-        to_food = np.zeros(3, np.int64)
-        out_pre = np.empty(n + 1, np.int64)
-        out_npre = np.zeros(1, np.int64)
-        out_succ = np.empty(n, np.int64)
-        a = _prove_one(ttl_row, int(batch.head_r[i] * g + batch.head_c[i]), int(batch.direction[i]), int(batch.food[i]),
-                       int(batch.since_food[i]), int(batch.starve_steps), g, self.budget, False, self.pre[i],
-                       int(self.npre[i]), self.succ[i], bool(self.has_plan[i]), safe, to_food, out_pre, out_npre,
-                       out_succ, self.stats, self.kinds, self.food_first, self.variants,
-                       self.slack, self.enum_cap, self.comp_cap)
-        if a >= 0:
-            self.pre[i, : out_npre[0]] = out_pre[: out_npre[0]]
-            self.npre[i] = out_npre[0]
-            self.succ[i] = out_succ
-            self.has_plan[i] = True
-        else:
-            self.has_plan[i] = False
-        return int(a)
+    out = (np.zeros(3, np.bool_), np.zeros(3, np.int64), np.empty(n + 1, np.int64), np.zeros(1, np.int64),
+           np.zeros(n, np.int64), np.zeros(3, np.int64))
+    given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
+    prove_position(batch.ttl()[index].astype(np.int64), int(batch.head_r[index] * g + batch.head_c[index]),
+                   int(batch.direction[index]), int(batch.food[index]), int(batch.since_food[index]),
+                   int(batch.starve_steps), g, neighbour_table(g), True, given, out, tuple(settings))
+    return out[0], out[1]
