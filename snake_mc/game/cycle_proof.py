@@ -664,17 +664,19 @@ def prove_position(ttl: np.ndarray, head: int, direction: int, food: int, since_
     return best[BEST_MOVE]
 
 
-def prove_moves(batch: SnakeBatch, index: int = 0, settings: ProofSettings = ProofSettings()) -> tuple[np.ndarray, np.ndarray]:  # noqa: B008
+def prove_moves(batch: SnakeBatch, index: int = 0, settings: ProofSettings = ProofSettings(),  # noqa: B008
+                ttl_row: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For one game of a `SnakeBatch`: (proven (3,) bool, moves_to_food (3,) int, NOT_PROVEN where not proven), per
     relative move (0 left, 1 straight, 2 right), searching every move, with no proof given. Each Hamiltonian
     completion is bounded by `budget` DFS nodes and each move runs at most 1 + 5 shortest-path variants + slack * 30
-    + 1 of them, so a call is bounded."""
+    + 1 of them, so a call is bounded. ttl_row: the game's int64 time-to-live board, when the caller has it."""
     g = batch.grid_size
     n = g * g
     out = (np.zeros(3, np.bool_), np.zeros(3, np.int64), np.empty(n + 1, np.int64), np.zeros(1, np.int64),
            np.zeros(n, np.int64), np.zeros(3, np.int64))
     given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
-    prove_position(batch.ttl()[index].astype(np.int64), int(batch.head_r[index] * g + batch.head_c[index]),
+    ttl = batch.ttl()[index].astype(np.int64) if ttl_row is None else ttl_row
+    prove_position(ttl, int(batch.head_r[index] * g + batch.head_c[index]),
                    int(batch.direction[index]), int(batch.food[index]), int(batch.since_food[index]),
                    int(batch.starve_steps), g, neighbour_table(g), True, given, out, tuple(settings))
     return out[0], out[1]
