@@ -309,13 +309,17 @@ def _hung(jobs: list[dict], worker: int, stall_s: float) -> SelfPlayError:
     )
 
 
-_STOPS = (signal.SIGINT, signal.SIGHUP)
+# The stops deferred while helper processes start: Ctrl-C, a hang-up, and SIGTERM, which the driver turns into the
+# same clean stop (a SIGTERM in the middle of a worker's start left it reading half its start-up data, a traceback
+# after the driver's sentence: the driver's test sends it just as self-play begins).
+_STOPS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 
 
 @contextlib.contextmanager
 def _stops_deferred() -> Iterator[None]:
-    """Start helper processes with Ctrl-C and hang-up blocked in them (a signal mask survives exec), and let neither
-    signal interrupt this process while it starts them: a signal blocked in the main thread still reaches another
+    """Start helper processes with Ctrl-C, hang-up and SIGTERM blocked in them (a signal mask survives exec; the
+    driver ends its workers with SIGKILL, and they die with it), and let none of these signals interrupt this process
+    while it starts them: a signal blocked in the main thread still reaches another
     thread, and Python then runs its handler in the main thread anyway, in the middle of a process's start, which
     left a spawned worker reading half its start-up data ("EOFError: Ran out of input", a traceback after the
     sentence). A signal that arrives meanwhile is raised again, to the usual handler, once the processes are started."""
