@@ -1,8 +1,32 @@
-"""Shared test setup: make the repository root importable so tests can `import env` as the CLI does."""
+"""Shared test setup: the repository root importable (tests `import env` as the CLI does), and every test started
+with a clean signal state."""
 
+import signal
 import sys
+import warnings
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@pytest.fixture(autouse=True)
+def _clean_signal_state(request):
+    """Every test starts as a terminal starts a program: Ctrl-C, SIGTERM and hang-up unblocked, Ctrl-C raising
+    KeyboardInterrupt. Tests that run the driver in this process install its handlers, and the subprocesses later
+    tests start inherit this process's mask and ignored signals; a leak is put right after the test, and named."""
+    yield
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, []) & _STOP_SIGNALS
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+    ignored = {sig for sig in _STOP_SIGNALS if signal.getsignal(sig) is signal.SIG_IGN}  # inherited across exec
+    for sig in ignored:
+        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+    if blocked or ignored:
+        warnings.warn(f"{request.node.nodeid} left {sorted(s.name for s in blocked)} blocked and "
+                      f"{sorted(s.name for s in ignored)} ignored; put right", stacklevel=1)
