@@ -1,0 +1,232 @@
+"""Can a network imitate the proven player (snake_mc/game/cycle_player.py) when the proof's facts are among its inputs?
+
+    python scripts/imitate_cycle.py [--games 200] [--seed 20000] [--eval-games 200] [--eval-seed 21000] [--epochs 10]
+                                    [--mirror]
+
+1. Records `games` 10x10 games of the CyclePlayer (teacher_actions where it proves nothing): the state before each
+   move (export_states) and the move taken.
+2. For every recorded position, rebuilt with SnakeBatch.from_states, the stateless cycle facts per relative move
+   (left, straight, right, as cycle_proof.prove_moves and the encoder's per-move features order them): proven (0/1),
+   then moves to the food along the proof / 100 (NO_PROOF = 1.0 where not proven). Facts, not answers: never the
+   player's move.
+3. Trains two MLPs of SnakePolicy's default shape (2 hidden layers of 128, ReLU, 3 logits) by cross-entropy on the
+   player's moves, `epochs` epochs, Adam lr 3e-3, batches of 512, 10 percent of the games held out (the best held-out
+   epoch is kept): one on encode(batch) (v5) + the 6 facts, the control on encode(batch) alone. With --mirror each
+   epoch sees a random half of the samples in the mirror (encoder mirrored, left/right facts and moves swapped).
+4. Plays each network alone (greedy argmax, all games in lockstep, facts recomputed every move) on `eval-games` fresh
+   games: boards filled, mean score, moves per apple (total moves / total apples, from length 3).
+5. Prints the figures and the wall time of each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402, N812
+
+from snake_mc.game.cycle_player import CyclePlayer  # noqa: E402
+from snake_mc.game.cycle_proof import NOT_PROVEN, ProofSettings, prove_moves  # noqa: E402
+from snake_mc.game.observation import encode  # noqa: E402
+from snake_mc.game.rules import SnakeBatch  # noqa: E402
+from snake_mc.game.scripted import scripted_action, tour_moves  # noqa: E402
+
+GRID = 10
+NO_PROOF = 1.0  # moves-to-food / 100 of a move with no proof
+NUM_FACTS = 6  # proven L, S, R; moves to food / 100 L, S, R
+FACT_MIRROR = np.array([2, 1, 0, 5, 4, 3])  # left <-> right
+ACTION_MIRROR = np.array([2, 1, 0])
+CHUNK = 4096
+
+
+def teacher_actions(batch: SnakeBatch, live: np.ndarray) -> np.ndarray:
+    actions, applies = tour_moves(batch)
+    for i in live[~applies[live]]:
+        actions[i] = scripted_action(batch, int(i))
+    return actions
+
+
+def record_games(n: int, seed: int) -> dict:
+    """States before each move, the CyclePlayer's moves, and each sample's game, over n lockstep games."""
+    batch = SnakeBatch(n, GRID, seeds=np.arange(seed, seed + n))
+    player = CyclePlayer(batch, ProofSettings())
+    states, actions, games = [], [], []
+    fallbacks = 0
+    while True:
+        live = np.flatnonzero(~batch.done)
+        if len(live) == 0:
+            break
+        ttl = batch.ttl().astype(np.int64)
+        act = np.ones(n, np.int64)
+        need = []
+        for i in live:
+            a = player.act_one(batch, int(i), ttl[i])
+            if a < 0:
+                need.append(int(i))
+            act[i] = a
+        if need:
+            fallbacks += len(need)
+            act[need] = teacher_actions(batch, np.array(need))[need]
+        exported = batch.export_states()
+        states.append({k: v[live] for k, v in exported.items()})
+        actions.append(act[live])
+        games.append(live)
+        batch.step(act)
+    print(f"  recorded: filled {int(batch.won.sum())}/{n}, moves per apple {moves_per_apple(batch):.2f}, "
+          f"{sum(len(a) for a in actions)} positions, fallback positions {fallbacks}")
+    merged = {k: np.concatenate([s[k] for s in states]) for k in states[0]}
+    return {"states": merged, "actions": np.concatenate(actions), "games": np.concatenate(games)}
+
+
+def moves_per_apple(batch: SnakeBatch) -> float:
+    return float(batch.t.sum()) / max(float(batch.score.sum()), 1.0)
+
+
+def cycle_facts(batch: SnakeBatch, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), 6) float32: proven (0/1) per relative move, then moves to the food / 100 (NO_PROOF if unproven)."""
+    out = np.empty((len(rows), NUM_FACTS), np.float32)
+    ttl = batch.ttl().astype(np.int64)
+    settings = ProofSettings()
+    for j, i in enumerate(rows):
+        safe, to_food = prove_moves(batch, int(i), settings, ttl_row=ttl[i])
+        out[j, :3] = safe
+        out[j, 3:] = np.where(safe & (to_food < NOT_PROVEN), to_food / 100.0, NO_PROOF)
+    return out
+
+
+def build_inputs(states: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(v5 encoding, v5 encoding mirrored, facts) for every recorded state, rebuilt in chunks."""
+    n = len(states["direction"])
+    plain, mirrored, facts = [], [], []
+    for lo in range(0, n, CHUNK):
+        part = {k: v[lo:lo + CHUNK] for k, v in states.items()}
+        batch = SnakeBatch.from_states(part)
+        plain.append(encode(batch))
+        mirrored.append(encode(batch, mirror=True))
+        facts.append(cycle_facts(batch, np.arange(batch.num_games)))
+    return np.concatenate(plain), np.concatenate(mirrored), np.concatenate(facts)
+
+
+def make_mlp(inputs: int) -> nn.Module:
+    """SnakePolicy's default shape: inputs -> 128 -> 128 -> 3 logits, ReLU."""
+    return nn.Sequential(nn.Linear(inputs, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 3))
+
+
+def split_games(games: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices of the training games and of the 10 percent held out, whole games at a time."""
+    ids = np.unique(games)
+    rng = np.random.default_rng(seed)
+    held = rng.choice(ids, max(1, len(ids) // 10), replace=False)
+    is_held = np.isin(games, held)
+    return np.flatnonzero(~is_held), np.flatnonzero(is_held)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.inference_mode():
+        pred = torch.cat([model(x[lo:lo + 8192]).argmax(1) for lo in range(0, len(x), 8192)])
+    return float((pred == y).float().mean())
+
+
+def train(data: dict, use_facts: bool, epochs: int, mirror: bool, seed: int = 0) -> tuple[nn.Module, float]:
+    """Cross-entropy on the player's moves; returns the best held-out epoch's network and its held-out accuracy."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    plain, flipped = data["plain"], data["mirrored"]
+    facts, y = data["facts"], data["actions"]
+    if use_facts:
+        plain = np.concatenate([plain, facts], 1)
+        flipped = np.concatenate([flipped, facts[:, FACT_MIRROR]], 1)
+    tr, va = split_games(data["games"], seed)
+    x_plain, x_flip = torch.from_numpy(plain), torch.from_numpy(flipped)
+    y_plain, y_flip = torch.from_numpy(y), torch.from_numpy(ACTION_MIRROR[y])
+    model = make_mlp(plain.shape[1])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    best, best_state = -1.0, None
+    for epoch in range(epochs):
+        order = rng.permutation(tr)
+        flip = rng.random(len(order)) < 0.5 if mirror else np.zeros(len(order), bool)
+        for lo in range(0, len(order), 512):
+            idx, fl = torch.from_numpy(order[lo:lo + 512]), torch.from_numpy(flip[lo:lo + 512])
+            xb = torch.where(fl[:, None], x_flip[idx], x_plain[idx])
+            yb = torch.where(fl, y_flip[idx], y_plain[idx])
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        acc = accuracy(model, x_plain[va], y_plain[va])
+        print(f"    epoch {epoch + 1}: last batch loss {loss.item():.4f}, held-out accuracy {acc:.4f}")
+        if acc > best:
+            best, best_state = acc, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return model, best
+
+
+def play(model: nn.Module, use_facts: bool, n: int, seed: int) -> dict:
+    """The network alone, greedy, n games in lockstep; facts recomputed every move for the live games."""
+    batch = SnakeBatch(n, GRID, seeds=np.arange(seed, seed + n))
+    while True:
+        live = np.flatnonzero(~batch.done)
+        if len(live) == 0:
+            break
+        x = encode(batch)[live]
+        if use_facts:
+            x = np.concatenate([x, cycle_facts(batch, live)], 1)
+        with torch.inference_mode():
+            chosen = model(torch.from_numpy(x)).argmax(1).numpy()
+        actions = np.ones(n, np.int64)
+        actions[live] = chosen
+        batch.step(actions)
+    died = int((batch.terminated & ~batch.won).sum())
+    return {"filled": int(batch.won.sum()), "died": died, "starved": int(batch.truncated.sum()),
+            "score": float(batch.score.mean()), "mpa": moves_per_apple(batch), "n": n}
+
+
+def timed(label: str, walls: dict, fn, *args):  # noqa: ANN001, ANN202
+    start = time.perf_counter()
+    result = fn(*args)
+    walls[label] = time.perf_counter() - start
+    print(f"[{label}: {walls[label]:.1f} s]", flush=True)
+    return result
+
+
+def report(rows: dict, walls: dict, args: argparse.Namespace) -> None:
+    print(f"\nCyclePlayer data: {args.games} games from seed {args.seed}; evaluation: {args.eval_games} games from "
+          f"seed {args.eval_seed}; {args.epochs} epochs; mirror {args.mirror}")
+    print(f"{'inputs':<22}{'held-out acc':>14}{'filled':>10}{'died':>6}{'starved':>9}{'mean score':>12}{'moves/apple':>13}")
+    for name, (acc, r) in rows.items():
+        print(f"{name:<22}{acc:>14.4f}{r['filled']:>6}/{r['n']:<3}{r['died']:>6}{r['starved']:>9}{r['score']:>12.2f}"
+              f"{r['mpa']:>13.2f}")
+    print("wall times: " + ", ".join(f"{k} {v:.1f} s" for k, v in walls.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=20000)
+    parser.add_argument("--eval-games", type=int, default=200)
+    parser.add_argument("--eval-seed", type=int, default=21000)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--mirror", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    walls: dict[str, float] = {}
+    data = timed("record", walls, record_games, args.games, args.seed)
+    data["plain"], data["mirrored"], data["facts"] = timed("facts+encode", walls, build_inputs, data.pop("states"))
+    rows = {}
+    for name, use_facts in (("v5 + 6 cycle facts", True), ("v5 only (control)", False)):
+        print(f"  {name}:")
+        model, acc = timed(f"train {name}", walls, train, data, use_facts, args.epochs, args.mirror)
+        rows[name] = (acc, timed(f"eval {name}", walls, play, model, use_facts, args.eval_games, args.eval_seed))
+        print(f"  {name}: {rows[name][1]}", flush=True)
+    report(rows, walls, args)
+
+
+if __name__ == "__main__":
+    main()
