@@ -1,7 +1,7 @@
 """Can a network imitate the proven player (snake_mc/game/cycle_player.py) when the proof's facts are among its inputs?
 
     python scripts/imitate_cycle.py [--games 200] [--seed 20000] [--eval-games 200] [--eval-seed 21000] [--epochs 10]
-                                    [--mirror]
+                                    [--mirror] [--rule]
 
 1. Records `games` 10x10 games of the CyclePlayer (teacher_actions where it proves nothing): the state before each
    move (export_states) and the move taken.
@@ -14,7 +14,10 @@
    epoch is kept): one on encode(batch) (v5) + the 6 facts, the control on encode(batch) alone. With --mirror each
    epoch sees a random half of the samples in the mirror (encoder mirrored, left/right facts and moves swapped).
 4. Plays each network alone (greedy argmax, all games in lockstep, facts recomputed every move) on `eval-games` fresh
-   games: boards filled, mean score, moves per apple (total moves / total apples, from length 3).
+   games: boards filled, mean score, moves per apple (total moves / total apples, from length 3), and how often it
+   leaves the proofs (a move was proven, the chosen one was not) or the rule below (the chosen move is not the proven
+   move with the fewest moves to the food). With --rule, that stateless rule itself (no network; straight when
+   nothing is proven) is played as a reference row, its "accuracy" its agreement with the player on the held-out games.
 5. Prints the figures and the wall time of each step.
 """
 
@@ -168,24 +171,46 @@ def train(data: dict, use_facts: bool, epochs: int, mirror: bool, seed: int = 0)
     return model, best
 
 
-def play(model: nn.Module, use_facts: bool, n: int, seed: int) -> dict:
-    """The network alone, greedy, n games in lockstep; facts recomputed every move for the live games."""
+def network_chooser(model: nn.Module, use_facts: bool):  # noqa: ANN201
+    """Greedy argmax of the network over the live games' inputs (v5, plus the facts when it was trained on them)."""
+    def choose(batch: SnakeBatch, live: np.ndarray, facts: np.ndarray) -> np.ndarray:
+        x = encode(batch)[live]
+        if use_facts:
+            x = np.concatenate([x, facts], 1)
+        with torch.inference_mode():
+            return model(torch.from_numpy(x)).argmax(1).numpy()
+    return choose
+
+
+def rule_choose(batch: SnakeBatch, live: np.ndarray, facts: np.ndarray) -> np.ndarray:
+    """Reference, no network: the proven move with the fewest moves to the food (first among equals), straight when
+    nothing is proven."""
+    return np.where(facts[:, :3] > 0, facts[:, 3:], 9.0).argmin(1)
+
+
+def play(choose, n: int, seed: int) -> dict:  # noqa: ANN001
+    """`choose` alone, n games in lockstep; facts recomputed every move for the live games (inputs and diagnostics:
+    how often a move with no proof is chosen while some move is proven, and how often the chosen move is not the
+    proven move with the fewest moves to the food)."""
     batch = SnakeBatch(n, GRID, seeds=np.arange(seed, seed + n))
+    positions = off_proof = off_rule = 0
     while True:
         live = np.flatnonzero(~batch.done)
         if len(live) == 0:
             break
-        x = encode(batch)[live]
-        if use_facts:
-            x = np.concatenate([x, cycle_facts(batch, live)], 1)
-        with torch.inference_mode():
-            chosen = model(torch.from_numpy(x)).argmax(1).numpy()
+        facts = cycle_facts(batch, live)
+        chosen = choose(batch, live, facts)
+        any_proven = facts[:, :3].max(1) > 0
+        positions += len(live)
+        off_proof += int((any_proven & (facts[np.arange(len(live)), chosen] == 0)).sum())
+        off_rule += int((any_proven & (chosen != rule_choose(batch, live, facts))).sum())
         actions = np.ones(n, np.int64)
         actions[live] = chosen
         batch.step(actions)
     died = int((batch.terminated & ~batch.won).sum())
     return {"filled": int(batch.won.sum()), "died": died, "starved": int(batch.truncated.sum()),
-            "score": float(batch.score.mean()), "mpa": moves_per_apple(batch), "n": n}
+            "score": float(batch.score.mean()), "mpa": moves_per_apple(batch), "n": n, "positions": positions,
+            "off_proof": off_proof, "off_rule": off_rule}
 
 
 def timed(label: str, walls: dict, fn, *args):  # noqa: ANN001, ANN202
@@ -199,10 +224,14 @@ def timed(label: str, walls: dict, fn, *args):  # noqa: ANN001, ANN202
 def report(rows: dict, walls: dict, args: argparse.Namespace) -> None:
     print(f"\nCyclePlayer data: {args.games} games from seed {args.seed}; evaluation: {args.eval_games} games from "
           f"seed {args.eval_seed}; {args.epochs} epochs; mirror {args.mirror}")
-    print(f"{'inputs':<22}{'held-out acc':>14}{'filled':>10}{'died':>6}{'starved':>9}{'mean score':>12}{'moves/apple':>13}")
+    print(f"{'inputs':<22}{'held-out acc':>14}{'filled':>10}{'died':>6}{'starved':>9}{'mean score':>12}{'moves/apple':>13}"
+          f"{'off proof':>11}{'off rule':>10}")
     for name, (acc, r) in rows.items():
         print(f"{name:<22}{acc:>14.4f}{r['filled']:>6}/{r['n']:<3}{r['died']:>6}{r['starved']:>9}{r['score']:>12.2f}"
-              f"{r['mpa']:>13.2f}")
+              f"{r['mpa']:>13.2f}{r['off_proof'] / r['positions']:>11.4f}{r['off_rule'] / r['positions']:>10.4f}")
+    print("off proof: share of evaluation positions where a move was proven but the chosen move was not; off rule: "
+          "where the chosen move was not the proven move with the fewest moves to the food (rule row's accuracy: "
+          "its agreement with the player on the held-out games)")
     print("wall times: " + ", ".join(f"{k} {v:.1f} s" for k, v in walls.items()))
 
 
@@ -214,17 +243,24 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=21000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--mirror", action="store_true")
+    parser.add_argument("--rule", action="store_true", help="also play the stateless rule (reference row, no network)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     walls: dict[str, float] = {}
     data = timed("record", walls, record_games, args.games, args.seed)
     data["plain"], data["mirrored"], data["facts"] = timed("facts+encode", walls, build_inputs, data.pop("states"))
+    _, held = split_games(data["games"], 0)
+    data["rule_acc"] = float((rule_choose(None, held, data["facts"][held]) == data["actions"][held]).mean())
     rows = {}
     for name, use_facts in (("v5 + 6 cycle facts", True), ("v5 only (control)", False)):
         print(f"  {name}:")
         model, acc = timed(f"train {name}", walls, train, data, use_facts, args.epochs, args.mirror)
-        rows[name] = (acc, timed(f"eval {name}", walls, play, model, use_facts, args.eval_games, args.eval_seed))
+        chooser = network_chooser(model, use_facts)
+        rows[name] = (acc, timed(f"eval {name}", walls, play, chooser, args.eval_games, args.eval_seed))
         print(f"  {name}: {rows[name][1]}", flush=True)
+    if args.rule:
+        rows["rule (no network)"] = (data["rule_acc"], timed("eval rule", walls, play, rule_choose, args.eval_games,
+                                                                args.eval_seed))
     report(rows, walls, args)
 
 
