@@ -16,8 +16,9 @@
 4. Plays each network alone (greedy argmax, all games in lockstep, facts recomputed every move) on `eval-games` fresh
    games: boards filled, mean score, moves per apple (total moves / total apples, from length 3), and how often it
    leaves the proofs (a move was proven, the chosen one was not) or the rule below (the chosen move is not the proven
-   move with the fewest moves to the food). With --rule, that stateless rule itself (no network; straight when
-   nothing is proven) is played as a reference row, its "accuracy" its agreement with the player on the held-out games.
+   move with the fewest moves to the food), and the share of positions where nothing is proven. With --rule, that
+   stateless rule itself (no network; the stateless teacher where nothing is proven) is played as a reference row,
+   its "accuracy" its agreement with the player on the held-out games (left where nothing is proven).
 5. Prints the figures and the wall time of each step.
 """
 
@@ -183,9 +184,13 @@ def network_chooser(model: nn.Module, use_facts: bool):  # noqa: ANN201
 
 
 def rule_choose(batch: SnakeBatch, live: np.ndarray, facts: np.ndarray) -> np.ndarray:
-    """Reference, no network: the proven move with the fewest moves to the food (first among equals), straight when
-    nothing is proven."""
-    return np.where(facts[:, :3] > 0, facts[:, 3:], 9.0).argmin(1)
+    """Reference, no network: the proven move with the fewest moves to the food (first among equals); where nothing
+    is proven, the stateless teacher (tour_moves, else scripted_action)."""
+    chosen = np.where(facts[:, :3] > 0, facts[:, 3:], 9.0).argmin(1)
+    none = facts[:, :3].max(1) == 0
+    if batch is not None and none.any():
+        chosen[none] = teacher_actions(batch, live[none])[live[none]]
+    return chosen
 
 
 def play(choose, n: int, seed: int) -> dict:  # noqa: ANN001
@@ -193,7 +198,7 @@ def play(choose, n: int, seed: int) -> dict:  # noqa: ANN001
     how often a move with no proof is chosen while some move is proven, and how often the chosen move is not the
     proven move with the fewest moves to the food)."""
     batch = SnakeBatch(n, GRID, seeds=np.arange(seed, seed + n))
-    positions = off_proof = off_rule = 0
+    positions = off_proof = off_rule = unproven = 0
     while True:
         live = np.flatnonzero(~batch.done)
         if len(live) == 0:
@@ -202,6 +207,7 @@ def play(choose, n: int, seed: int) -> dict:  # noqa: ANN001
         chosen = choose(batch, live, facts)
         any_proven = facts[:, :3].max(1) > 0
         positions += len(live)
+        unproven += int((~any_proven).sum())
         off_proof += int((any_proven & (facts[np.arange(len(live)), chosen] == 0)).sum())
         off_rule += int((any_proven & (chosen != rule_choose(batch, live, facts))).sum())
         actions = np.ones(n, np.int64)
@@ -210,7 +216,7 @@ def play(choose, n: int, seed: int) -> dict:  # noqa: ANN001
     died = int((batch.terminated & ~batch.won).sum())
     return {"filled": int(batch.won.sum()), "died": died, "starved": int(batch.truncated.sum()),
             "score": float(batch.score.mean()), "mpa": moves_per_apple(batch), "n": n, "positions": positions,
-            "off_proof": off_proof, "off_rule": off_rule}
+            "off_proof": off_proof, "off_rule": off_rule, "unproven": unproven}
 
 
 def timed(label: str, walls: dict, fn, *args):  # noqa: ANN001, ANN202
@@ -225,13 +231,14 @@ def report(rows: dict, walls: dict, args: argparse.Namespace) -> None:
     print(f"\nCyclePlayer data: {args.games} games from seed {args.seed}; evaluation: {args.eval_games} games from "
           f"seed {args.eval_seed}; {args.epochs} epochs; mirror {args.mirror}")
     print(f"{'inputs':<22}{'held-out acc':>14}{'filled':>10}{'died':>6}{'starved':>9}{'mean score':>12}{'moves/apple':>13}"
-          f"{'off proof':>11}{'off rule':>10}")
+          f"{'off proof':>11}{'off rule':>10}{'unproven':>10}")
     for name, (acc, r) in rows.items():
         print(f"{name:<22}{acc:>14.4f}{r['filled']:>6}/{r['n']:<3}{r['died']:>6}{r['starved']:>9}{r['score']:>12.2f}"
-              f"{r['mpa']:>13.2f}{r['off_proof'] / r['positions']:>11.4f}{r['off_rule'] / r['positions']:>10.4f}")
+              f"{r['mpa']:>13.2f}{r['off_proof'] / r['positions']:>11.4f}{r['off_rule'] / r['positions']:>10.4f}"
+              f"{r['unproven'] / r['positions']:>10.4f}")
     print("off proof: share of evaluation positions where a move was proven but the chosen move was not; off rule: "
           "where the chosen move was not the proven move with the fewest moves to the food (rule row's accuracy: "
-          "its agreement with the player on the held-out games)")
+          "its agreement with the player on the held-out games); unproven: where no move was proven")
     print("wall times: " + ", ".join(f"{k} {v:.1f} s" for k, v in walls.items()))
 
 
