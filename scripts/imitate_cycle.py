@@ -1,7 +1,7 @@
 """Can a network imitate the proven player (snake_mc/game/cycle_player.py) when the proof's facts are among its inputs?
 
     python scripts/imitate_cycle.py [--games 200] [--seed 20000] [--eval-games 200] [--eval-seed 21000] [--epochs 10]
-                                    [--mirror] [--rule]
+                                    [--mirror] [--rule] [--train-seed 0]
 
 1. Records `games` 10x10 games of the CyclePlayer (teacher_actions where it proves nothing): the state before each
    move (export_states) and the move taken.
@@ -147,7 +147,7 @@ def train(data: dict, use_facts: bool, epochs: int, mirror: bool, seed: int = 0)
     if use_facts:
         plain = np.concatenate([plain, facts], 1)
         flipped = np.concatenate([flipped, facts[:, FACT_MIRROR]], 1)
-    tr, va = split_games(data["games"], seed)
+    tr, va = split_games(data["games"], 0)  # the same held-out games whatever the training seed
     x_plain, x_flip = torch.from_numpy(plain), torch.from_numpy(flipped)
     y_plain, y_flip = torch.from_numpy(y), torch.from_numpy(ACTION_MIRROR[y])
     model = make_mlp(plain.shape[1])
@@ -229,7 +229,7 @@ def timed(label: str, walls: dict, fn, *args):  # noqa: ANN001, ANN202
 
 def report(rows: dict, walls: dict, args: argparse.Namespace) -> None:
     print(f"\nCyclePlayer data: {args.games} games from seed {args.seed}; evaluation: {args.eval_games} games from "
-          f"seed {args.eval_seed}; {args.epochs} epochs; mirror {args.mirror}")
+          f"seed {args.eval_seed}; {args.epochs} epochs; mirror {args.mirror}; training seed {args.train_seed}")
     print(f"{'inputs':<22}{'held-out acc':>14}{'filled':>10}{'died':>6}{'starved':>9}{'mean score':>12}{'moves/apple':>13}"
           f"{'off proof':>11}{'off rule':>10}{'unproven':>10}")
     for name, (acc, r) in rows.items():
@@ -250,6 +250,7 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=21000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--mirror", action="store_true")
+    parser.add_argument("--train-seed", type=int, default=0, help="network initialisation and sample order")
     parser.add_argument("--rule", action="store_true", help="also play the stateless rule (reference row, no network)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -261,7 +262,8 @@ def main() -> None:
     rows = {}
     for name, use_facts in (("v5 + 6 cycle facts", True), ("v5 only (control)", False)):
         print(f"  {name}:")
-        model, acc = timed(f"train {name}", walls, train, data, use_facts, args.epochs, args.mirror)
+        model, acc = timed(f"train {name}", walls, train, data, use_facts, args.epochs, args.mirror,
+                              args.train_seed)
         chooser = network_chooser(model, use_facts)
         rows[name] = (acc, timed(f"eval {name}", walls, play, chooser, args.eval_games, args.eval_seed))
         print(f"  {name}: {rows[name][1]}", flush=True)
