@@ -468,7 +468,8 @@ def test_worker_processes_report_progress_while_they_play(two_workers):
     news = [line for line in text.splitlines() if line.startswith("Self-play so far: ")]
     assert news, text
     assert all(" games finished, about " in line and line.endswith(" left.") and " moves in " in line for line in news)
-    assert text.splitlines()[-2].startswith("Self-play finished in ")
+    assert text.splitlines()[-3].startswith("Self-play finished in ")
+    assert text.splitlines()[-2].startswith("Its mean self-play score was ")
     assert text.splitlines()[-1].startswith(f"It played {stats['moves']} moves, about ")
 
 

@@ -670,9 +670,10 @@ def _say_starting(say: Narrator, episodes: int, search: SearchSettings, workers:
 
 
 def _say_finished(say: Narrator, stats: dict) -> None:
-    """The end of self-play (details: the driver says the iteration's news): its time and mean score, its moves and
-    their speed; and the event."""
-    say.say(f"Self-play finished in {format_seconds(stats['seconds'])}, with a mean self-play score of "
-            f"{stats['mean_score']:.1f}.", detail=True)
+    """The end of self-play in a few words (the next phase may be silent for a while: a 31-second silence spanned
+    self-play's end and the hard positions on a loaded machine), then as details its score, moves and speed; and the
+    event."""
+    say.say(f"Self-play finished in {format_seconds(stats['seconds'])}.")
+    say.say(f"Its mean self-play score was {stats['mean_score']:.1f}.", detail=True)
     say.say(f"It played {count(stats['moves'], 'move')}, {per_second(stats['moves_per_second'], 'move')}.", detail=True)
     say.event("self_play", **stats)
