@@ -74,11 +74,12 @@ class TrainReport:
                 f"{move} in {100 * self.train_accuracy:.1f} percent of training positions."
             )
         return (f"{what} took {format_seconds(self.seconds)}; the policy chose the {move} in "
-                f"{100 * self.val_accuracy:.1f} percent of {count(self.val_samples, 'held-out position')}.")
+                f"{100 * self.val_accuracy:.1f} percent of held-out positions.")
 
     def details(self) -> str:
         """The rest, for the log and --verbose: the epochs, the data and the fit to the training positions."""
-        return (f"It ran {self.epochs} epochs over {count(self.samples, 'move')}; the best was epoch {self.best_epoch}, "
+        return (f"It ran {self.epochs} epochs over {count(self.samples, 'move')}, {count(self.val_samples, 'position')} "
+                f"held out; the best was epoch {self.best_epoch}, "
                 f"whose policy chose the {self.kind == 'imitation' and 'demonstrated' or 'target'} move in "
                 f"{100 * self.train_accuracy:.1f} percent of training positions.")
 

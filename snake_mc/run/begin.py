@@ -130,7 +130,7 @@ def bootstrap(cfg: TrainConfig, say: narrate.Narrator, device) -> tuple[Path, di
     policy = load_policy(best.path, device=device, grid_size=cfg.grid_size)
     fast = evaluate(policy, cfg, cfg.fast_eval_episodes, say)
     full = evaluate(policy, cfg, cfg.eval_episodes, say)
-    say.say(f"Iteration 0, the starting policy, over {narrate.count(cfg.eval_episodes, 'game')}: {speak_score(full)}.")
+    say.say(f"The starting policy, on {narrate.count(cfg.eval_episodes, 'game')}: {speak_score(full)}.")
     return best.path, fast, full
 
 

@@ -18,12 +18,12 @@ def say_plan(cfg: TrainConfig, state: RunState, say: narrate.Narrator, resumed: 
                 f"{cfg.num_iterations}; {rel(cfg, cfg.paths.train_log)} has it in full.")
         return
     # The banner in two sentences: a listener heard 7 at once here and fell 80 seconds behind the run.
-    say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}, each with {cfg.mc_episodes} self-play "
-            f"games on {narrate.plural(cfg.mc_num_workers, 'worker')} at K {state.mc_K} and H {state.mc_H}, growing by "
-            f"{cfg.mc_K_step} and {cfg.mc_H_step} when progress stalls, trained on the latest "
-            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')} of data.")
-    say.say(f"Each new policy plays {narrate.count(cfg.fast_eval_episodes, 'game')}, and "
-            f"{narrate.count(cfg.eval_episodes, 'game')} every {cfg.eval_full_every} iterations or on a change.")
+    say.say(f"Plan: iterations {state.next_iteration} to {cfg.num_iterations}, each {cfg.mc_episodes} self-play games on "
+            f"{narrate.plural(cfg.mc_num_workers, 'worker')} at K {state.mc_K} and H {state.mc_H}, which grow by "
+            f"{cfg.mc_K_step} and {cfg.mc_H_step} on a stall; training uses the latest "
+            f"{narrate.plural(cfg.mc_reuse_iters, 'iteration')}.")
+    say.say(f"Each new policy plays {narrate.count(cfg.fast_eval_episodes, 'game')}, and {cfg.eval_episodes:,} every "
+            f"{cfg.eval_full_every} iterations or on a change.")
     say.say(f"Progress stalls when an iteration improves the score by less than {cfg.mc_adapt_threshold:g} and moves "
             f"per apple by less than {cfg.mc_adapt_speed_threshold:g}, {cfg.mc_adapt_patience} times in a row; training "
             f"runs {narrate.plural(cfg.train_epochs, 'epoch')}. A new policy is compared on the same games as the one it "
