@@ -16,7 +16,13 @@ from snake_mc.common.constants import DEFAULT_MARGIN
 from snake_mc.game.datasets import STATE_KEYS, validate_dataset
 from snake_mc.game.rules import SnakeBatch, SnakeEnv
 from snake_mc.learn.network import SnakePolicy, save_policy
-from snake_mc.search.rollouts import MIN_GAMES_PER_THREAD, SearchSettings, monte_carlo_action, monte_carlo_actions
+from snake_mc.search.rollouts import (
+    MIN_GAMES_PER_THREAD,
+    SearchSettings,
+    monte_carlo_action,
+    monte_carlo_actions,
+    proven_moves,
+)
 from snake_mc.search.self_play import SelfPlayError, generate_self_play_data
 from snake_mc.speech.narrate import Narrator
 
@@ -45,13 +51,13 @@ def _settings(K: int, H: int, threads: int | None = None) -> SearchSettings:
 
 
 def rollout_search(*args, **kwargs):
-    """The search without the tour's shortcut (tour.py), so that these hand-made positions test the rollouts even
-    where a body happens to lie in tour order."""
-    return monte_carlo_actions(*args, tour=False, **kwargs)
+    """The search without the proven moves (tour.py, cycle_proof.py) and undiscounted, so that these hand-made
+    positions test the rollouts themselves, in whole apples and deaths."""
+    return monte_carlo_actions(*args, **{"tour": False, "discount": 1.0, **kwargs})
 
 
 def rollout_search_one(*args, **kwargs) -> int:
-    return monte_carlo_action(*args, tour=False, **kwargs)
+    return monte_carlo_action(*args, **{"tour": False, "discount": 1.0, **kwargs})
 
 
 def quiet() -> Narrator:
@@ -190,8 +196,8 @@ def test_settings_have_no_defaults_of_their_own_and_are_built_from_the_config():
     assert {f.name for f in dataclasses.fields(RunState) if f.default is missing and f.default_factory is missing} == configured
     cfg = TrainConfig(mc_temperature=0.25, mc_margin=0.5, mc_trap_check=False, mc_detours=7, hard_K=3, hard_margin=0.2,
                       mc_adapt_speed_threshold=0.3, rollback_z=3.0)
-    assert search_settings(cfg, 9, 11) == SearchSettings(K=9, H=11, temperature=0.25, margin=0.5, trap_check=False,
-                                                         threads=None, detour_rollouts=7)
+    assert search_settings(cfg, 9, 11) == SearchSettings(K=9, H=11, temperature=0.25, discount=cfg.mc_discount,
+                                                         margin=0.5, trap_check=False, threads=None, detour_rollouts=7)
     hard = hard_position_settings(cfg)
     assert (hard.K, hard.H, hard.margin, hard.games) == (3, cfg.hard_H, 0.2, cfg.hard_games)
     state = RunState(next_iteration=1, mc_K=5, mc_H=100, grid_size=10, reward="default", human_baseline=1.0)
@@ -218,30 +224,29 @@ def test_a_snake_in_tour_order_is_searched_among_its_proven_safe_moves_with_meas
 
     against = SnakeEnv.from_state(G, [(0, 0), (1, 0), (2, 0)], "up", (4, 4))  # a body against the tour
     games = positions(*[SnakeEnv.from_state(G, [(3, 3), (3, 2), (3, 1)], "right", (0, 5))], against)
-    keeps, _, in_order = order_keeping_moves(games)
-    assert in_order.tolist() == [True, False]
+    _, _, in_order = order_keeping_moves(games)
+    keeps = proven_moves(games)
+    assert in_order.tolist() == [True, False] and keeps[0].any()
     found = monte_carlo_actions(games, tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert keeps[0, found.actions[0]]
     alone = monte_carlo_actions(games.take(np.array([1])), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert found.actions[1] == alone.actions[0] == 2 and np.array_equal(found.values[1], alone.values[0])
     ordered = monte_carlo_actions(games.take(np.array([0])), tiny_policy(), K=4, H=5, seed=0, temperature=1.0)
     assert found.rollout_moves == alone.rollout_moves + ordered.rollout_moves and ordered.rollout_moves >= 3 * 4
-    fresh = SnakeBatch(40, G, seeds=np.arange(40))  # fresh snakes lie in tour order; a random network ranks moves
+    fresh = SnakeBatch(40, G, seeds=np.arange(40))  # fresh snakes are proven safe; a random network ranks moves
     for _ in range(6):
-        keeps, _, in_order = order_keeping_moves(fresh)
+        keeps = proven_moves(fresh)
         chosen = monte_carlo_actions(fresh, tiny_policy(), K=2, H=3, seed=0, temperature=1.0).actions
-        assert in_order.all() and keeps[np.arange(40), chosen].all(), "a move that leaves the tour order was chosen"
+        assert keeps.any(axis=1).all() and keeps[np.arange(40), chosen].all(), "a move with no proof was chosen"
         fresh.step(chosen)
 
 
 def test_a_game_with_a_single_proven_safe_move_is_not_rolled_out_and_its_values_say_not_searched():
-    from snake_mc.game.tour import order_keeping_moves
-
     games, rng = SnakeBatch(40, G, seeds=np.arange(40)), np.random.default_rng(0)
-    for _ in range(9):  # random proven-safe moves: the games stay in tour order and spread out
-        keeps = order_keeping_moves(games)[0]
+    for _ in range(9):  # random proven-safe moves: the games stay proven and spread out
+        keeps = proven_moves(games)
         games.step((keeps + rng.random(keeps.shape)).argmax(axis=1))
-    keeps = order_keeping_moves(games)[0]
+    keeps = proven_moves(games)
     single = np.flatnonzero(keeps.sum(axis=1) == 1)
     assert len(single) and (keeps.sum(axis=1) > 1).any()
     alone = monte_carlo_actions(games.take(single), tiny_policy(), K=2, H=3, seed=0)
@@ -389,8 +394,11 @@ def test_self_play_records_each_episode_from_its_seeded_start(checkpoint, tmp_pa
     np.testing.assert_array_equal(data["food"][starts], fresh["food"])  # state before the first move, seed 4 + j
     np.testing.assert_array_equal(data["ttl"][starts], fresh["ttl"])
     searched = ~np.isnan(data["action_values"]).all(axis=1)  # the rest had a single proven-safe move
+    states = {k: data[k][searched] for k in ("ttl", "head", "direction", "food", "since_food")}
+    proven = proven_moves(SnakeBatch.from_states(states, starve_steps=BUDGET["starve_steps"]))
     values, actions = data["action_values"][searched], data["actions"][searched]
-    top = values.max(axis=1)  # the policy's own move may stand within the margin of the best
+    open_values = np.where(proven | ~proven.any(axis=1, keepdims=True), values, -np.inf)
+    top = open_values.max(axis=1)  # the policy's own move may stand within the margin of the best (proven) one
     assert np.all(values[np.arange(len(values)), actions] >= top - DEFAULT_MARGIN - 1e-6)
     text = out.getvalue()
     assert "5 episodes" in text and "moves a second" in text and "mean self-play score" in text

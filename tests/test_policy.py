@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from snake_mc.game.cycle_proof import PROOF_FACTS
 from snake_mc.game.observation import (
     ENCODER_NAME,
     FEATURES_PER_MOVE,
@@ -21,7 +22,6 @@ from snake_mc.game.observation import (
     obs_size,
 )
 from snake_mc.game.rules import DIRECTIONS, SnakeBatch, SnakeEnv
-from snake_mc.game.scripted import SHORTCUTS_BELOW
 from snake_mc.game.tour import tour_index
 from snake_mc.learn.network import CheckpointError, SnakePolicy, load_policy, save_policy
 
@@ -70,7 +70,8 @@ def test_encoding_has_three_planes_two_scalars_and_move_features_per_game() -> N
     batch = random_positions()
     x = encode(batch)
     assert x.dtype == np.float32
-    assert x.shape == (len(batch), 3 * G * G + 2 + NUM_MOVE_FEATURES + NUM_TOUR_FEATURES) == (len(batch), obs_size(G))
+    width = 3 * G * G + 2 + NUM_MOVE_FEATURES + NUM_TOUR_FEATURES + PROOF_FACTS
+    assert x.shape == (len(batch), width) == (len(batch), obs_size(G))
     assert (x[:, G * G : 2 * G * G].sum(axis=1) == 1).all(), "exactly one head cell per game"
 
 
@@ -241,16 +242,17 @@ def test_tour_features_agree_with_a_plain_reference_and_are_zero_without_a_tour(
         "7 by 7 (no tour on an odd board)": random_positions(30, g=7, seed=2),
     }
     for name, batch in cases.items():
-        got = encode(batch)[:, -NUM_TOUR_FEATURES:]
+        got = encode(batch)[:, -NUM_TOUR_FEATURES - PROOF_FACTS : -PROOF_FACTS]
         for i in range(batch.num_games):
             np.testing.assert_allclose(got[i], reference_tour_features(batch, i), rtol=1e-6, err_msg=f"{name}, game {i}")
-    assert not encode(cases["7 by 7 (no tour on an odd board)"])[:, -NUM_TOUR_FEATURES:].any()
+    assert not encode(cases["7 by 7 (no tour on an odd board)"])[:, -NUM_TOUR_FEATURES - PROOF_FACTS : -PROOF_FACTS].any()
 
 
-def test_the_teachers_move_is_a_function_of_facts_but_no_input_is_the_teachers_choice() -> None:
-    """The teacher decides by what the network sees (among the moves that keep the tour order and stay short of the
-    food, the one furthest ahead; the next tour cell once the snake covers half the board), so imitation can fill
-    boards; yet no input is that choice: the network must learn the rule, it cannot copy it (issue 24)."""
+def test_the_teachers_move_is_mostly_read_from_facts_but_no_input_is_the_teachers_choice() -> None:
+    """The teacher (the proven player, cycle_player.py) takes the proven move that reaches the food soonest; the
+    proof block shows which moves are proven and their moves to the food, so the network can learn that rule, yet no
+    input is the choice itself: the network must learn it, it cannot copy it (issue 24). Where the teacher's kept proof
+    reaches further than the encoder's smaller search, the two differ: a few percent of positions."""
     from snake_mc.game.scripted import record_scripted
     from snake_mc.speech.narrate import Narrator
 
@@ -258,11 +260,11 @@ def test_the_teachers_move_is_a_function_of_facts_but_no_input_is_the_teachers_c
     batch = SnakeBatch.from_states(data)
     for mirror in (False, True):
         x = encode(batch, mirror=mirror)
-        block = x[:, -NUM_TOUR_FEATURES:][:, :9].reshape(-1, 3, 3)
-        shortcuts = (batch.length < SHORTCUTS_BELOW * 64)[:, None] | (block[:, :, 2] * 64 == 1)
-        ranked = np.where((block[:, :, 0] > 0) & (block[:, :, 1] > 0) & shortcuts, block[:, :, 2], -1).argmax(axis=1)
+        proven, to_food = x[:, -PROOF_FACTS:-3] > 0, x[:, -3:]
+        nearest = np.where(proven, to_food, 2.0).argmin(axis=1)
         expected = MIRROR_ACTIONS[data["actions"]] if mirror else data["actions"]
-        assert np.array_equal(ranked, expected)
+        assert proven[np.arange(len(expected)), expected].mean() > 0.97
+        assert (nearest == expected).mean() > 0.9
         chosen = np.eye(3, dtype=bool)[expected]
         for stride in range(1, 9):  # any per-move layout (the move block has 7 a move, the tour block 3)
             for column in range(x.shape[1] - 2 * stride):  # no input is 1 at the chosen move and 0 at the others
@@ -292,8 +294,10 @@ def test_food_distance_counts_moves_around_the_body_and_marks_the_shortest_way()
 
 def board_view(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
     """The encoding without its tour block. The tour is fixed on the board (its cells do not turn with the snake), so
-    only what the board shows is the same for a position turned or mirrored; the tour block has its own tests."""
-    return encode(batch, mirror=mirror)[:, :-NUM_TOUR_FEATURES]
+    only what the board shows and the proofs (searched on the turned view) are the same for a position turned or
+    mirrored; the tour block has its own tests."""
+    x = encode(batch, mirror=mirror)
+    return np.concatenate([x[:, : -NUM_TOUR_FEATURES - PROOF_FACTS], x[:, -PROOF_FACTS:]], axis=1)
 
 
 def test_the_same_position_turned_to_each_heading_encodes_identically() -> None:

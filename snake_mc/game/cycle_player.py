@@ -1,16 +1,52 @@
 """The greedy proven player: among the moves cycle_proof.py proves safe, the one whose proof reaches the food soonest.
 
 It keeps that proof per game (hidden state, which the facts of cycle_proof.py do not have): the proof's next move
-stays proven for ever, so a game, once proven, stays proven. `act_one` returns -1 when nothing is proven; the caller
-then plays a fallback, and the kept proof is dropped.
+stays proven for ever, so a game, once proven, stays proven. `act_one` and `act` return -1 where nothing is proven;
+the caller then plays a fallback, and the kept proof is dropped. It is the demonstrator on boards with an even
+number of cells (scripted.py) and the search's rollout player (search/proof_rollouts.py).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from snake_mc.game.cycle_proof import ProofSettings, prove_position
+from snake_mc.game.cycle_proof import ProofSettings, body_is_chain, prove_position
 from snake_mc.game.rules import SnakeBatch, neighbour_table
+
+
+@numba.njit(cache=True, nogil=True)
+def proven_moves(board, t, length, head_r, head_c, direction, food, since_food, starve, g, nb, rows, games,  # noqa: ANN001, ANN201, PLR0913
+                 pre, npre, succ, has_plan, settings, stats, actions):
+    """For each k, game rows[k] of the board arrays, whose kept proof is row games[k] of pre/npre/succ/has_plan:
+    the greedy proven move to actions[k] (-1 when none), the proof of the move taken kept, in place."""
+    n = g * g
+    safe = np.zeros(3, np.bool_)
+    to_food = np.zeros(3, np.int64)
+    out_pre = np.empty(n + 1, np.int64)
+    out_npre = np.zeros(1, np.int64)
+    out_succ = np.zeros(n, np.int64)
+    ttl = np.zeros(n, np.int64)
+    seq = np.empty(n, np.int64)
+    for k in range(rows.shape[0]):
+        i, j = rows[k], games[k]
+        for x in range(n):
+            v = board[i, x] - (t[i] - length[i])
+            ttl[x] = v if v > 0 else 0
+        given = (pre[j], npre[j], succ[j], has_plan[j])
+        head = head_r[i] * g + head_c[i] if 0 <= head_r[i] < g and 0 <= head_c[i] < g else -1
+        a = -1
+        if body_is_chain(ttl, head, g, nb, seq) and -1 <= food[i] < n:
+            a = prove_position(ttl, head, direction[i], food[i], since_food[i], starve, g, nb, False, given,
+                               (safe, to_food, out_pre, out_npre, out_succ, stats), settings)
+        actions[k] = a
+        has_plan[j] = a >= 0
+        if a >= 0:
+            for x in range(out_npre[0]):
+                pre[j, x] = out_pre[x]
+            npre[j] = out_npre[0]
+            for x in range(n):
+                succ[j, x] = out_succ[x]
 
 
 class CyclePlayer:
@@ -25,22 +61,21 @@ class CyclePlayer:
         self.has_plan = np.zeros(batch.num_games, bool)
         self.stats = np.zeros(3, np.int64)  # completions run, DFS nodes, budget exhaustions
 
-    def act_one(self, batch: SnakeBatch, i: int, ttl_row: np.ndarray) -> int:
-        """The relative move for game i (ttl_row: its int64 time-to-live board), or -1 when none is proven."""
+    def act(self, batch: SnakeBatch, rows: np.ndarray, games: np.ndarray | None = None) -> np.ndarray:
+        """The relative move of each game `rows` of `batch` (its kept proof: row `games`, by default the same), -1
+        where none is proven."""
+        rows = np.asarray(rows, np.int64)
+        games = rows if games is None else np.asarray(games, np.int64)
+        actions = np.full(len(rows), -1, np.int64)
         g = batch.grid_size
-        n = g * g
-        out_npre = np.zeros(1, np.int64)
-        out = (np.zeros(3, np.bool_), np.zeros(3, np.int64), np.empty(n + 1, np.int64), out_npre,
-               np.empty(n, np.int64), self.stats)
-        given = (self.pre[i], int(self.npre[i]), self.succ[i], bool(self.has_plan[i]))
-        a = prove_position(ttl_row, int(batch.head_r[i] * g + batch.head_c[i]), int(batch.direction[i]),
-                           int(batch.food[i]), int(batch.since_food[i]), int(batch.starve_steps), g, neighbour_table(g),
-                           False, given, out, self.settings)
-        if a >= 0:  # keep the proof of the move taken, as it stands after the move
-            self.pre[i, : out_npre[0]] = out[2][: out_npre[0]]
-            self.npre[i] = out_npre[0]
-            self.succ[i] = out[4]
-            self.has_plan[i] = True
+        if len(rows) and (g * g) % 2 == 0:
+            proven_moves(batch.board, batch.t, batch.length, batch.head_r, batch.head_c, batch.direction, batch.food,
+                         batch.since_food, int(batch.starve_steps), g, neighbour_table(g), rows, games, self.pre,
+                         self.npre, self.succ, self.has_plan, self.settings, self.stats, actions)
         else:
-            self.has_plan[i] = False
-        return int(a)
+            self.has_plan[games] = False
+        return actions
+
+    def act_one(self, batch: SnakeBatch, i: int, ttl_row: np.ndarray | None = None) -> int:
+        """The relative move for game i, or -1 when none is proven (ttl_row: unused, kept for old callers)."""
+        return int(self.act(batch, np.array([i]))[0])

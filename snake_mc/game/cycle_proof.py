@@ -680,3 +680,94 @@ def prove_moves(batch: SnakeBatch, index: int = 0, settings: ProofSettings = Pro
                    int(batch.direction[index]), int(batch.food[index]), int(batch.since_food[index]),
                    int(batch.starve_steps), g, neighbour_table(g), True, given, out, tuple(settings))
     return out[0], out[1]
+
+
+# ----- facts for a whole batch (the encoder's proof block) -----------------------------------------------------
+# The encoder's proof: a lower node budget than a player's. Measured on 8,000 positions of the proven player's games
+# (10 by 10, one core): budget 1,000 proves some move in 98.9 percent of positions at 282 microseconds a position;
+# 200 in 97.7 percent at 130; 200 without the other shortest paths and longer shortcuts, 91.0 percent at 81.
+FACT_SETTINGS = ProofSettings(budget=200, enum_cap=200, comp_cap=4)
+PROOF_FACTS = 6  # proven (0/1) per relative move (left, straight, right), then moves to the food / (g*g) per move
+
+
+@numba.njit(cache=True, nogil=True)
+def body_is_chain(ttl, head, g, nb, seq):  # noqa: ANN001, ANN201
+    """Whether the time-to-live board is one snake: values 1..length each once, each cell beside the next, the head
+    at `length`. The proof indexes cells by that chain, so anything else (a damaged state) is never searched."""
+    n = g * g
+    length = 0
+    for x in range(n):
+        if ttl[x] > length:
+            length = ttl[x]
+    if length < 1 or length > n or head < 0 or head >= n or ttl[head] != length:
+        return False
+    for k in range(length):
+        seq[k] = -1
+    for x in range(n):
+        v = ttl[x]
+        if v > 0:
+            if seq[v - 1] >= 0:
+                return False
+            seq[v - 1] = x
+    for k in range(length):
+        if seq[k] < 0:
+            return False
+    for k in range(length - 1):
+        beside = False
+        for d in range(4):
+            if nb[seq[k], d] == seq[k + 1]:
+                beside = True
+        if not beside:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _facts_games(board, t, length, head_r, head_c, direction, food, since_food, starve, g, nb, views, settings, out):  # noqa: ANN001, ANN202, PLR0913
+    """`cycle_facts` compiled: one stateless proof of every move per game (no proof given), into out (G, 6), the
+    games shared out over numba's threads (a proof costs about 100 microseconds, the encoder's main cost).
+
+    Each game is proven on its own view (views[d]: view cell -> board cell, the board turned so heading d points up,
+    mirrored or not), heading up: a bounded search's tie-breaks follow the board's orientation, so a position and
+    its turned or mirrored copies would otherwise get different facts."""
+    n = g * g
+    for i in numba.prange(board.shape[0]):
+        given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
+        safe = np.zeros(3, np.bool_)
+        to_food = np.zeros(3, np.int64)
+        ttl = np.zeros(n, np.int64)
+        if not (0 <= head_r[i] < g and 0 <= head_c[i] < g and 0 <= direction[i] < 4 and -1 <= food[i] < n):
+            continue
+        view = views[direction[i]]
+        head = -1
+        view_food = -1
+        for v in range(n):
+            x = view[v]
+            left = board[i, x] - (t[i] - length[i])
+            ttl[v] = left if left > 0 else 0
+            if x == head_r[i] * g + head_c[i]:
+                head = v
+            if x == food[i]:
+                view_food = v
+        if body_is_chain(ttl, head, g, nb, np.empty(n, np.int64)):
+            prove_position(ttl, head, 0, view_food, since_food[i], starve, g, nb, True, given,
+                           (safe, to_food, np.empty(n + 1, np.int64), np.zeros(1, np.int64), np.zeros(n, np.int64),
+                            np.zeros(3, np.int64)), settings)
+        for a in range(3):
+            out[i, a] = 1.0 if safe[a] else 0.0
+            out[i, 3 + a] = to_food[a] / n if safe[a] else 1.0
+    return out
+
+
+def cycle_facts(batch: SnakeBatch, views: np.ndarray, settings: ProofSettings = FACT_SETTINGS) -> np.ndarray:
+    """(G, 6) float32 facts of every game: for each relative move (left, straight, right, as seen in `views`, the
+    encoder's view -> board tables) whether it is proven safe, then the moves to the food along its shortest proof
+    over the board's cells (1 where not proven). Facts the rules fix (a cycle exists; when the node budget runs out,
+    "not proven", never "unsafe"); no move is chosen here."""
+    g = batch.grid_size
+    out = np.zeros((batch.num_games, PROOF_FACTS), np.float32)
+    out[:, 3:] = 1.0
+    if batch.num_games == 0 or (g * g) % 2:  # an odd board has no Hamiltonian cycle: nothing is ever proven there
+        return out
+    return _facts_games(batch.board, batch.t, batch.length, batch.head_r, batch.head_c, batch.direction, batch.food,
+                        batch.since_food, int(batch.starve_steps), g, neighbour_table(g), views, tuple(settings), out)

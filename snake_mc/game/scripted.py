@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from snake_mc.game.cycle_player import CyclePlayer
 from snake_mc.game.datasets import empty_dataset, validate_dataset
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
 from snake_mc.game.tour import order_keeping_moves, tour_index, tour_order_facts
@@ -21,9 +22,9 @@ HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
 # halved for a busy one, so the expected duration errs long rather than short.
 SCRIPTED_MOVES_PER_S = 12_000
-# The tour player decides for every game at once (numpy): 35 thousand moves a second measured on a machine loaded 6
-# deep (200 games of 10 by 10 in 13 seconds), taken as 20 thousand so the expectation errs long.
-TOUR_MOVES_PER_S = 20_000
+# The proven player (cycle_player.py), the tour's rule beside it: 5,200 moves a second measured alone on our 2-core
+# machine (200 games of 10 by 10, 193 thousand moves, in 37 seconds), taken as 4,000 so the expectation errs long.
+PROVEN_MOVES_PER_S = 4_000
 
 # The tour player takes shortcuts only while the snake covers less than this share of the board. A shortcut leaves the
 # cells it skips behind the head, reachable again only after a lap, and late in the game the food lands in them: with
@@ -204,11 +205,12 @@ def record_scripted(
     batch = SnakeBatch(n, grid_size, seeds=np.arange(seed, seed + n), starve_steps=starve_steps)
     geo = _geometry(batch.grid_size)
     chunks: dict[str, list[np.ndarray]] = {"actions": [], "episode": []}
-    # Known in advance only roughly: a tour game lasts about 1.5 x grid_size**3 moves (1,440 on 10 by 10), a
+    # Known in advance only roughly: a proven player's game lasts about grid_size**3 moves (970 on 10 by 10), a
     # shortest-path game (odd boards) about 1.7 x grid_size**3 (1,692 on 10 by 10).
     touring = tour_index(batch.grid_size) is not None
-    moves = (1.5 if touring else 1.7) * batch.grid_size**3 * n
-    expected = narrator.expected_seconds("scripted moves", moves, TOUR_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
+    prover = CyclePlayer(batch) if touring else None
+    moves = (1.0 if touring else 1.7) * batch.grid_size**3 * n
+    expected = narrator.expected_seconds("scripted moves", moves, PROVEN_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()
     with narrator.progress(n, "Scripted games", "games", expected_s=expected, plan=plan) as bar:
@@ -217,6 +219,10 @@ def record_scripted(
             if len(live) == 0:
                 break
             actions, applies = tour_moves(batch)
+            if prover is not None:
+                proven = prover.act(batch, live)
+                actions[live[proven >= 0]] = proven[proven >= 0]
+                applies[live[proven >= 0]] = True
             rest = live[~applies[live]]
             for i, body in zip(rest, _bodies(batch, rest)):
                 actions[i] = _decide(

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from snake_mc.common.constants import MC_TARGETS as TARGETS
 from snake_mc.game import datasets
-from snake_mc.game.observation import MIRROR_ACTIONS, encode, obs_size
+from snake_mc.game.cycle_proof import PROOF_FACTS
+from snake_mc.game.observation import MIRROR_ACTIONS, encode, obs_size, proof_facts
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import SnakePolicy, build_policy, resolve_device
 from snake_mc.speech.narrate import Narrator, count, format_seconds, given_or_console, plural
@@ -37,6 +38,10 @@ MIRROR_SHARE = 0.5  # the share of samples seen in the mirror each epoch
 # 2-core machine, about 107 thousand a second idle and 55 to 57 thousand beside two busy processes (bench/threads.py,
 # and the imitation training of a 2-iteration run), so an expected duration errs a little long rather than short.
 TRAIN_SAMPLES_PER_S = 50_000
+# Positions whose proof facts (observation.proof_facts) are found per second, each plain and mirrored, before this run
+# has measured its own: about 9 thousand measured on our 2-core machine with both cores free; taken as 5 thousand.
+PROOFS_PER_S = 5_000
+PROOF_CHUNK = 4096
 
 
 @dataclass
@@ -93,20 +98,33 @@ class _Samples:
     weight: torch.Tensor  # (N,)
     value: torch.Tensor  # (N,) value target, 0 where unused
     has_value: torch.Tensor  # (N,) 1.0 where the value head is trained
+    proofs: np.ndarray | None = None  # (2, N, 6) each position's proof facts, plain and mirrored, NaN until needed
 
     def __len__(self) -> int:
         return len(self.weight)
 
+    def proofs_of(self, idx: np.ndarray, batch: SnakeBatch, mirror: bool) -> np.ndarray:
+        """The positions' proof facts, computed once: the proof is most of the encoder's cost, and every epoch
+        encodes every position again."""
+        if self.proofs is None:
+            self.proofs = np.full((2, len(self), PROOF_FACTS), np.nan, np.float32)
+        cache = self.proofs[int(mirror)]
+        missing = np.flatnonzero(np.isnan(cache[idx, 0]))
+        if len(missing):
+            cache[idx[missing]] = proof_facts(batch.take(missing), mirror)
+        return cache[idx]
+
     def x(self, idx: np.ndarray, mirrored: np.ndarray | None = None) -> torch.Tensor:
         """The encoded positions `idx`, those flagged in `mirrored` seen in the mirror, on the targets' device."""
+        idx = np.asarray(idx)
+        mirrored = np.zeros(len(idx), bool) if mirrored is None else np.asarray(mirrored, bool)
         batch = SnakeBatch.from_states({k: v[idx] for k, v in self.states.items()})
-        if mirrored is None or not mirrored.any():
-            x = encode(batch)
-        else:
-            x = np.empty((len(idx), obs_size(batch.grid_size)), np.float32)
-            plain = np.flatnonzero(~mirrored)
-            x[plain] = encode(batch.take(plain))
-            x[mirrored] = encode(batch.take(np.flatnonzero(mirrored)), mirror=True)
+        x = np.empty((len(idx), obs_size(batch.grid_size)), np.float32)
+        for flip in (False, True):
+            part = np.flatnonzero(mirrored == flip)
+            if len(part):
+                games = batch if len(part) == len(idx) else batch.take(part)
+                x[part] = encode(games, mirror=flip, proofs=self.proofs_of(idx[part], games, flip))
         return torch.from_numpy(x).to(self.target.device)
 
 
@@ -172,6 +190,7 @@ def _join(parts: list[_Samples]) -> _Samples | None:
         weight=torch.cat([p.weight for p in parts]),
         value=torch.cat([p.value for p in parts]),
         has_value=torch.cat([p.has_value for p in parts]),
+        proofs=None if any(p.proofs is None for p in parts) else np.concatenate([p.proofs for p in parts], axis=1),
     )
 
 
@@ -274,6 +293,27 @@ def _train_epoch(policy: SnakePolicy, train: _Samples, rng: np.random.Generator,
     return _Epoch(train_loss=sum_loss / sum_w, train_accuracy=sum_correct / sum_w, epoch=epoch)
 
 
+def _prove_ahead(train: _Samples, val: _Samples | None, narrator: Narrator) -> None:
+    """Find every position's proof facts before the first epoch (the training positions plain and mirrored, the
+    held-out ones plain): they are most of the encoder's cost, and left to the first epoch they would make its time
+    say nothing about the epochs after it."""
+    work = [(train, True)] + ([(val, False)] if val is not None and len(val) else [])
+    total = sum(len(part) for part, _ in work)
+    expected = narrator.expected_seconds("proofs", total, PROOFS_PER_S)
+    started = time.perf_counter()
+    with narrator.progress(total, "Safety proofs", unit="positions", expected_s=expected,
+                           plan=f"Proving which moves are safe in {count(total, 'position')}") as progress:
+        for part, mirrored_too in work:
+            for lo in range(0, len(part), PROOF_CHUNK):
+                idx = np.arange(lo, min(lo + PROOF_CHUNK, len(part)))
+                batch = SnakeBatch.from_states({k: v[idx] for k, v in part.states.items()})
+                part.proofs_of(idx, batch, False)
+                if mirrored_too:
+                    part.proofs_of(idx, batch, True)
+                progress.update(len(idx))
+    narrator.measured("proofs", total, time.perf_counter() - started)
+
+
 def _fit(
     policy: SnakePolicy,
     train: _Samples,
@@ -356,6 +396,7 @@ def _run(
         check = "; there are too few games to hold any out"
     narrator.say(f"Training the policy to {goal} {what}{check}.", detail=True)
     description = "Imitation training" if kind == "imitation" else "Monte Carlo training"
+    _prove_ahead(train, val, narrator)
     best = _fit(
         model, train, val, epochs=epochs, batch_size=batch_size, lr=lr, rng=rng, value_weight=value_weight,
         narrator=narrator, description=description,

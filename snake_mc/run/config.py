@@ -24,6 +24,7 @@ from snake_mc.common.cli import OneLineParser, default_text, flag_name, knob, ty
 from snake_mc.common.constants import (
     BACKENDS,
     DEFAULT_DETOURS,
+    DEFAULT_DISCOUNT,
     DEFAULT_MARGIN,
     DEFAULT_TEMPERATURE,
     DEFAULT_TRAP_CHECK,
@@ -147,8 +148,8 @@ class TrainConfig:
     num_iterations: int = knob(10, "The last iteration to reach; a rerun resumes and stops there, so raise it to train further.")
     # Self-play search.
     mc_episodes: int = knob(32, "Self-play episodes per iteration.")
-    mc_K: int = knob(5, "Rollouts per candidate action in the Monte Carlo search.")
-    mc_H: int = knob(100, "Rollout horizon in moves.")
+    mc_K: int = knob(3, "Rollouts per candidate action in the Monte Carlo search.")
+    mc_H: int = knob(40, "Rollout horizon in moves.")
     mc_K_step: int = knob(2, f"How much K grows when improvement stalls (never past {MAX_K:,}).")
     mc_H_step: int = knob(10, f"How much H grows when improvement stalls (never past {MAX_H:,}).")
     mc_adapt_threshold: float = knob(0.5, "A mean-score gain below this counts as low improvement.")
@@ -162,6 +163,8 @@ class TrainConfig:
                                            "before the run takes it for hung and stops, resumable.")
     mc_temperature: float = knob(DEFAULT_TEMPERATURE,
                                  "Sampling temperature of the rollout policy (0 plays greedily, measured stronger).")
+    mc_discount: float = knob(DEFAULT_DISCOUNT, "Weight of each rollout move's reward against the move before's (an "
+                                                "apple sooner is worth more; above 0, at most 1).")
     mc_margin: float = knob(DEFAULT_MARGIN,
                             "How much better (in apples) the search's best move must be to overrule the policy's own move.")
     mc_trap_check: bool = knob(DEFAULT_TRAP_CHECK,
@@ -174,8 +177,8 @@ class TrainConfig:
     # Hard positions: the moves that lose games, searched deeper (hard_positions.py).
     hard_games: int = knob(1000, "Greedy games played each iteration to find the policy's lost games (0 turns this off).")
     hard_rewind: int = knob(100, "How many of the last moves before each loss are searched again and trained on.")
-    hard_K: int = knob(5, "Rollouts per candidate action when searching the positions before a loss.")
-    hard_H: int = knob(100, "Rollout horizon in moves when searching the positions before a loss.")
+    hard_K: int = knob(3, "Rollouts per candidate action when searching the positions before a loss.")
+    hard_H: int = knob(40, "Rollout horizon in moves when searching the positions before a loss.")
     hard_margin: float = knob(0.0, "How much better a move must score to overrule the policy before a loss (0: any gain).")
     # Training.
     train_epochs: int = knob(4, "Epochs of training on each iteration's data.")
@@ -271,6 +274,8 @@ class TrainConfig:
 
     def _check_numbers(self) -> None:
         """Every real-number knob finite and within its range, the board and the network within their sizes."""
+        if not 0 < self.mc_discount <= 1:  # also catches NaN
+            raise ConfigError(f"--mc-discount must lie above 0 and at most 1, not {self.mc_discount}.", "mc_discount")
         if not 0 <= self.mc_perturbed_share <= 1:  # also catches NaN
             raise ConfigError(f"--mc-perturbed-share must lie from 0 to 1, not {self.mc_perturbed_share}.",
                               "mc_perturbed_share")

@@ -23,8 +23,9 @@ from snake_mc.speech import narrate
 
 def search_settings(cfg: TrainConfig, K: int, H: int) -> SearchSettings:
     """Self-play's search, from the configuration (the one source of every default) and the run's current K and H."""
-    return SearchSettings(K=K, H=H, temperature=cfg.mc_temperature, margin=cfg.mc_margin, trap_check=cfg.mc_trap_check,
-                          threads=cfg.mc_search_threads or None, detour_rollouts=cfg.mc_detours)
+    return SearchSettings(K=K, H=H, temperature=cfg.mc_temperature, discount=cfg.mc_discount, margin=cfg.mc_margin,
+                          trap_check=cfg.mc_trap_check, threads=cfg.mc_search_threads or None,
+                          detour_rollouts=cfg.mc_detours)
 
 
 def hard_position_settings(cfg: TrainConfig) -> HardPositionSettings:

@@ -47,13 +47,18 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from snake_mc.common.constants import DEFAULT_MARGIN, DEFAULT_TEMPERATURE, DEFAULT_TRAP_CHECK, MAX_DETOURS
-from snake_mc.game.observation import trapped
+from snake_mc.common.constants import DEFAULT_DISCOUNT, DEFAULT_MARGIN, DEFAULT_TEMPERATURE, DEFAULT_TRAP_CHECK, MAX_DETOURS
+from snake_mc.game.cycle_player import CyclePlayer
+from snake_mc.game.cycle_proof import ProofSettings
+from snake_mc.game.observation import proof_facts, trapped
 from snake_mc.game.rules import SnakeBatch, SnakeEnv, mix64
 from snake_mc.game.tour import order_keeping_moves
 from snake_mc.learn.network import SnakePolicy, select_actions
 from snake_mc.search.detours import DETOUR_ROLLOUTS, PlanBook, gumbel, look_deeper, split_last_cells
 
+# The rollouts' proofs: the greedy proven player keeps its proof, so it searches only after an apple or where a
+# shorter way to the food may exist; a small budget and no other paths keep that cheap. PLACEHOLDER measured
+ROLLOUT_PROOF = ProofSettings(budget=200, variants=0, slack=0)
 _TIE = 1e-6  # action values closer than this count as a tie, broken by the policy's own preference
 # A search thread needs this many games to gain: every move of the search hands the GIL between the threads, and
 # with small batches the hand-overs cost more than the overlap brings. Measured with models/snake10.pt, K 5, H 20, two
@@ -104,17 +109,19 @@ class SearchSettings:
     K: int
     H: int
     temperature: float
+    discount: float
     margin: float
     trap_check: bool
     threads: int | None
     detour_rollouts: int
 
     def __post_init__(self) -> None:
-        _check_search(self.K, self.H, self.temperature, 1.0, self.margin, self.threads, self.detour_rollouts)
+        _check_search(self.K, self.H, self.temperature, self.discount, self.margin, self.threads, self.detour_rollouts)
 
     def options(self, threads: int | None = None) -> dict:
         """The keyword arguments of `monte_carlo_actions` (without K and H), on `threads` when given."""
-        return {"temperature": self.temperature, "margin": self.margin, "trap_check": self.trap_check,
+        return {"temperature": self.temperature, "discount": self.discount, "margin": self.margin,
+                "trap_check": self.trap_check,
                 "threads": threads or self.threads or 1, "detour_rollouts": self.detour_rollouts}
 
     def sentence(self) -> str:
@@ -139,7 +146,7 @@ def monte_carlo_actions(
     H: int,
     *,
     temperature: float = DEFAULT_TEMPERATURE,
-    discount: float = 1.0,
+    discount: float = DEFAULT_DISCOUNT,
     bootstrap: bool = False,
     margin: float = DEFAULT_MARGIN,
     trap_check: bool = DEFAULT_TRAP_CHECK,
@@ -180,18 +187,20 @@ def monte_carlo_actions(
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin, "trap_check":
                trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame, "plans": plans or PlanBook()}
-    proven = order_keeping_moves(games)[0] if tour else np.zeros((games.num_games, 3), bool)
-    lap = max(int(H), games.grid_size**2)
+    proven = proven_moves(games) if tour else np.zeros((games.num_games, 3), bool)
+    proofs = tour and (games.grid_size**2) % 2 == 0
 
     def search(idx: np.ndarray) -> MCResult:
-        """Games with proven-safe moves roll out at least a lap (`lap`), the others H moves."""
-        parts = [(part, horizon) for part, horizon in ((idx[proven[idx].any(axis=1)], lap),
-                                                        (idx[~proven[idx].any(axis=1)], int(H))) if len(part)]
-        found = [_search_groups(games.take(part), policy, K, horizon, base, threads, proven=proven[part], **options)
-                 for part, horizon in parts]
-        return _merged(idx, [part for part, _ in parts], found)
+        return _search_groups(games.take(idx), policy, K, int(H), base, threads, proven=proven[idx], proofs=proofs,
+                              **options)
 
     return _choices_first(games, proven, search)
+
+
+def proven_moves(games: SnakeBatch) -> np.ndarray:
+    """(G, 3) the moves proven safe: they keep the body in tour order (tour.py) or a cycle through the whole board
+    holds the body in order after them (cycle_proof.py)."""
+    return order_keeping_moves(games)[0] | (proof_facts(games)[:, :3] > 0)
 
 
 def _merged(idx: np.ndarray, parts: list[np.ndarray], found: list[MCResult]) -> MCResult:
@@ -220,15 +229,16 @@ def _choices_first(games: SnakeBatch, proven: np.ndarray, search) -> MCResult:
 
 
 def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,
-                   proven: np.ndarray, **options) -> MCResult:
+                   proven: np.ndarray, proofs: bool, **options) -> MCResult:
     """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads; `proven`
     (G, 3) marks the moves proven safe (the choice keeps to them where a game has any)."""
     groups = np.array_split(np.arange(games.num_games), max(1, min(int(threads), games.num_games // MIN_GAMES_PER_THREAD)))
     if len(groups) <= 1:
-        return _search_games(games, policy, int(K), int(H), base, proven=proven, **options)
+        return _search_games(games, policy, int(K), int(H), base, proven=proven, proofs=proofs, **options)
 
     def search(idx: np.ndarray) -> MCResult:
-        return _search_games(games.take(idx), policy, int(K), int(H), base, proven=proven[idx], **options)
+        return _search_games(games.take(idx), policy, int(K), int(H), base, proven=proven[idx], proofs=proofs,
+                             **options)
 
     found = list(_thread_pool(len(groups)).map(search, groups))
     return MCResult(
@@ -278,6 +288,7 @@ def _search_games(
     endgame: bool = False,
     plans: PlanBook,
     proven: np.ndarray | None = None,
+    proofs: bool = False,
 ) -> MCResult:
     """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
     n_games = games.num_games
@@ -288,7 +299,8 @@ def _search_games(
     with np.errstate(over="ignore"):  # mix64 is a bijection, so a game key + 0..3K-1 gives 3K distinct keys
         game_keys = mix64(games.rng_key ^ mix64(games.rng_ctr ^ base))
     returns, died, fed, moves = _rollouts(games, policy, int(K), int(H), game_keys, temperature=temperature,
-                                          discount=discount, bootstrap=bootstrap, trap_check=trap_check)
+                                          discount=discount, bootstrap=bootstrap, trap_check=trap_check,
+                                          proofs=proofs)
     values = returns.reshape(n_games, 3, int(K)).mean(axis=2).astype(np.float32)
     deaths = died.reshape(n_games, 3, int(K)).sum(axis=2).astype(np.int64)
     proven = np.zeros((n_games, 3), bool) if proven is None else proven
@@ -305,7 +317,8 @@ def _search_games(
 
 
 def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys: np.ndarray, *, temperature: float,
-              discount: float, bootstrap: bool, trap_check: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+              discount: float, bootstrap: bool, trap_check: bool,
+              proofs: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Play K rollouts of H moves for each game's 3 candidate moves: each rollout's (discounted) return, whether it
     died, whether it reached an apple, in game-major order, and the rollout moves played."""
     n_games, per_game = games.num_games, 3 * K
@@ -322,16 +335,15 @@ def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys:
     ids = np.flatnonzero(~rollouts.done)  # rollout index of each game still in `live`
     live = rollouts if len(ids) == n_roll else rollouts.take(ids)
     keys = rollouts.rng_key.copy()  # each rollout's own key, for its sampling noise
+    prover = CyclePlayer(rollouts, ROLLOUT_PROOF) if proofs else None
     weight = 1.0
     for step in range(1, H):
         if len(ids) == 0:
             break
         weight *= discount
-        logits, _ = policy.evaluate_batch(live)
         moves += len(ids)
-        # Sampling noise hashed from (rollout, move), so no rollout depends on which others share its batch.
-        noise = gumbel(keys[ids], step) if temperature > 0 else None
-        rewards, ended, starved, ate = live.step(select_actions(logits, temperature <= 0, temperature, noise=noise))
+        actions = _rollout_moves(live, ids, keys, step, policy, temperature, prover)
+        rewards, ended, starved, ate = live.step(actions)
         _tally(returns, died, ids, rewards, ended, live.won, weight)
         fed[ids[ate]] = True
         if ended.any() or starved.any():
@@ -346,6 +358,23 @@ def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys:
             raise ValueError("Bootstrapping needs a policy with a value head; this network has none.")
         returns[ids] += weight * discount * estimate
     return returns, died, fed, moves
+
+
+def _rollout_moves(live: SnakeBatch, ids: np.ndarray, keys: np.ndarray, step: int, policy: SnakePolicy,
+                   temperature: float, prover: CyclePlayer | None) -> np.ndarray:
+    """One move of every live rollout: the greedy proven move where `prover` proves one (its proof kept per rollout,
+    so following it costs no search), else the network's, sampled at `temperature` with noise hashed from (rollout,
+    move), so no rollout depends on which others share its batch."""
+    actions = np.full(len(ids), -1, np.int64)
+    if prover is not None:
+        actions = prover.act(live, np.arange(len(ids)), ids)
+    rest = np.flatnonzero(actions < 0)
+    if len(rest):
+        part = live if len(rest) == len(ids) else live.take(rest)
+        logits, _ = policy.evaluate_batch(part)
+        noise = gumbel(keys[ids[rest]], step) if temperature > 0 else None
+        actions[rest] = select_actions(logits, temperature <= 0, temperature, noise=noise)
+    return actions
 
 
 def _choose(values: np.ndarray, doomed: np.ndarray, root_logits: np.ndarray, margin: float) -> np.ndarray:
