@@ -11,16 +11,16 @@ import pytest
 from snake_mc.run.config import ConfigError, Paths, TrainConfig, build_parser, load_toml, make_config, parse_config
 
 EXPECTED_DEFAULTS = {
-    "num_iterations": 10, "mc_episodes": 32, "mc_K": 5, "mc_H": 100, "mc_K_step": 2, "mc_H_step": 10,
+    "num_iterations": 10, "mc_episodes": 32, "mc_K": 3, "mc_H": 40, "mc_K_step": 2, "mc_H_step": 10,
     "mc_adapt_threshold": 0.5, "mc_adapt_speed_threshold": 0.1, "mc_adapt_patience": 2, "mc_reuse_iters": 3,
     "mc_num_workers": 2, "train_epochs": 4,
     "mc_weight": 3.0, "include_human_data": True, "eval_episodes": 1000, "fast_eval_episodes": 400, "eval_full_every": 2,
-    "rollback_z": 2.0, "hard_games": 1000, "hard_rewind": 100, "hard_K": 5, "hard_H": 100, "hard_margin": 0.0,
+    "rollback_z": 2.0, "hard_games": 1000, "hard_rewind": 100, "hard_K": 3, "hard_H": 40, "hard_margin": 0.0,
     "record_videos": False, "video_episodes": 5, "grid_size": 10, "reward": "default", "seed": 0, "device": "auto",
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
-    "mc_margin": 1.0, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0, "mc_worker_timeout": 300.0,
+    "mc_margin": 0.5, "mc_discount": 0.98, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0, "mc_worker_timeout": 300.0,
     "mc_perturbed_share": 0.5,
     "threads": 1, "config": None, "verbose": False, "quiet": False, "debug": False,
 }  # fmt: skip
