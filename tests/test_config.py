@@ -20,7 +20,8 @@ EXPECTED_DEFAULTS = {
     "backend": "process", "ray_address": None, "workdir": ".", "progress": "auto", "imitation_demos": 200,
     "imitation_epochs": 10,
     "policy_hidden": 128, "policy_layers": 2, "batch_size": 512, "lr": 1e-3, "mc_temperature": 0.0, "mc_target": "hard",
-    "mc_margin": 0.5, "mc_discount": 0.98, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0, "mc_worker_timeout": 300.0,
+    "mc_margin": 0.5, "mc_discount": 0.98, "mc_trap_check": True, "mc_detours": 64, "mc_search_threads": 0,
+    "mc_worker_timeout": 300.0,
     "mc_perturbed_share": 0.5,
     "threads": 1, "config": None, "verbose": False, "quiet": False, "debug": False,
 }  # fmt: skip

@@ -283,7 +283,7 @@ def test_a_rerun_with_another_k_says_what_it_does_with_it(world):
     world.scores.update({"trained-1": 2.0})
     assert _run(world, "--iterations", "1", "--mc-k", "9") == 0
     log = (world.workdir / "training_logs/train.log").read_text()
-    assert "The saved K 5 and H 100 continue this run" in log and "K 9 and H 100 of this command are not used" in log
+    assert "The saved K 3 and H 40 continue this run" in log and "K 9 and H 40 of this command are not used" in log
 
 
 def test_a_damaged_history_is_set_aside_and_the_run_resumes(world):

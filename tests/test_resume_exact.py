@@ -20,6 +20,7 @@ from test_driver import world as world  # noqa: F401, PLC0414  (the fixture the 
 from snake_mc.game import datasets
 from snake_mc.learn.network import SnakePolicy, load_policy
 from snake_mc.run import phases, run_state
+from snake_mc.run.config import TrainConfig
 from snake_mc.run.history import load_history
 
 ITERATIONS = "3"
@@ -101,7 +102,8 @@ def test_a_run_stopped_inside_a_commit_and_between_iterations_resumes_to_the_uni
     world.workdir = reference
     assert _run(world, *FLAGS) == 0
     expected = _artifacts(reference)
-    assert expected["state"]["mc_K"] == 7 and expected["state"]["low_improvement_streak"] == 0, "the search grew"
+    grown = TrainConfig().mc_K + TrainConfig().mc_K_step
+    assert expected["state"]["mc_K"] == grown and expected["state"]["low_improvement_streak"] == 0, "the search grew"
     assert expected["policy_mc.pt"][0] == "imitation>1>2>3", "every iteration was kept"
 
     world.workdir = start
