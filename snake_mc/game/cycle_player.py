@@ -11,8 +11,28 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from snake_mc.game.cycle_proof import ProofSettings, body_is_chain, prove_position
+from snake_mc.game.cycle_proof import NOT_PROVEN, ProofSettings, _given_to_food, body_is_chain, prove_position
 from snake_mc.game.rules import SnakeBatch, neighbour_table
+
+
+@numba.njit(cache=True, nogil=True)
+def _follow_kept(head, direction, food, since_food, starve, g, nb, pre, npre, succ):  # noqa: ANN001, ANN202, PLR0913
+    """The move along a kept proof, advanced in place, when no move can beat it: its way to the food is as short as
+    the board's distance (a search would only find ties, and the kept proof wins ties); -1 otherwise."""
+    if food < 0:
+        return -1
+    k = _given_to_food(head, food, g * g, pre, npre, succ)
+    if k >= NOT_PROVEN or since_food + k >= starve:
+        return -1
+    if k > abs(head // g - food // g) + abs(head % g - food % g):
+        return -1
+    nxt = pre[0] if npre > 0 else succ[head]
+    for a in range(3):
+        if nb[head, (direction + a + 3) & 3] == nxt:
+            for i in range(npre - 1):
+                pre[i] = pre[i + 1]
+            return a
+    return -1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -35,6 +55,12 @@ def proven_moves(board, t, length, head_r, head_c, direction, food, since_food, 
             ttl[x] = v if v > 0 else 0
         given = (pre[j], npre[j], succ[j], has_plan[j])
         head = head_r[i] * g + head_c[i] if 0 <= head_r[i] < g and 0 <= head_c[i] < g else -1
+        if has_plan[j] and head >= 0:
+            a = _follow_kept(head, direction[i], food[i], since_food[i], starve, g, nb, pre[j], npre[j], succ[j])
+            if a >= 0:
+                actions[k] = a
+                npre[j] = max(npre[j] - 1, 0)
+                continue
         a = -1
         if body_is_chain(ttl, head, g, nb, seq) and -1 <= food[i] < n:
             a = prove_position(ttl, head, direction[i], food[i], since_food[i], starve, g, nb, False, given,
@@ -75,6 +101,11 @@ class CyclePlayer:
         else:
             self.has_plan[games] = False
         return actions
+
+    def copy(self, source: np.ndarray, target: np.ndarray) -> None:
+        """Game `target`'s kept proof becomes game `source`'s (rollouts of one move that stand alike)."""
+        self.pre[target], self.npre[target] = self.pre[source], self.npre[source]
+        self.succ[target], self.has_plan[target] = self.succ[source], self.has_plan[source]
 
     def act_one(self, batch: SnakeBatch, i: int, ttl_row: np.ndarray | None = None) -> int:
         """The relative move for game i, or -1 when none is proven (ttl_row: unused, kept for old callers)."""

@@ -342,7 +342,7 @@ def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys:
             break
         weight *= discount
         moves += len(ids)
-        actions = _rollout_moves(live, ids, keys, step, policy, temperature, prover)
+        actions = _rollout_moves(live, ids, keys, step, policy, temperature, prover, K if step == 1 else 1)
         rewards, ended, starved, ate = live.step(actions)
         _tally(returns, died, ids, rewards, ended, live.won, weight)
         fed[ids[ate]] = True
@@ -361,13 +361,26 @@ def _rollouts(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, game_keys:
 
 
 def _rollout_moves(live: SnakeBatch, ids: np.ndarray, keys: np.ndarray, step: int, policy: SnakePolicy,
-                   temperature: float, prover: CyclePlayer | None) -> np.ndarray:
+                   temperature: float, prover: CyclePlayer | None, alike: int) -> np.ndarray:
     """One move of every live rollout: the greedy proven move where `prover` proves one (its proof kept per rollout,
     so following it costs no search), else the network's, sampled at `temperature` with noise hashed from (rollout,
-    move), so no rollout depends on which others share its batch."""
+    move), so no rollout depends on which others share its batch. Runs of `alike` rollouts (the K of one candidate
+    move, just after it) that stand in the same position (the same food) are proven once."""
     actions = np.full(len(ids), -1, np.int64)
     if prover is not None:
-        actions = prover.act(live, np.arange(len(ids)), ids)
+        rows = np.arange(len(ids))
+        if alike > 1:
+            group = ids // alike
+            first = np.r_[True, group[1:] != group[:-1]]
+            lead = np.flatnonzero(first)[np.cumsum(first) - 1]
+            same = (live.food == live.food[lead]) & (live.length == live.length[lead]) & ~first
+            rows = np.flatnonzero(~same)
+            actions[rows] = prover.act(live, rows, ids[rows])
+            copies = np.flatnonzero(same)
+            prover.copy(ids[lead[copies]], ids[copies])
+            actions[copies] = actions[lead[copies]]
+        else:
+            actions = prover.act(live, rows, ids)
     rest = np.flatnonzero(actions < 0)
     if len(rest):
         part = live if len(rest) == len(ids) else live.take(rest)
