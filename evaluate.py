@@ -86,6 +86,8 @@ def spoken_percent(share: float) -> str:
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """The command itself: bad flags and checkpoints refused with exit status 2, then the games played and said."""
     options = _search_options(parser, args)
+    narrator = Narrator(progress=args.progress, stream=sys.stderr if args.json else None)
+    narrator.say(f"Loading the policy from {args.checkpoint}.")  # before torch, which takes seconds to load
 
     import torch
 
@@ -100,9 +102,9 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.checkpoint, device=args.device, grid_size=args.grid_size)
     except (CheckpointError, ValueError) as exc:
+        narrator.close()
         print(str(exc), file=sys.stderr)
         return 2
-    narrator = Narrator(progress=args.progress, stream=sys.stderr if args.json else None)
     result = _play(policy, args, options, narrator)
     _say_result(result, narrator)
     off_path = _off_path(policy, args, narrator) if args.off_path else None
