@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from snake_mc.game import observation  # noqa: E402
+from snake_mc.game.cycle_proof import PROOF_FACTS  # noqa: E402
 from snake_mc.game.datasets import load_dataset  # noqa: E402
 from snake_mc.learn import learning, network  # noqa: E402
 from snake_mc.search.evaluation import evaluate_policy  # noqa: E402
@@ -39,6 +40,7 @@ def groups(g: int) -> dict[str, slice]:
         "move searches": slice(moves, tour - 2),
         "food direction": slice(tour - 2, tour),
         "tour facts": slice(tour, tour + observation.NUM_TOUR_FEATURES),
+        "proof facts": slice(tour + observation.NUM_TOUR_FEATURES, tour + observation.NUM_TOUR_FEATURES + PROOF_FACTS),
     }
 
 
@@ -46,8 +48,8 @@ def masked(columns: slice | None):
     """`encode` with `columns` zeroed (None: unchanged)."""
     plain = observation.encode
 
-    def encode(batch, mirror: bool = False):  # noqa: ANN001, ANN202
-        x = plain(batch, mirror=mirror)
+    def encode(batch, mirror: bool = False, proofs=None):  # noqa: ANN001, ANN202
+        x = plain(batch, mirror=mirror, proofs=proofs)
         if columns is not None:
             x[:, columns] = 0.0
         return x
