@@ -1,5 +1,6 @@
 """What Monte Carlo search adds to a policy: the same seeded games played greedily by the policy alone, then with
-every move chosen by `monte_carlo_actions` (K 5, H 100 as in self-play, the policy as the rollout player).
+every move chosen by `monte_carlo_actions` (self-play's default K and H, its rollouts as in self-play: kept proofs,
+the policy where none is proven).
 
 Game i of both runs uses seed `seed + i` (by default the experiments' tuning set, from 20,000), so the two are
 compared on the same games. The measure is what a game is judged on: the share of boards filled first, then moves per
@@ -24,7 +25,10 @@ if str(ROOT) not in sys.path:
 
 from snake_mc.game.rules import SnakeBatch  # noqa: E402 - the path above must be set first
 from snake_mc.learn.network import CheckpointError, load_policy  # noqa: E402
+from snake_mc.run.config import TrainConfig  # noqa: E402
 from snake_mc.search.rollouts import monte_carlo_actions, threads_phrase, usable_cores  # noqa: E402
+
+SELF_PLAY = TrainConfig()  # the search's settings as a default run has them
 
 DEFAULT_CHECKPOINT = "data/policy_imitation.pt"
 MAKE_IT = "python play.py --scripted 200 && python train_imitation.py"
@@ -53,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT, help=f"policy (default {DEFAULT_CHECKPOINT})")
     parser.add_argument("--games", type=int, default=100, help="seeded games per player (default 100)")
     parser.add_argument("--seed", type=int, default=20_000, help="game i uses seed + i (default 20000, the tuning set)")
-    parser.add_argument("-k", type=int, default=5, help="rollouts per candidate move (default 5)")
-    parser.add_argument("--horizon", type=int, default=100, help="moves per rollout (default 100)")
+    parser.add_argument("-k", type=int, default=SELF_PLAY.mc_K, help=f"rollouts per candidate move (default {SELF_PLAY.mc_K})")
+    parser.add_argument("--horizon", type=int, default=SELF_PLAY.mc_H, help=f"moves per rollout (default {SELF_PLAY.mc_H})")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest on a busy 2-core machine)")
     parser.add_argument("--search-threads", type=int, default=None,
                         help="threads the search runs on, which changes its speed and never its moves (default: the cores)")
