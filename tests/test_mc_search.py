@@ -789,3 +789,17 @@ def test_ctrl_c_while_workers_start_gives_no_worker_traceback(checkpoint):
     out, err = proc.communicate(timeout=120)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert out.strip() == "interrupted", (proc.returncode, out, err[-3000:])
+
+
+def test_proven_rollouts_follow_kept_proofs_and_ask_the_network_only_at_the_root():
+    """On a board with an even number of cells, a rollout is played by the greedy proven player, keeping its proof
+    (cycle_player.py): the network, whose input includes the dear proof facts, is asked only where nothing is proven.
+    Fresh snakes are proven at every move of a short rollout, so the network sees only the root."""
+    games = SnakeBatch(12, G, seeds=np.arange(12))
+    games = games.take(np.flatnonzero(proven_moves(games).sum(axis=1) > 1))  # a choice: every game is rolled out
+    assert games.num_games >= 3
+    spy = Spy(tiny_policy())
+    found = monte_carlo_actions(games, spy, K=2, H=8, seed=0)
+    assert len(spy.food) == 1 and len(spy.food[0]) == games.num_games, "only the root asked the network"
+    assert found.rollout_moves > games.num_games * 3 * 2 * 4 and np.isfinite(found.values).all()
+    assert proven_moves(games)[np.arange(games.num_games), found.actions].all()
