@@ -4,6 +4,7 @@ path (off_path.py). The inputs are zeroed in training and in play alike, by wrap
 and the network call it.
 
     python scripts/ablate_inputs.py DEMOS.npz [--episodes 1000] [--off-path-episodes 400] [--epochs 10]
+                                    [--only GROUP] [--train-seed 0]
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def masked(columns: slice | None):
 def measure(demos: dict, columns: slice | None, args: argparse.Namespace) -> dict:
     learning.encode = network.encode = masked(columns)
     quiet = Narrator(progress="off", quiet=True)
-    policy, report = learning.train_imitation(demos, epochs=args.epochs, seed=0, device="cpu", narrator=quiet)
+    policy, report = learning.train_imitation(demos, epochs=args.epochs, seed=args.train_seed, device="cpu",
+                                              narrator=quiet)
     policy.eval()
     greedy = evaluate_policy(policy, args.episodes, int(demos["grid_size"]), seed=TUNING_SEED)
     off = off_path_report(policy, args.off_path_episodes, int(demos["grid_size"]), seed=OFF_PATH_SEED)
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--off-path-episodes", type=int, default=400)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--only", default=None, help="one group name, or 'none' for the full encoder")
+    parser.add_argument("--train-seed", type=int, default=0, help="the imitation training's seed")
     args = parser.parse_args()
     torch.set_num_threads(1)
     demos = load_dataset(args.demos)
