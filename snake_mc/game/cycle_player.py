@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from snake_mc.game.cycle_proof import NOT_PROVEN, ProofSettings, _given_to_food, body_is_chain, prove_position
+from snake_mc.game.cycle_proof import NOT_PROVEN, ProofSettings, body_is_chain, given_to_food, prove_position
 from snake_mc.game.rules import SnakeBatch, neighbour_table
 
 
@@ -21,7 +21,7 @@ def _follow_kept(head, direction, food, since_food, starve, g, nb, pre, npre, su
     the board's distance (a search would only find ties, and the kept proof wins ties); -1 otherwise."""
     if food < 0:
         return -1
-    k = _given_to_food(head, food, g * g, pre, npre, succ)
+    k = given_to_food(head, food, g * g, pre, npre, succ)
     if k >= NOT_PROVEN or since_food + k >= starve:
         return -1
     if k > abs(head // g - food // g) + abs(head % g - food % g):

@@ -558,7 +558,7 @@ def _first_cells(s, p, head, direction, cells, dists):  # noqa: ANN001, ANN202, 
 
 
 @numba.njit(cache=True)
-def _given_to_food(head, food, n, given_pre, given_npre, given_succ):  # noqa: ANN001, ANN202, PLR0913
+def given_to_food(head, food, n, given_pre, given_npre, given_succ):  # noqa: ANN001, ANN202, PLR0913
     """Moves to the food along a given proof (its prefix, then its cycle), NOT_PROVEN when the food is not on it."""
     k = 0
     cur = head
@@ -581,7 +581,7 @@ def _prove_by_given(p, head, cells, f, given_pre, given_npre, given_succ):  # no
     nxt = given_pre[0] if given_npre > 0 else given_succ[head]
     for a in range(3):
         if cells[a] == nxt and nxt >= 0:
-            k = _given_to_food(head, p.food, p.g * p.g, given_pre, given_npre, given_succ)
+            k = given_to_food(head, p.food, p.g * p.g, given_pre, given_npre, given_succ)
             if k < NOT_PROVEN and p.since_food + k < p.starve:
                 f.safe[a] = True
                 f.to_food[a] = k
