@@ -110,7 +110,7 @@ class Spy:
     def __init__(self, inner: SnakePolicy) -> None:
         self.inner, self.food = inner, []
 
-    def evaluate_batch(self, batch: SnakeBatch):
+    def evaluate_batch(self, batch: SnakeBatch, proofs=None):  # noqa: ANN001
         self.food.append(batch.food.copy())
         return self.inner.evaluate_batch(batch)
 
@@ -134,7 +134,7 @@ class Preference:
     def __init__(self, prefs: np.ndarray) -> None:
         self.prefs = prefs
 
-    def evaluate_batch(self, batch: SnakeBatch):
+    def evaluate_batch(self, batch: SnakeBatch, proofs=None):  # noqa: ANN001
         return np.resize(self.prefs, (batch.num_games, 3)).astype(np.float32), None
 
 
@@ -279,7 +279,7 @@ def test_the_search_takes_a_proven_shortcut_to_the_food_that_the_teacher_passes_
     class TourRollouts:
         """Rollouts that play the teacher itself (never dying), so the values measure only time."""
 
-        def evaluate_batch(self, batch: SnakeBatch) -> tuple[np.ndarray, None]:
+        def evaluate_batch(self, batch: SnakeBatch, proofs=None) -> tuple[np.ndarray, None]:  # noqa: ANN001
             return np.eye(3)[tour_moves(batch)[0]] * 10.0, None
 
     found = monte_carlo_actions(position, TourRollouts(), K=3, H=1, seed=0, discount=0.9, margin=0.0)
@@ -312,7 +312,7 @@ class ThreadSpy:
     def __init__(self, inner: SnakePolicy) -> None:
         self.inner, self.threads = inner, set()
 
-    def evaluate_batch(self, batch: SnakeBatch):
+    def evaluate_batch(self, batch: SnakeBatch, proofs=None):  # noqa: ANN001
         self.threads.add(threading.current_thread().name)
         return self.inner.evaluate_batch(batch)
 

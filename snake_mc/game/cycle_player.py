@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from snake_mc.game.cycle_proof import NOT_PROVEN, ProofSettings, body_is_chain, given_to_food, prove_position
+from snake_mc.game.cycle_proof import NOT_PROVEN, ProofSettings, body_is_chain, given_to_food, move_proofs, prove_position
 from snake_mc.game.rules import SnakeBatch, neighbour_table
 
 
@@ -48,6 +48,7 @@ def proven_moves(board, t, length, head_r, head_c, direction, food, since_food, 
     out_succ = np.zeros(n, np.int64)
     ttl = np.zeros(n, np.int64)
     seq = np.empty(n, np.int64)
+    mpre, mnpre, msucc = move_proofs(n)
     for k in range(rows.shape[0]):
         i, j = rows[k], games[k]
         for x in range(n):
@@ -64,7 +65,7 @@ def proven_moves(board, t, length, head_r, head_c, direction, food, since_food, 
         a = -1
         if body_is_chain(ttl, head, g, nb, seq) and -1 <= food[i] < n:
             a = prove_position(ttl, head, direction[i], food[i], since_food[i], starve, g, nb, False, given,
-                               (safe, to_food, out_pre, out_npre, out_succ, stats), settings)
+                               (safe, to_food, out_pre, out_npre, out_succ, stats, mpre, mnpre, msucc), settings)
         actions[k] = a
         has_plan[j] = a >= 0
         if a >= 0:

@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from snake_mc.game.proof_memory import no_memory
 from snake_mc.game.rules import SnakeBatch, neighbour_table
 
 NOT_PROVEN = 1 << 30  # moves-to-food of a move with no proof
@@ -67,7 +68,9 @@ class ProofSettings(NamedTuple):
 Scratch = namedtuple("Scratch", "vis path mark stack cand ncand ci dist_food queue parent arrive pre body2 tried "
                      "inpath kstack seq")
 Position = namedtuple("Position", "ttl nb g food since_food starve length")  # one position, as the steps read it
-Found = namedtuple("Found", "safe to_food best pre succ stats")  # what the steps write (best: BEST_* above)
+# what the steps write (best: BEST_* above; mpre, mnpre, msucc: each move's own shortest proof, for a caller that
+# carries the proof of the move it plays, proof_memory.py)
+Found = namedtuple("Found", "safe to_food best pre succ stats mpre mnpre msucc")
 
 
 @numba.njit(cache=True, inline="always")
@@ -440,6 +443,10 @@ def _record(a, k, kind, npre, blen, s, n, f):  # noqa: ANN001, ANN202, PLR0913
     f.safe[a] = True
     if k < f.to_food[a]:
         f.to_food[a] = k
+        for i in range(npre):
+            f.mpre[a, i] = s.pre[i]
+        f.mnpre[a] = npre
+        _write_cycle(s.path, n - blen, s.body2, blen, f.msucc[a])
     if k < f.best[BEST_K]:
         f.best[BEST_MOVE], f.best[BEST_K], f.best[BEST_KIND], f.best[BEST_NPRE] = a, k, kind, npre
         for i in range(npre):
@@ -586,6 +593,11 @@ def _prove_by_given(p, head, cells, f, given_pre, given_npre, given_succ):  # no
                 f.safe[a] = True
                 f.to_food[a] = k
                 f.best[BEST_MOVE], f.best[BEST_K], f.best[BEST_KIND] = a, k, KIND_GIVEN
+                for i in range(given_npre):
+                    f.mpre[a, i] = given_pre[i]
+                f.mnpre[a] = given_npre
+                for x in range(p.g * p.g):
+                    f.msucc[a, x] = given_succ[x]
 
 
 @numba.njit(cache=True, inline="always")
@@ -638,11 +650,14 @@ def prove_position(ttl: np.ndarray, head: int, direction: int, food: int, since_
     (kind bit 1). all_moves: search every move; otherwise a move is skipped once its time-aware distance to the food
     cannot beat the shortest proof found. settings: a ProofSettings.
     out: (safe (3,) bool, to_food (3,) int64, proof prefix (g*g+1,), its length (1,), successor array (g*g,),
-    stats (3,): completions run, DFS nodes, budget exhaustions), filled in: which moves are proven, the moves to the
-    food along each proof (NOT_PROVEN when none), and the shortest proof as it stands after its first move.
+    stats (3,): completions run, DFS nodes, budget exhaustions, then each move's own shortest proof as it stands
+    before the move: prefixes (3, g*g+1), their lengths (3,), successor arrays (3, g*g)), filled in: which moves are
+    proven, the moves to the food along each proof (NOT_PROVEN when none), the shortest proof as it stands after its
+    first move, and each proven move's proof (its prefix starts with the move's cell, or is empty and the cycle's
+    successor of the head is that cell).
     Returns the relative move that starts the shortest proof (the first found among equals), -1 when no move is
     proven. Which move to play is the caller's choice (cycle_player.py plays this one)."""
-    safe, to_food, out_pre, out_npre, out_succ, stats = out
+    safe, to_food, out_pre, out_npre, out_succ, stats, move_pre, move_npre, move_succ = out
     given_pre, given_npre, given_succ, use_given = given
     n = g * g
     s = _scratch(n, settings[3])
@@ -650,7 +665,7 @@ def prove_position(ttl: np.ndarray, head: int, direction: int, food: int, since_
     p = Position(ttl, nb, g, food, since_food, starve, length)
     best = np.empty(4, np.int64)
     best[BEST_MOVE], best[BEST_K], best[BEST_KIND], best[BEST_NPRE] = -1, NOT_PROVEN, 0, 0
-    f = Found(safe, to_food, best, out_pre, out_succ, stats)
+    f = Found(safe, to_food, best, out_pre, out_succ, stats, move_pre, move_npre, move_succ)
     safe[:] = False
     to_food[:] = NOT_PROVEN
     cells = np.empty(3, np.int64)
@@ -664,6 +679,12 @@ def prove_position(ttl: np.ndarray, head: int, direction: int, food: int, since_
     return best[BEST_MOVE]
 
 
+@numba.njit(cache=True)
+def move_proofs(n):  # noqa: ANN001, ANN201
+    """Room for each move's own proof (the last three of `prove_position`'s `out`) on a board of n cells."""
+    return np.empty((3, n + 1), np.int64), np.zeros(3, np.int64), np.empty((3, n), np.int64)
+
+
 def prove_moves(batch: SnakeBatch, index: int = 0, settings: ProofSettings = ProofSettings(),  # noqa: B008
                 ttl_row: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For one game of a `SnakeBatch`: (proven (3,) bool, moves_to_food (3,) int, NOT_PROVEN where not proven), per
@@ -673,7 +694,7 @@ def prove_moves(batch: SnakeBatch, index: int = 0, settings: ProofSettings = Pro
     g = batch.grid_size
     n = g * g
     out = (np.zeros(3, np.bool_), np.zeros(3, np.int64), np.empty(n + 1, np.int64), np.zeros(1, np.int64),
-           np.zeros(n, np.int64), np.zeros(3, np.int64))
+           np.zeros(n, np.int64), np.zeros(3, np.int64), *move_proofs(n))
     given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
     ttl = batch.ttl()[index].astype(np.int64) if ttl_row is None else ttl_row
     prove_position(ttl, int(batch.head_r[index] * g + batch.head_c[index]),
@@ -723,51 +744,86 @@ def body_is_chain(ttl, head, g, nb, seq):  # noqa: ANN001, ANN201
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _facts_games(board, t, length, head_r, head_c, direction, food, since_food, starve, g, nb, views, settings, out):  # noqa: ANN001, ANN202, PLR0913
-    """`cycle_facts` compiled: one stateless proof of every move per game (no proof given), into out (G, 6), the
-    games shared out over numba's threads (a proof costs about 100 microseconds, the encoder's main cost).
+def _facts_games(board, t, length, head_r, head_c, direction, food, since_food, starve, g, nb, views, settings, out,  # noqa: ANN001, ANN202, PLR0913
+                 memory, write):
+    """`cycle_facts` compiled: one proof of every move per game, into out (G, 6), the games shared out over numba's
+    threads (a proof costs about 100 microseconds, the encoder's main cost).
 
     Each game is proven on its own view (views[d]: view cell -> board cell, the board turned so heading d points up,
     mirrored or not), heading up: a bounded search's tie-breaks follow the board's orientation, so a position and
-    its turned or mirrored copies would otherwise get different facts."""
+    its turned or mirrored copies would otherwise get different facts.
+
+    memory: the arrays of a proof_memory.ProofMemory (board cells), or arrays with no rows: where a game's kept proof
+    applies at its time t, it is given to the search (turned to the view), so the move along it stays proven; with
+    `write`, each proven move's own proof is written back (in board cells) as the game's pending proofs."""
     n = g * g
+    pre, npre, succ, at, ppre, pnpre, psucc, pok, pat = memory
+    remember = at.shape[0] == board.shape[0]
     for i in numba.prange(board.shape[0]):
-        given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
         safe = np.zeros(3, np.bool_)
         to_food = np.zeros(3, np.int64)
         ttl = np.zeros(n, np.int64)
+        mpre, mnpre, msucc = move_proofs(n)
         if not (0 <= head_r[i] < g and 0 <= head_c[i] < g and 0 <= direction[i] < 4 and -1 <= food[i] < n):
             continue
         view = views[direction[i]]
+        inverse = np.empty(n, np.int64)
         head = -1
         view_food = -1
         for v in range(n):
             x = view[v]
+            inverse[x] = v
             left = board[i, x] - (t[i] - length[i])
             ttl[v] = left if left > 0 else 0
             if x == head_r[i] * g + head_c[i]:
                 head = v
             if x == food[i]:
                 view_food = v
+        given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
+        if remember and at[i] == t[i] and 0 <= npre[i] <= n:
+            gpre, gsucc = given[0], given[2]
+            for k in range(npre[i]):
+                gpre[k] = inverse[pre[i, k]]
+            for v in range(n):
+                gsucc[v] = inverse[succ[i, view[v]]]
+            given = (gpre, npre[i], gsucc, True)
         if body_is_chain(ttl, head, g, nb, np.empty(n, np.int64)):
             prove_position(ttl, head, 0, view_food, since_food[i], starve, g, nb, True, given,
                            (safe, to_food, np.empty(n + 1, np.int64), np.zeros(1, np.int64), np.zeros(n, np.int64),
-                            np.zeros(3, np.int64)), settings)
+                            np.zeros(3, np.int64), mpre, mnpre, msucc), settings)
         for a in range(3):
             out[i, a] = 1.0 if safe[a] else 0.0
             out[i, 3 + a] = to_food[a] / n if safe[a] else 1.0
+        if remember and write:
+            pat[i] = t[i]
+            for a in range(3):
+                pok[i, a] = safe[a]
+                if safe[a]:
+                    pnpre[i, a] = mnpre[a]
+                    for k in range(mnpre[a]):
+                        ppre[i, a, k] = view[mpre[a, k]]
+                    for v in range(n):
+                        psucc[i, a, view[v]] = view[msucc[a, v]]
     return out
 
 
-def cycle_facts(batch: SnakeBatch, views: np.ndarray, settings: ProofSettings = FACT_SETTINGS) -> np.ndarray:
+def cycle_facts(batch: SnakeBatch, views: np.ndarray, settings: ProofSettings = FACT_SETTINGS,
+                remember: bool = True) -> np.ndarray:
     """(G, 6) float32 facts of every game: for each relative move (left, straight, right, as seen in `views`, the
     encoder's view -> board tables) whether it is proven safe, then the moves to the food along its shortest proof
     over the board's cells (1 where not proven). Facts the rules fix (a cycle exists; when the node budget runs out,
-    "not proven", never "unsafe"); no move is chosen here."""
+    "not proven", never "unsafe"); no move is chosen here.
+
+    A batch that carries a `ProofMemory` (games played move by move) gives each game's kept proof to the search: the
+    proof of the move it last played still holds, so the move along it is proven whatever the node budget finds.
+    With `remember`, each proven move's proof is left in the memory as pending, for `SnakeBatch.step` to keep the
+    one of the move played (the mirrored view, which no move is played from, passes False)."""
     g = batch.grid_size
     out = np.zeros((batch.num_games, PROOF_FACTS), np.float32)
     out[:, 3:] = 1.0
     if batch.num_games == 0 or (g * g) % 2:  # an odd board has no Hamiltonian cycle: nothing is ever proven there
         return out
+    memory = batch.memory.arrays() if batch.memory is not None else no_memory(g * g)
     return _facts_games(batch.board, batch.t, batch.length, batch.head_r, batch.head_c, batch.direction, batch.food,
-                        batch.since_food, int(batch.starve_steps), g, neighbour_table(g), views, tuple(settings), out)
+                        batch.since_food, int(batch.starve_steps), g, neighbour_table(g), views, tuple(settings), out,
+                        memory, bool(remember))

@@ -13,6 +13,9 @@ Keys (N samples, E episodes, g the grid size):
   episode (N,) int32     episode index, 0..E-1
   episode_scores (E,) int32
   action_values (N,3) float32   optional: Monte Carlo mean return of each action (a row of NaN: not searched)
+  proofs (N,2,6) float32        optional: the proof facts as the position was played (observation.proof_facts,
+                                plain then mirrored), which include the game's kept proof (proof_memory.py) that a
+                                position rebuilt from its state has lost; a row of NaN: compute them from the state
   source ()              "human", "scripted" or "mc"
   grid_size (), format_version ()
 Older files holding only `states` and `actions` are read by `baseline.human_baseline` (for their mean score), not by
@@ -27,6 +30,7 @@ import numpy as np
 
 from snake_mc.common.constants import MAX_GRID
 from snake_mc.common.storage import read_npz, save_npz_atomic
+from snake_mc.game.cycle_proof import PROOF_FACTS
 from snake_mc.game.rules import SnakeBatch
 
 FORMAT_VERSION = 1
@@ -39,7 +43,8 @@ class DatasetError(ValueError):
     """A dataset file that is missing, unreadable or malformed; the message names the file and the fix."""
 
 
-def empty_dataset(grid_size: int, source: str, with_values: bool = False) -> dict[str, np.ndarray]:
+def empty_dataset(grid_size: int, source: str, with_values: bool = False,
+                  with_proofs: bool = False) -> dict[str, np.ndarray]:
     g = int(grid_size)
     data = {
         "ttl": np.zeros((0, g, g), np.int16),
@@ -56,6 +61,8 @@ def empty_dataset(grid_size: int, source: str, with_values: bool = False) -> dic
     }
     if with_values:
         data["action_values"] = np.zeros((0, 3), np.float32)
+    if with_proofs:
+        data["proofs"] = np.zeros((0, 2, PROOF_FACTS), np.float32)
     return data
 
 
@@ -75,11 +82,15 @@ def concat_datasets(parts: list[dict[str, np.ndarray]], source: str | None = Non
     if len(sizes) != 1:
         raise DatasetError(f"Cannot join datasets of different grid sizes {sorted(sizes)}.")
     with_values = all("action_values" in p for p in parts)
-    out = empty_dataset(sizes.pop(), source or str(parts[0]["source"]), with_values)
+    with_proofs = any("proofs" in p for p in parts)  # a part without them: NaN rows, computed when trained on
+    out = empty_dataset(sizes.pop(), source or str(parts[0]["source"]), with_values, with_proofs)
     offset = 0
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in out if out[k].ndim > 0}
     for p in parts:
         for key in chunks:
+            if key == "proofs" and key not in p:
+                chunks[key].append(np.full((num_samples(p), 2, PROOF_FACTS), np.nan, np.float32))
+                continue
             chunks[key].append(p["episode"] + offset if key == "episode" else p[key])
         offset += num_episodes(p)
     for key, values in chunks.items():
@@ -108,6 +119,8 @@ def validate_dataset(data: dict[str, np.ndarray], name: str, grid_size: int | No
     shapes = {"ttl": (n, g, g), "head": (n, 2), "direction": (n,), "food": (n,), "since_food": (n,), "episode": (n,)}
     if "action_values" in data:
         shapes["action_values"] = (n, 3)
+    if "proofs" in data:
+        shapes["proofs"] = (n, 2, PROOF_FACTS)
     for key, shape in shapes.items():
         if tuple(data[key].shape) != shape:
             board = f" for grid_size {g}" if key == "ttl" else ""
@@ -159,6 +172,8 @@ def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> Non
         if not np.isfinite(values[~unsearched]).all():
             raise DatasetError(f"{name}: action_values must be finite numbers, or a whole row of NaN for a position "
                                f"that was not searched{damaged}")
+    if "proofs" in data:
+        _check_proofs(data["proofs"], name, damaged)
     if n == 0:
         return
     cells = g * g
@@ -182,6 +197,17 @@ def _check_values(data: dict[str, np.ndarray], name: str, g: int, n: int) -> Non
     scores = data["episode_scores"]
     if len(scores) and (scores.min() < 0 or scores.max() > cells):
         raise DatasetError(f"{name}: array episode_scores holds values outside 0 to {cells}{damaged}")
+
+
+def _check_proofs(proofs: np.ndarray, name: str, damaged: str) -> None:
+    """Proof facts: numbers from 0 to 1, or a whole row of NaN (not recorded)."""
+    if proofs.dtype.kind != "f":
+        raise DatasetError(f"{name}: proofs must be numbers from 0 to 1, not {proofs.dtype} values{damaged}")
+    flat = proofs.reshape(-1, PROOF_FACTS)
+    unrecorded = np.isnan(flat).all(axis=1)
+    known = flat[~unrecorded]
+    if not (np.isfinite(known).all() and (known >= 0).all() and (known <= 1).all()):
+        raise DatasetError(f"{name}: proofs must be numbers from 0 to 1, or a whole row of NaN{damaged}")
 
 
 def load_dataset(path: str | os.PathLike, grid_size: int | None = None) -> dict[str, np.ndarray]:

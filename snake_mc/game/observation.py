@@ -555,9 +555,10 @@ def encode(batch: SnakeBatch, mirror: bool = False, proofs: np.ndarray | None = 
 
 def proof_facts(batch: SnakeBatch, mirror: bool = False) -> np.ndarray:
     """(N, 6) the proof block of `encode` (cycle_proof.cycle_facts), proven on each game's own view so that turned
-    and mirrored copies of a position get the same facts."""
+    and mirrored copies of a position get the same facts. A game's kept proof (the batch's proof memory) is given to
+    the search; the plain view leaves each proven move's proof pending for the move that will be played."""
     rot, _, rot_m, _ = rotation_tables(batch.grid_size)
-    return cycle_facts(batch, rot_m if mirror else rot)
+    return cycle_facts(batch, rot_m if mirror else rot, remember=not mirror)
 
 
 def move_features(batch: SnakeBatch) -> np.ndarray:

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from snake_mc.common.constants import MAX_GRID, REWARD_PRESETS, RewardPreset
+from snake_mc.game.proof_memory import ProofMemory
 
 # Absolute directions, clockwise: 0 up, 1 right, 2 down, 3 left. Relative actions: 0 left, 1 straight, 2 right.
 DIRECTIONS = ("up", "right", "down", "left")
@@ -122,6 +123,7 @@ class SnakeBatch:
         self.won = np.zeros(n, dtype=bool)
         self.rng_key = np.zeros(n, dtype=_U64)
         self.rng_ctr = np.zeros(n, dtype=_U64)
+        self.memory: ProofMemory | None = ProofMemory(n, g * g)  # each game's proof of its last move (proof_memory.py)
         if seeds is None:
             seeds = np.arange(n)
         seeds = np.broadcast_to(np.asarray(seeds, dtype=np.int64), (n,))
@@ -158,14 +160,17 @@ class SnakeBatch:
         idx = np.asarray(idx)
         for name in self._ARRAYS:
             setattr(other, name, getattr(self, name)[idx])
+        other.memory = self.memory.take(idx) if self.memory is not None else None
         return other
 
     def repeat(self, k: int) -> SnakeBatch:
         """Each game copied k times in a row: game i becomes games i*k .. i*k+k-1. The copies share the food
-        stream until `reseed` gives them their own."""
+        stream until `reseed` gives them their own. The copies keep no proof memory: they are a search's rollouts,
+        whose player keeps its own proofs (cycle_player.py)."""
         other = self._new_like()
         for name in self._ARRAYS:
             setattr(other, name, np.repeat(getattr(self, name), k, axis=0))
+        other.memory = None
         return other
 
     def drop_finished(self) -> np.ndarray:
@@ -178,6 +183,8 @@ class SnakeBatch:
         )  # fmt: skip
         for name in self._ARRAYS:
             setattr(self, name, getattr(self, name)[:m])
+        if self.memory is not None:
+            self.memory = self.memory.take(kept[:m])
         return kept[:m]
 
     def copy(self) -> SnakeBatch:
@@ -216,6 +223,8 @@ class SnakeBatch:
             getattr(self, name)[idx] = False
         self.rng_key[idx] = seed_keys(seeds)
         self.rng_ctr[idx] = 0
+        if self.memory is not None:
+            self.memory.forget(idx)
         free_cells = np.flatnonzero(start == EMPTY)  # the same draw _place_food would make, without a board scan
         self.food[idx] = free_cells[np.floor(self._uniform(idx) * len(free_cells)).astype(np.int64)]
 
@@ -231,6 +240,8 @@ class SnakeBatch:
         if a.dtype.kind not in "iu" and a.size and (a != np.floor(a)).any():
             raise ValueError(f"Action {a[a != np.floor(a)][0]} is not valid; actions are whole numbers 0, 1 and 2.")
         n = self.num_games
+        if self.memory is not None:
+            self.memory.played(a.astype(np.int64, copy=False), self.t)
         rewards = np.empty(n, dtype=np.float32)
         ended, starved, ate = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         rw = self.rewards
@@ -301,6 +312,7 @@ class SnakeBatch:
         batch.won = np.zeros(n, dtype=bool)
         batch.rng_key = seed_keys(np.arange(n) if seeds is None else seeds)
         batch.rng_ctr = np.zeros(n, dtype=_U64)
+        batch.memory = ProofMemory(n, g * g)  # a rebuilt game has no proof of a move before it
         return batch
 
     def grid(self, i: int) -> np.ndarray:

@@ -1,9 +1,13 @@
-"""The built-in scripted player: the default demonstrator on a fresh machine, and `record_scripted` to record it.
+"""The built-in scripted players: the default demonstrator on a fresh machine, and `record_scripted` to record it.
 
-Its quality caps what imitation can learn. On boards with a tour (even sizes) it is the tour player (`tour.py`),
-which fills every board; where the tour's rule does not apply (odd boards, or a body out of tour order, as in a
-position the network reached on its own) it plans a shortest path on a time-aware board (a body cell counts as free
-once the tail has left it). Its games are labelled scripted, never human.
+The demonstrator (`record_scripted`) reads the network's own proof facts (observation.proof_facts, the game's kept
+proof included): among the moves proven safe, the one whose proof reaches the food soonest. With the kept proof a
+game once proven stays proven, so on even boards it fills every board (200 tuning games of 10 by 10: all filled,
+10.09 moves an apple; docs/experiments.md), and every move it shows is one the network's inputs show proven, so
+imitation never learns to leave a proof. Where nothing is proven (odd boards), it is the tour player (`tour.py`)
+while the body lies in tour order, else a shortest path on a time-aware board (a body cell counts as free once the
+tail has left it; `scripted_action`, the play-along player, is that pair). Its games are labelled scripted, never
+human.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import time
 
 import numpy as np
 
-from snake_mc.game.cycle_player import CyclePlayer
 from snake_mc.game.datasets import empty_dataset, validate_dataset
+from snake_mc.game.observation import proof_facts
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
 from snake_mc.game.tour import order_keeping_moves, tour_index, tour_order_facts
 from snake_mc.speech.narrate import Narrator, given_or_console, plural, roughly
@@ -22,9 +26,9 @@ HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food
 # Recorded moves per second before this run has measured its own: measured on our 2-core machine (24 thousand alone),
 # halved for a busy one, so the expected duration errs long rather than short.
 SCRIPTED_MOVES_PER_S = 12_000
-# The proven player (cycle_player.py), the tour's rule beside it: 5,200 moves a second measured alone on our 2-core
-# machine (200 games of 10 by 10, 193 thousand moves, in 37 seconds), taken as 4,000 so the expectation errs long.
-PROVEN_MOVES_PER_S = 4_000
+# The demonstrator on the proof facts (plain and mirrored, each move): 6,900 moves a second measured alone on our
+# 2-core machine (200 games of 10 by 10, 196 thousand moves, in 28 seconds), taken as 5,000 so the expectation errs long.
+PROVEN_MOVES_PER_S = 5_000
 
 # The tour player takes shortcuts only while the snake covers less than this share of the board. A shortcut leaves the
 # cells it skips behind the head, reachable again only after a lap, and late in the game the food lands in them: with
@@ -192,6 +196,25 @@ def scripted_action(game: SnakeEnv | SnakeBatch, index: int = 0) -> int:
     )  # fmt: skip
 
 
+def _teachers_moves(batch: SnakeBatch, live: np.ndarray, facts: np.ndarray, geo: tuple) -> np.ndarray:
+    """The teacher's move for each game `live`: among the moves the proof facts prove safe (`facts`, those games'
+    plain proof facts, the kept proof included), the one whose proof reaches the food in the fewest moves (the first
+    of equals: left, straight, right). Where none is proven (an odd board, or a start the search missed): the tour's
+    move where the body lies in tour order, else the shortest safe way to the food (`_decide`). Every move the
+    teacher plays on an even board is thus one the network's own inputs show proven."""
+    proven = facts[:, :3] > 0.5
+    actions = np.where(proven, facts[:, 3:], np.inf).argmin(axis=1).astype(np.int64)
+    rest = np.flatnonzero(~proven.any(axis=1))
+    if len(rest):
+        games = live[rest]
+        tour, applies = tour_moves(batch.take(games))
+        actions[rest] = tour
+        for k, i, body in zip(rest[~applies], games[~applies], _bodies(batch, games[~applies])):
+            actions[k] = _decide(geo, body, int(batch.direction[i]), int(batch.food[i]), int(batch.since_food[i]),
+                                 batch.starve_steps)
+    return actions
+
+
 def record_scripted(
     num_episodes: int, grid_size: int = 10, seed: int = 0, starve_steps: int | None = None, narrator: Narrator | None = None
 ) -> dict[str, np.ndarray]:
@@ -208,7 +231,6 @@ def record_scripted(
     # Known in advance only roughly: a proven player's game lasts about grid_size**3 moves (970 on 10 by 10), a
     # shortest-path game (odd boards) about 1.7 x grid_size**3 (1,692 on 10 by 10).
     touring = tour_index(batch.grid_size) is not None
-    prover = CyclePlayer(batch) if touring else None
     moves = (1.0 if touring else 1.7) * batch.grid_size**3 * n
     expected = narrator.expected_seconds("scripted moves", moves, PROVEN_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
@@ -218,23 +240,19 @@ def record_scripted(
             live = np.flatnonzero(~batch.done)
             if len(live) == 0:
                 break
-            actions, applies = tour_moves(batch)
-            if prover is not None:
-                proven = prover.act(batch, live)
-                actions[live[proven >= 0]] = proven[proven >= 0]
-                applies[live[proven >= 0]] = True
-            rest = live[~applies[live]]
-            for i, body in zip(rest, _bodies(batch, rest)):
-                actions[i] = _decide(
-                    geo, body, int(batch.direction[i]), int(batch.food[i]), int(batch.since_food[i]), batch.starve_steps
-                )
-            for key, value in batch.export_states().items():
-                chunks.setdefault(key, []).append(value[live])
+            now = batch.take(live)
+            facts = np.stack([proof_facts(now), proof_facts(now, mirror=True)], axis=1)
+            batch.memory.put(live, now.memory)  # each move's proof, so the game keeps the one of the move played
+            actions = np.ones(batch.num_games, np.int64)
+            actions[live] = _teachers_moves(batch, live, facts[:, 0], geo)
+            for key, value in now.export_states().items():
+                chunks.setdefault(key, []).append(value)
             chunks["actions"].append(actions[live])
             chunks["episode"].append(live)
+            chunks.setdefault("proofs", []).append(facts)
             batch.step(actions)
             bar.update(int(len(live) - (~batch.done).sum()))
-    data = empty_dataset(batch.grid_size, "scripted")
+    data = empty_dataset(batch.grid_size, "scripted", with_proofs=True)
     episode = np.concatenate(chunks["episode"])
     order = np.argsort(episode, kind="stable")  # steps were appended in time order, so this keeps move order
     for key, parts in chunks.items():

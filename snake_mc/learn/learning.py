@@ -171,12 +171,14 @@ def _select_samples(data: dict, idx: np.ndarray, source: _Source, device: torch.
     n = len(idx)
     value = np.full(n, np.nan, np.float32) if source.value is None else source.value[idx]
     known = np.isfinite(value)  # a position not searched has no value to learn
+    recorded = data.get("proofs")  # the facts as played (the kept proof included); NaN rows: computed when needed
     return _Samples(
         states=datasets.states_of(data, idx),
         target=torch.from_numpy(source.target[idx]).to(device),
         weight=torch.full((n,), float(source.weight), device=device),
         value=torch.from_numpy(np.where(known, value, 0.0).astype(np.float32)).to(device),
         has_value=torch.from_numpy(known.astype(np.float32)).to(device),
+        proofs=None if recorded is None else np.ascontiguousarray(np.asarray(recorded, np.float32)[idx].transpose(1, 0, 2)),
     )
 
 
@@ -190,7 +192,9 @@ def _join(parts: list[_Samples]) -> _Samples | None:
         weight=torch.cat([p.weight for p in parts]),
         value=torch.cat([p.value for p in parts]),
         has_value=torch.cat([p.has_value for p in parts]),
-        proofs=None if any(p.proofs is None for p in parts) else np.concatenate([p.proofs for p in parts], axis=1),
+        proofs=None if all(p.proofs is None for p in parts) else np.concatenate(
+            [np.full((2, len(p), PROOF_FACTS), np.nan, np.float32) if p.proofs is None else p.proofs for p in parts],
+            axis=1),
     )
 
 
@@ -293,19 +297,30 @@ def _train_epoch(policy: SnakePolicy, train: _Samples, rng: np.random.Generator,
     return _Epoch(train_loss=sum_loss / sum_w, train_accuracy=sum_correct / sum_w, epoch=epoch)
 
 
+def _unproven(part: _Samples) -> np.ndarray:
+    """The positions of `part` whose plain or mirrored proof facts are not known yet."""
+    if part.proofs is None:
+        return np.arange(len(part))
+    return np.flatnonzero(np.isnan(part.proofs[:, :, 0]).any(axis=0))
+
+
 def _prove_ahead(train: _Samples, val: _Samples | None, narrator: Narrator) -> None:
     """Find every position's proof facts before the first epoch (the training positions plain and mirrored, the
     held-out ones plain): they are most of the encoder's cost, and left to the first epoch they would make its time
     say nothing about the epochs after it."""
     work = [(train, True)] + ([(val, False)] if val is not None and len(val) else [])
-    total = sum(len(part) for part, _ in work)
+    # Positions recorded with their facts (as played, the kept proof included) need no proof now.
+    todo = [(part, mirrored_too, _unproven(part)) for part, mirrored_too in work]
+    total = sum(len(idx) for _, _, idx in todo)
+    if total == 0:
+        return
     expected = narrator.expected_seconds("proofs", total, PROOFS_PER_S)
     started = time.perf_counter()
     with narrator.progress(total, "Safety proofs", unit="positions", expected_s=expected,
                            plan=f"Proving which moves are safe in {count(total, 'position')}") as progress:
-        for part, mirrored_too in work:
-            for lo in range(0, len(part), PROOF_CHUNK):
-                idx = np.arange(lo, min(lo + PROOF_CHUNK, len(part)))
+        for part, mirrored_too, unproven in todo:
+            for lo in range(0, len(unproven), PROOF_CHUNK):
+                idx = unproven[lo : lo + PROOF_CHUNK]
                 batch = SnakeBatch.from_states({k: v[idx] for k, v in part.states.items()})
                 part.proofs_of(idx, batch, False)
                 if mirrored_too:

@@ -81,9 +81,10 @@ class SnakePolicy(nn.Module):
         return F.linear(h, self.policy_head.weight, self.policy_head.bias), value
 
     @torch.inference_mode()
-    def evaluate_batch(self, batch: SnakeBatch) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits (N, 3) and values (N,) for every game, in one forward pass."""
-        x = torch.from_numpy(encode(batch))
+    def evaluate_batch(self, batch: SnakeBatch, proofs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (N, 3) and values (N,) for every game, in one forward pass (`proofs`: the games' proof facts, when
+        the caller already has them)."""
+        x = torch.from_numpy(encode(batch, proofs=proofs))
         device = self.device
         logits, value = self(x if device.type == "cpu" else x.to(device))
         if device.type != "cpu":

@@ -82,6 +82,7 @@ class MCResult:
     values: np.ndarray  # (G, 3) float32 mean return of each action over its K rollouts; NaN: not searched
     deaths: np.ndarray  # (G, 3) int64 rollouts of each action that died
     rollout_moves: int  # moves of live rollouts simulated, the candidate move included
+    facts: np.ndarray | None = None  # (G, 6) the games' proof facts at the root, as the network saw them
 
 
 def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -196,20 +197,25 @@ def monte_carlo_actions(
     base = _generator(seed).integers(0, 2**64, dtype=np.uint64)
     options = {"temperature": temperature, "discount": discount, "bootstrap": bootstrap, "margin": margin, "trap_check":
                trap_check, "detour_rollouts": detour_rollouts, "endgame": endgame, "plans": plans or PlanBook()}
-    proven = proven_moves(games) if tour else np.zeros((games.num_games, 3), bool)
+    facts = proof_facts(games)  # once: the root's proven moves and the network's input (and the games' memory)
+    proven = proven_moves(games, facts) if tour else np.zeros((games.num_games, 3), bool)
     proofs = tour and (games.grid_size**2) % 2 == 0
 
     def search(idx: np.ndarray) -> MCResult:
         return _search_groups(games.take(idx), policy, K, int(H), base, threads, proven=proven[idx], proofs=proofs,
-                              **options)
+                              root_facts=facts[idx], **options)
 
-    return _choices_first(games, proven, search)
+    result = _choices_first(games, proven, search)
+    result.facts = facts
+    return result
 
 
-def proven_moves(games: SnakeBatch) -> np.ndarray:
+def proven_moves(games: SnakeBatch, facts: np.ndarray | None = None) -> np.ndarray:
     """(G, 3) the moves proven safe: they keep the body in tour order (tour.py) or a cycle through the whole board
-    holds the body in order after them (cycle_proof.py)."""
-    return order_keeping_moves(games)[0] | (proof_facts(games)[:, :3] > 0)
+    holds the body in order after them (cycle_proof.py; `facts`: the games' `proof_facts`, when already computed).
+    A game's kept proof (its proof memory) counts: the move along it is proven."""
+    facts = proof_facts(games) if facts is None else facts
+    return order_keeping_moves(games)[0] | (facts[:, :3] > 0)
 
 
 def _merged(idx: np.ndarray, parts: list[np.ndarray], found: list[MCResult]) -> MCResult:
@@ -238,16 +244,17 @@ def _choices_first(games: SnakeBatch, proven: np.ndarray, search) -> MCResult:
 
 
 def _search_groups(games: SnakeBatch, policy: SnakePolicy, K: int, H: int, base: np.uint64, threads: int,
-                   proven: np.ndarray, proofs: bool, **options) -> MCResult:
+                   proven: np.ndarray, proofs: bool, root_facts: np.ndarray, **options) -> MCResult:
     """The rollout search of `monte_carlo_actions`, its games split into groups for the search threads; `proven`
     (G, 3) marks the moves proven safe (the choice keeps to them where a game has any)."""
     groups = np.array_split(np.arange(games.num_games), max(1, min(int(threads), games.num_games // MIN_GAMES_PER_THREAD)))
     if len(groups) <= 1:
-        return _search_games(games, policy, int(K), int(H), base, proven=proven, proofs=proofs, **options)
+        return _search_games(games, policy, int(K), int(H), base, proven=proven, proofs=proofs,
+                             root_facts=root_facts, **options)
 
     def search(idx: np.ndarray) -> MCResult:
         return _search_games(games.take(idx), policy, int(K), int(H), base, proven=proven[idx], proofs=proofs,
-                             **options)
+                             root_facts=root_facts[idx], **options)
 
     found = list(_thread_pool(len(groups)).map(search, groups))
     return MCResult(
@@ -298,10 +305,11 @@ def _search_games(
     plans: PlanBook,
     proven: np.ndarray | None = None,
     proofs: bool = False,
+    root_facts: np.ndarray | None = None,
 ) -> MCResult:
     """`monte_carlo_actions` for one group of games, `base` being the call's draw that keys the rollouts."""
     n_games = games.num_games
-    root_logits, _ = policy.evaluate_batch(games)  # the policy's own preference, for breaking ties
+    root_logits, _ = policy.evaluate_batch(games, root_facts)  # the policy's own preference, for breaking ties
     # Each game's rollouts get keys made from this call's draw and the game's own food stream (its key and how far
     # it has read), never from its place in the batch: a game searched alone or among others sees the same rollouts,
     # so a fast evaluation's games are the full evaluation's first games, searched alike.

@@ -32,6 +32,7 @@ import torch
 
 from snake_mc.common.constants import BACKENDS
 from snake_mc.game.datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
+from snake_mc.game.observation import proof_facts
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import load_policy
 from snake_mc.search.detours import PlanBook
@@ -124,7 +125,7 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
     """Every game played to its end, all live games searched together at each move; returns the positions searched,
     the moves chosen, their values and games (a list per lockstep move), and the rollout moves spent. A game's
     forced moves (`forced_from`, see `perturbations`) are played but not recorded: they are nobody's choice."""
-    states, actions, values, episode = [], [], [], []
+    states, actions, values, episode, proofs = [], [], [], [], []
     rollout_moves = 0
     move = 0
     forced_from = np.full(len(games), -1, np.int64) if forced_from is None else forced_from
@@ -134,6 +135,7 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
         now = games.take(live)
         move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
         found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, plans=plans, **search.options())
+        games.memory.put(live, now.memory)  # the searched copy's proofs, so the games keep the proof of each move played
         forced = (forced_from[live] >= 0) & (move >= forced_from[live]) & (move < forced_from[live] + FORCED_MOVES)
         if forced.any():
             rows = live[forced]
@@ -141,6 +143,7 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
         move += 1
         kept = ~forced
         states.append({k: v[kept] for k, v in now.export_states().items()})
+        proofs.append(np.stack([found.facts, proof_facts(now, mirror=True)], axis=1)[kept])
         actions.append(found.actions[kept])
         values.append(found.values[kept])
         episode.append(live[kept])
@@ -150,13 +153,14 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
         games.step(chosen)
         told.update(int(games.done.sum()), len(live))
     told.flush()
-    return {"states": states, "actions": actions, "values": values, "episode": episode, "rollout_moves": rollout_moves}
+    return {"states": states, "actions": actions, "values": values, "episode": episode, "proofs": proofs,
+            "rollout_moves": rollout_moves}
 
 
 def _as_mc_dataset(grid_size: int, games: SnakeBatch, played: dict) -> dict[str, np.ndarray]:
     """The played moves as a self-play dataset (source "mc", with the searched values), each episode's moves
     together and in order."""
-    data = empty_dataset(grid_size, "mc", with_values=True)
+    data = empty_dataset(grid_size, "mc", with_values=True, with_proofs=True)
     data["episode_scores"] = games.score.astype(np.int32)
     if played["episode"]:
         order = np.argsort(np.concatenate(played["episode"]), kind="stable")  # each episode's moves together, in order
@@ -165,6 +169,7 @@ def _as_mc_dataset(grid_size: int, games: SnakeBatch, played: dict) -> dict[str,
         data["actions"] = np.concatenate(played["actions"])[order].astype(np.int8)
         data["action_values"] = np.concatenate(played["values"])[order].astype(np.float32)
         data["episode"] = np.concatenate(played["episode"])[order].astype(np.int32)
+        data["proofs"] = np.concatenate(played["proofs"])[order].astype(np.float32)
     return data
 
 
