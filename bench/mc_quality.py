@@ -41,7 +41,9 @@ def play(grid_size: int, num_games: int, seed: int, choose: Callable[[SnakeBatch
     while not games.done.all():
         live = np.flatnonzero(~games.done)
         actions = np.ones(num_games, dtype=np.int64)  # finished games ignore their action
-        actions[live] = choose(games.take(live))
+        now = games.take(live)
+        actions[live] = choose(now)
+        games.keep_memory_of(live, now)  # the proof of each move played is kept (proof_memory.py)
         games.step(actions)
     return games
 

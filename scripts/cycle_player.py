@@ -81,7 +81,7 @@ def verify_plan(player: CyclePlayer, batch: SnakeBatch, i: int) -> None:
 
 def play_cycle(g: int, seeds: np.ndarray, settings: ProofSettings, verify: bool = False) -> None:
     warm = SnakeBatch(1, g, seeds=[0])  # compile before timing
-    CyclePlayer(warm, settings).act_one(warm, 0, warm.ttl()[0].astype(np.int64))
+    CyclePlayer(warm, settings).act_one(warm, 0)
     batch = SnakeBatch(len(seeds), g, seeds=seeds)
     player = CyclePlayer(batch, settings)
     times: list[float] = []
@@ -112,12 +112,11 @@ def proven_actions(player: CyclePlayer, batch: SnakeBatch, live: np.ndarray, tim
                    verify: bool) -> tuple[np.ndarray, list[int], list[int]]:
     """The player's move for every live game, each call timed into `times`: (actions, games with no proven move,
     games whose kept proof is to be checked after the step)."""
-    ttl = batch.ttl().astype(np.int64)
     actions = np.ones(batch.num_games, np.int64)
     need, checks = [], []
     for i in live:
         t0 = time.perf_counter()
-        a = player.act_one(batch, int(i), ttl[i])
+        a = player.act_one(batch, int(i))
         times.append(time.perf_counter() - t0)
         if a < 0:
             need.append(int(i))

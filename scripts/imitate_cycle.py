@@ -67,11 +67,10 @@ def record_games(n: int, seed: int) -> dict:
         live = np.flatnonzero(~batch.done)
         if len(live) == 0:
             break
-        ttl = batch.ttl().astype(np.int64)
         act = np.ones(n, np.int64)
         need = []
         for i in live:
-            a = player.act_one(batch, int(i), ttl[i])
+            a = player.act_one(batch, int(i))
             if a < 0:
                 need.append(int(i))
             act[i] = a

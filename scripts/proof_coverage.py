@@ -62,7 +62,7 @@ def play_and_measure(g: int, seeds: np.ndarray, budgets: list[int]) -> tuple[dic
         ttl = batch.ttl().astype(np.int64)
         actions = np.ones(batch.num_games, np.int64)
         for i in np.flatnonzero(~batch.done):
-            a = player.act_one(batch, int(i), ttl[i])
+            a = player.act_one(batch, int(i))
             if a < 0:
                 fallbacks += 1
                 a = scripted_action(batch, int(i))

@@ -51,11 +51,10 @@ def test_player_fills_6x6_boards_and_keeps_valid_cycles() -> None:
     batch = SnakeBatch(6, 6, seeds=np.arange(100, 106))
     player = CyclePlayer(batch)
     while not batch.done.all():
-        ttl = batch.ttl().astype(np.int64)
         actions = np.ones(batch.num_games, np.int64)
         live = np.flatnonzero(~batch.done)
         for i in live:
-            a = player.act_one(batch, int(i), ttl[i])
+            a = player.act_one(batch, int(i))
             assert a >= 0, "the kept proof makes a fallback unnecessary"
             actions[i] = a
         batch.step(actions)

@@ -19,7 +19,7 @@ def _play_random_proven_moves(games: SnakeBatch, seed: int) -> tuple[int, int]:
         live = np.flatnonzero(~games.done)
         now = games.take(live)
         proven = proof_facts(now)[:, :3] > 0.5
-        games.memory.put(live, now.memory) if games.memory is not None else None
+        games.keep_memory_of(live, now)
         _, _, safe = now.move_targets()
         choice = np.where(proven.any(axis=1)[:, None], proven, safe)
         actions = np.ones(games.num_games, np.int64)
@@ -74,3 +74,28 @@ def test_kept_proofs_hold_on_small_boards(grid: int) -> None:
     games = SnakeBatch(4, grid, seeds=np.arange(4) + 100)
     dark, _ = _play_random_proven_moves(games, seed=2)
     assert dark == 0 and games.won.all()
+
+
+def test_a_network_playing_alone_keeps_the_proof_of_its_move() -> None:
+    """The policy's own input computes the facts, so a game played by the network alone (evaluation, the replay, the
+    off-path games) keeps the proof of each proven move it plays, with no call of its own."""
+    from snake_mc.learn.network import build_policy
+
+    policy = build_policy({"grid_size": 8, "hidden": 16, "layers": 1})
+    games = SnakeBatch(3, 8, seeds=[7, 8, 9])
+    for _ in range(5):
+        before = games.take(np.arange(3))
+        actions = policy.act(games)
+        proven = proof_facts(before)[:, :3] > 0.5
+        games.step(actions)
+        np.testing.assert_array_equal(games.memory.at == games.t, proven[np.arange(3), actions])
+
+
+def test_a_search_on_a_copy_hands_its_proofs_back() -> None:
+    games = SnakeBatch(4, 8, seeds=np.arange(4))
+    live = np.array([1, 3])
+    now = games.take(live)
+    proof_facts(now)
+    games.keep_memory_of(live, now)
+    games.step(np.ones(4, np.int64))
+    assert (games.memory.at[live] == games.t[live]).all() and (games.memory.at[[0, 2]] == -1).all()

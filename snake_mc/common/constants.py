@@ -41,7 +41,10 @@ DEFAULT_DETOURS = 64
 # long: the search does moves x K x H at 243 to 684 thousand a second in self-play (runs/seed0 to seed2), and about
 # 400 thousand to a million before the losses (K 5, H 100, rollouts ending sooner); greedy evaluation plays 100 to 150
 # thousand moves a second.
-SEARCH_WORK_PER_S = 150_000  # search decisions x K x H per second
+# With the proof facts at every root (encoder v6 and its memory), self-play's search did about 18,700 a second (the
+# default run of 8 December 2026: 32 games, about 31 thousand moves at K 3 and H 40 in 3 minutes 19 seconds), where
+# 150 thousand (the figure before the proofs) said "about 30 seconds" for it.
+SEARCH_WORK_PER_S = 12_000  # search decisions x K x H per second
 HARD_WORK_PER_S = 300_000  # positions searched before a loss x K x H per second, the greedy games included
 GREEDY_MOVES_PER_S = 50_000  # moves a second of greedy games played in lockstep
 

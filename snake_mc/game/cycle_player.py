@@ -2,8 +2,8 @@
 
 It keeps that proof per game (hidden state, which the facts of cycle_proof.py do not have): the proof's next move
 stays proven for ever, so a game, once proven, stays proven. `act_one` and `act` return -1 where nothing is proven;
-the caller then plays a fallback, and the kept proof is dropped. It is the demonstrator on boards with an even
-number of cells (scripted.py) and the search's rollout player (search/proof_rollouts.py).
+the caller then plays a fallback, and the kept proof is dropped. It is the search's rollout player
+(search/rollouts.py), where a kept proof saves a search at every move.
 """
 
 from __future__ import annotations
@@ -108,6 +108,6 @@ class CyclePlayer:
         self.pre[target], self.npre[target] = self.pre[source], self.npre[source]
         self.succ[target], self.has_plan[target] = self.succ[source], self.has_plan[source]
 
-    def act_one(self, batch: SnakeBatch, i: int, ttl_row: np.ndarray | None = None) -> int:
-        """The relative move for game i, or -1 when none is proven (ttl_row: unused, kept for old callers)."""
+    def act_one(self, batch: SnakeBatch, i: int) -> int:
+        """The relative move for game i, or -1 when none is proven."""
         return int(self.act(batch, np.array([i]))[0])

@@ -187,6 +187,12 @@ class SnakeBatch:
             self.memory = self.memory.take(kept[:m])
         return kept[:m]
 
+    def keep_memory_of(self, idx: np.ndarray, part: SnakeBatch) -> None:
+        """Games `idx` take the proof memory of `part`, a `take` of them that a policy or the search has just looked
+        at, so that stepping these games keeps the proof of the move each plays (proof_memory.py)."""
+        if self.memory is not None and part.memory is not None:
+            self.memory.put(np.asarray(idx), part.memory)
+
     def copy(self) -> SnakeBatch:
         return self.take(np.arange(self.num_games))
 

@@ -235,14 +235,19 @@ def record_scripted(
     expected = narrator.expected_seconds("scripted moves", moves, PROVEN_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()
-    with narrator.progress(n, "Scripted games", "games", expected_s=expected, plan=plan) as bar:
+    per_game = moves / n
+    played = 0
+    # Progress counts the moves played, in games' worth (as the evaluations do): the games end together near the
+    # end, so a count of ended games said "0 of 200" until the last seconds.
+    with narrator.progress(n, "Scripted games", unit="games' worth of moves", expected_s=expected, plan=plan,
+                           steady=True) as bar:
         while True:
             live = np.flatnonzero(~batch.done)
             if len(live) == 0:
                 break
             now = batch.take(live)
             facts = np.stack([proof_facts(now), proof_facts(now, mirror=True)], axis=1)
-            batch.memory.put(live, now.memory)  # each move's proof, so the game keeps the one of the move played
+            batch.keep_memory_of(live, now)
             actions = np.ones(batch.num_games, np.int64)
             actions[live] = _teachers_moves(batch, live, facts[:, 0], geo)
             for key, value in now.export_states().items():
@@ -251,7 +256,8 @@ def record_scripted(
             chunks["episode"].append(live)
             chunks.setdefault("proofs", []).append(facts)
             batch.step(actions)
-            bar.update(int(len(live) - (~batch.done).sum()))
+            played += len(live)
+            bar.update(max(0, min(n - 1, int(played / per_game)) - bar.count))
     data = empty_dataset(batch.grid_size, "scripted", with_proofs=True)
     episode = np.concatenate(chunks["episode"])
     order = np.argsort(episode, kind="stable")  # steps were appended in time order, so this keeps move order

@@ -37,7 +37,9 @@ def play_greedy(
     while not batch.done.all() and (max_steps is None or steps < max_steps):
         live = np.flatnonzero(~batch.done)
         actions = np.ones(episodes, dtype=np.int64)
-        actions[live] = policy.act(batch.take(live), greedy=True)
+        now = batch.take(live)
+        actions[live] = policy.act(now, greedy=True)
+        batch.keep_memory_of(live, now)
         batch.step(actions)
         moves[live] += 1
         steps += 1

@@ -63,7 +63,12 @@ def play_and_keep_losses(
     won = np.zeros(n, dtype=bool)
     starved = np.zeros(n, dtype=bool)
     step = 0
-    progress = given_or_console(narrator).progress(n, "Playing the policy alone", unit="games")
+    # Progress in games' worth of moves (a proven player's game lasts about grid_size**3 moves): the games end
+    # together near the end, so a count of ended games said "1 of 1,000" for most of the phase.
+    per_game = float(grid_size) ** 3
+    played = 0
+    progress = given_or_console(narrator).progress(n, "Playing the policy alone", unit="games' worth of moves",
+                                                   steady=True)
     while len(alive):
         states = games.export_states()
         for key, value in states.items():
@@ -74,6 +79,7 @@ def play_and_keep_losses(
         games.step(actions)
         step += 1
         moves[alive] += 1
+        played += len(alive)
         over = games.done
         if over.any():
             ended = alive[over]
@@ -81,7 +87,7 @@ def play_and_keep_losses(
             starved[ended] = games.truncated[over] & ~games.won[over]
             alive = alive[~over]
             games = games.take(np.flatnonzero(~over))
-            progress.update(len(ended))
+        progress.update(max(0, min(n - 1, int(played / per_game)) - progress.count))
     progress.close()
     lost = np.flatnonzero(~won)
     states = {k: [] for k in STATE_KEYS}

@@ -135,7 +135,7 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
         now = games.take(live)
         move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
         found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, plans=plans, **search.options())
-        games.memory.put(live, now.memory)  # the searched copy's proofs, so the games keep the proof of each move played
+        games.keep_memory_of(live, now)
         forced = (forced_from[live] >= 0) & (move >= forced_from[live]) & (move < forced_from[live] + FORCED_MOVES)
         if forced.any():
             rows = live[forced]
