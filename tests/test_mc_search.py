@@ -423,7 +423,7 @@ def test_one_and_two_workers_play_the_same_episodes(checkpoint, two_workers):
 def test_perturbed_self_play_forces_safe_unrecorded_moves_and_splits_alike(checkpoint):
     """Off the teacher's path: a perturbed game has FORCED_MOVES random safe moves played for it, none recorded as
     anybody's choice, at a move fixed by the seed and the episode; one worker and two give the same data."""
-    from snake_mc.search.self_play import FORCED_MOVES, perturbations
+    from snake_mc.game.perturb import FORCED_MOVES, perturbations
 
     budget = {**BUDGET, "starve_steps": 200}
     forced_from = perturbations(4, 0, 6, 1.0)
@@ -436,7 +436,7 @@ def test_perturbed_self_play_forces_safe_unrecorded_moves_and_splits_alike(check
                                      **budget)
     for key in one:
         np.testing.assert_array_equal(one[key], two[key], err_msg=key)
-    from snake_mc.search.self_play import _forced_moves
+    from snake_mc.game.perturb import forced_moves
 
     total_forced = 0
     for episode in range(6):  # replayed: the recorded moves, and at the drawn move FORCED_MOVES safe forced ones
@@ -444,7 +444,7 @@ def test_perturbed_self_play_forces_safe_unrecorded_moves_and_splits_alike(check
         game, k, forced = SnakeBatch(1, G, seeds=[4 + episode], starve_steps=200), 0, 0
         for move in range(10_000):
             if forced_from[episode] <= move < forced_from[episode] + FORCED_MOVES:
-                action = _forced_moves(game, np.array([0]), np.array([episode]), 4, move)
+                action = forced_moves(game, np.array([0]), np.array([episode]), 4, move)
                 safe = game.move_targets()[2][0]
                 assert safe[action[0]] or not safe.any(), "a forced move died where a safe one was open"
                 forced += 1

@@ -110,3 +110,33 @@ def test_scripted_player_never_picks_a_fatal_move_when_a_safe_one_exists():
             actions[i] = random_move if rng.random() < 0.3 else choice  # mix in random moves for odd positions
         batch.step(actions)
     assert checked > 500
+
+
+def test_perturbed_demonstrations_replay_with_their_forced_moves_unrecorded():
+    """A perturbed demonstration (perturb.py) is the teacher's game with 3 random safe moves forced on it at a drawn
+    move: replayed from its seed, the recorded moves and the forced ones give back every recorded state and the
+    final score, and the forced moves themselves are not in the data (they are nobody's choice)."""
+    from snake_mc.game.perturb import FORCED_MOVES, forced_moves, forcing_now, perturbations
+
+    seed = 3
+    data = record_scripted(4, grid_size=6, seed=seed, perturbed_share=1.0)
+    validate_dataset(data, "perturbed", grid_size=6)
+    forced_from = perturbations(seed, 0, 4, 1.0)
+    forced_in_all = 0
+    for episode in range(4):
+        rows = np.flatnonzero(data["episode"] == episode)
+        game = SnakeBatch(1, 6, seeds=[seed + episode])
+        k = move = 0
+        while not game.done[0]:
+            if forcing_now(forced_from[episode : episode + 1], move)[0]:
+                action = forced_moves(game, np.array([0]), np.array([episode]), seed, move)[0]
+                forced_in_all += 1
+            else:
+                for key in ("ttl", "head", "direction", "food", "since_food"):
+                    np.testing.assert_array_equal(game.export_states()[key][0], data[key][rows[k]])
+                action = data["actions"][rows[k]]
+                k += 1
+            game.step(np.array([action]))
+            move += 1
+        assert k == len(rows) and game.score[0] == data["episode_scores"][episode]
+    assert forced_in_all >= FORCED_MOVES, "no game lived to its forced moves"

@@ -18,6 +18,7 @@ import numpy as np
 
 from snake_mc.game.datasets import empty_dataset, validate_dataset
 from snake_mc.game.observation import proof_facts
+from snake_mc.game.perturb import forced_moves, forcing_now, perturbations
 from snake_mc.game.rules import DC, DR, SnakeBatch, SnakeEnv
 from snake_mc.game.tour import order_keeping_moves, tour_index, tour_order_facts
 from snake_mc.speech.narrate import Narrator, given_or_console, plural, roughly
@@ -216,11 +217,16 @@ def _teachers_moves(batch: SnakeBatch, live: np.ndarray, facts: np.ndarray, geo:
 
 
 def record_scripted(
-    num_episodes: int, grid_size: int = 10, seed: int = 0, starve_steps: int | None = None, narrator: Narrator | None = None
+    num_episodes: int, grid_size: int = 10, seed: int = 0, starve_steps: int | None = None, narrator: Narrator | None = None,
+    perturbed_share: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Play `num_episodes` scripted games in lockstep (episode i uses seed `seed + i`) and return them as a dataset.
 
-    States are recorded before each action, samples grouped by episode in move order."""
+    States are recorded before each action, samples grouped by episode in move order. A `perturbed_share` of the
+    games get `perturb.FORCED_MOVES` random safe moves forced on them at a random move (perturb.py), not recorded:
+    the teacher then shows how it plays where its proof was lost, which no game of its own reaches."""
+    if not 0 <= perturbed_share <= 1:
+        raise ValueError(f"The share of perturbed scripted games must lie from 0 to 1, not {perturbed_share}.")
     narrator = given_or_console(narrator)
     n = int(num_episodes)
     if n < 1:
@@ -236,7 +242,8 @@ def record_scripted(
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()
     per_game = moves / n
-    played = 0
+    played = move = 0
+    forced_from = perturbations(seed, 0, n, perturbed_share)
     # Progress counts the moves played, in games' worth (as the evaluations do): the games end together near the
     # end, so a count of ended games said "0 of 200" until the last seconds.
     with narrator.progress(n, "Scripted games", unit="games' worth of moves", expected_s=expected, plan=plan,
@@ -250,12 +257,17 @@ def record_scripted(
             batch.keep_memory_of(live, now)
             actions = np.ones(batch.num_games, np.int64)
             actions[live] = _teachers_moves(batch, live, facts[:, 0], geo)
+            forced = forcing_now(forced_from[live], move)
+            if forced.any():
+                actions[live[forced]] = forced_moves(batch, live[forced], live[forced], seed, move)
+            kept = ~forced
             for key, value in now.export_states().items():
-                chunks.setdefault(key, []).append(value)
-            chunks["actions"].append(actions[live])
-            chunks["episode"].append(live)
-            chunks.setdefault("proofs", []).append(facts)
+                chunks.setdefault(key, []).append(value[kept])
+            chunks["actions"].append(actions[live[kept]])
+            chunks["episode"].append(live[kept])
+            chunks.setdefault("proofs", []).append(facts[kept])
             batch.step(actions)
+            move += 1
             played += len(live)
             bar.update(max(0, min(n - 1, int(played / per_game)) - bar.count))
     data = empty_dataset(batch.grid_size, "scripted", with_proofs=True)

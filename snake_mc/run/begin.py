@@ -79,11 +79,14 @@ def ensure_prerequisites(cfg: TrainConfig, say: narrate.Narrator) -> dict:
     """Demonstrations and the imitation policy; on a fresh folder both are made, and said to be scripted."""
     p = cfg.paths
     if not p.human_demos.exists():
+        pushed = (f" In about {round(100 * cfg.mc_perturbed_share)} percent of them, 3 random moves push it off its "
+                  "path, to show how it plays where its proof was lost.") if cfg.mc_perturbed_share > 0 else ""
         say.say(f"No demonstrations were found at {rel(cfg, p.human_demos)}, so the built-in scripted player will record "
-                f"{cfg.imitation_demos} games. These are scripted demonstrations, not human ones.")
+                f"{cfg.imitation_demos} games. These are scripted demonstrations, not human ones.{pushed}")
         with say.phase("Recording scripted demonstrations"):
             demos = record_scripted(cfg.imitation_demos, grid_size=cfg.grid_size,
-                                    seed=first_game(Stream.DEMONSTRATIONS, cfg.seed), narrator=say)
+                                    seed=first_game(Stream.DEMONSTRATIONS, cfg.seed), narrator=say,
+                                    perturbed_share=cfg.mc_perturbed_share)
             datasets.save_dataset(p.human_demos, demos)
     demos = datasets.load_dataset(p.human_demos, grid_size=cfg.grid_size)
     say.say(f"Demonstrations: {datasets.num_episodes(demos)} {demos['source']} games with "

@@ -171,8 +171,9 @@ class TrainConfig:
                                "Count a rollout whose head is walled off from its own body at the horizon as dead.")
     mc_detours: int = knob(DEFAULT_DETOURS, "Sampled rollouts per move that hunt for a way to the food when the snake circles "
                                "hungry and no rollout found one (0: off; the search's speed falls where they run).")
-    mc_perturbed_share: float = knob(0.5, "Share of self-play games that get 3 random safe moves forced on them at a "
-                                          "random move, so training sees positions off the teacher's path (0 to 1).")
+    mc_perturbed_share: float = knob(0.5, "Share of self-play games, and of the scripted demonstrations a fresh run "
+                                          "records, that get 3 random safe moves forced on them at a random move, so "
+                                          "training sees positions off the teacher's path (0 to 1).")
     mc_target: str = knob("hard", "Training target from the search: soft (action values) or hard (best action).")
     # Hard positions: the moves that lose games, searched deeper (hard_positions.py).
     hard_games: int = knob(1000, "Greedy games played each iteration to find the policy's lost games (0 turns this off).")

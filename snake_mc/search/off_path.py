@@ -21,11 +21,11 @@ import numpy as np
 
 from snake_mc.common.constants import GREEDY_MOVES_PER_S
 from snake_mc.common.stats import wilson_interval
+from snake_mc.game.perturb import FORCED_MOVES, random_safe_moves
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.search.evaluation import default_max_steps, in_play
 from snake_mc.speech.narrate import Narrator, Progress, plural, roughly
 
-FORCED_MOVES = 3  # random safe moves forced at the hand-over
 # The hand-over points, in own moves per g**3: a tour game on a g by g board lasts about 1.45 g**3 moves (1,440 on 10
 # by 10), so "early" (150 moves on 10 by 10) is about a tenth of a game in, "late" (700) about half way, where the
 # body already covers about half the board.
@@ -106,16 +106,6 @@ def _announce(narrator: Narrator, n: int, per_game: float, handover: int, forced
             f"then the policy alone to the end, {roughly(n * per_game, 'move')}")  # fmt: skip
     expected = narrator.expected_seconds("greedy moves", n * per_game, GREEDY_MOVES_PER_S)
     return narrator.progress(n, name, unit="games' worth of moves", expected_s=expected, plan=plan, steady=True)
-
-
-def random_safe_moves(games: SnakeBatch, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each game, the safe move that its uniform draw in [0, 1) picks among its safe moves (each equally
-    likely), and whether it had one; a game with none goes straight on, and dies."""
-    _, _, safe = games.move_targets()
-    choices = safe.sum(axis=1)
-    pick = np.floor(np.asarray(draws) * choices).astype(np.int64)  # which of the safe moves, 0 .. choices - 1
-    actions = (np.cumsum(safe, axis=1) > pick[:, None]).argmax(axis=1)
-    return np.where(choices > 0, actions, 1), choices > 0
 
 
 def _play(games: SnakeBatch, policy, handover: int, forced: int, draws: np.ndarray, cap: int, progress: Progress | None,

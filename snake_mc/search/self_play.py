@@ -33,10 +33,10 @@ import torch
 from snake_mc.common.constants import BACKENDS
 from snake_mc.game.datasets import STATE_KEYS, concat_datasets, empty_dataset, save_dataset
 from snake_mc.game.observation import proof_facts
+from snake_mc.game.perturb import forced_moves, forcing_now, perturbations
 from snake_mc.game.rules import SnakeBatch
 from snake_mc.learn.network import load_policy
 from snake_mc.search.detours import PlanBook
-from snake_mc.search.off_path import FORCED_MOVES, random_safe_moves
 from snake_mc.search.rollouts import SearchSettings, monte_carlo_actions, threads_phrase, usable_cores
 from snake_mc.speech.narrate import PROGRESS_EVERY_S, Narrator, about, count, format_seconds, given_or_console, per_second
 
@@ -95,31 +95,6 @@ def _run_self_play(
     return data, stats
 
 
-# Off the teacher's path: a perturbed self-play game has FORCED_MOVES random safe moves forced on it, at a move drawn
-# between FORCED_AFTER[0] and FORCED_AFTER[1], so training sees positions that neither the teacher nor the policy
-# reaches on its own (issue 24: a network trained only on its teacher's path walked into walls off it).
-FORCED_AFTER = (20, 1200)
-_PERTURB_SALT = 0x0FF9A7
-
-
-def perturbations(seed: int, first_episode: int, episodes: int, share: float) -> np.ndarray:
-    """(episodes,) the move at which each episode's forced moves begin, -1 for an episode left alone: a pure
-    function of the run's seed and the episode's number, so how episodes are split among workers changes nothing."""
-    forced_from = np.full(int(episodes), -1, dtype=np.int64)
-    for j in range(int(episodes)):
-        rng = np.random.default_rng([int(seed) % 2**63, int(first_episode) + j, _PERTURB_SALT])
-        if rng.random() < share:
-            forced_from[j] = rng.integers(*FORCED_AFTER)
-    return forced_from
-
-
-def _forced_moves(games: SnakeBatch, rows: np.ndarray, episodes: np.ndarray, seed: int, move: int) -> np.ndarray:
-    """A random safe move (one that does not die at once, where there is one) for the games at `rows`, drawn from
-    each game's episode number and the move, so that no worker split changes it."""
-    draws = np.array([np.random.default_rng([int(seed) % 2**63, int(e), move, _PERTURB_SALT]).random() for e in episodes])
-    return random_safe_moves(games.take(rows), draws)[0].astype(np.int64)
-
-
 def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int, told: _Teller,  # noqa: ANN001
                    forced_from: np.ndarray | None = None, first_episode: int = 0) -> dict:
     """Every game played to its end, all live games searched together at each move; returns the positions searched,
@@ -136,10 +111,10 @@ def _play_lockstep(games: SnakeBatch, policy, search: SearchSettings, seed: int,
         move_seed = int(np.random.SeedSequence([int(seed) % 2**63, move]).generate_state(1)[0])
         found = monte_carlo_actions(now, policy, search.K, search.H, seed=move_seed, plans=plans, **search.options())
         games.keep_memory_of(live, now)
-        forced = (forced_from[live] >= 0) & (move >= forced_from[live]) & (move < forced_from[live] + FORCED_MOVES)
+        forced = forcing_now(forced_from[live], move)
         if forced.any():
             rows = live[forced]
-            found.actions[forced] = _forced_moves(games, rows, first_episode + rows, seed, move)
+            found.actions[forced] = forced_moves(games, rows, first_episode + rows, seed, move)
         move += 1
         kept = ~forced
         states.append({k: v[kept] for k, v in now.export_states().items()})
