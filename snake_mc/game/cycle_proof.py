@@ -781,12 +781,7 @@ def _facts_games(board, t, length, head_r, head_c, direction, food, since_food, 
                 view_food = v
         given = (np.empty(n + 1, np.int64), 0, np.zeros(n, np.int64), False)
         if remember and at[i] == t[i] and 0 <= npre[i] <= n:
-            gpre, gsucc = given[0], given[2]
-            for k in range(npre[i]):
-                gpre[k] = inverse[pre[i, k]]
-            for v in range(n):
-                gsucc[v] = inverse[succ[i, view[v]]]
-            given = (gpre, npre[i], gsucc, True)
+            given = _kept_in_view(pre[i], npre[i], succ[i], view, inverse, given)
         if body_is_chain(ttl, head, g, nb, np.empty(n, np.int64)):
             prove_position(ttl, head, 0, view_food, since_food[i], starve, g, nb, True, given,
                            (safe, to_food, np.empty(n + 1, np.int64), np.zeros(1, np.int64), np.zeros(n, np.int64),
@@ -796,15 +791,32 @@ def _facts_games(board, t, length, head_r, head_c, direction, food, since_food, 
             out[i, 3 + a] = to_food[a] / n if safe[a] else 1.0
         if remember and write:
             pat[i] = t[i]
-            for a in range(3):
-                pok[i, a] = safe[a]
-                if safe[a]:
-                    pnpre[i, a] = mnpre[a]
-                    for k in range(mnpre[a]):
-                        ppre[i, a, k] = view[mpre[a, k]]
-                    for v in range(n):
-                        psucc[i, a, view[v]] = view[msucc[a, v]]
+            _pending_on_board(safe, mpre, mnpre, msucc, view, pok[i], ppre[i], pnpre[i], psucc[i])
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def _kept_in_view(pre, npre, succ, view, inverse, given):  # noqa: ANN001, ANN202, PLR0913
+    """A kept proof (board cells) turned to the view, as `prove_position`'s `given`."""
+    gpre, gsucc = given[0], given[2]
+    for k in range(npre):
+        gpre[k] = inverse[pre[k]]
+    for v in range(view.shape[0]):
+        gsucc[v] = inverse[succ[view[v]]]
+    return (gpre, npre, gsucc, True)
+
+
+@numba.njit(cache=True, inline="always")
+def _pending_on_board(safe, mpre, mnpre, msucc, view, pok, ppre, pnpre, psucc):  # noqa: ANN001, ANN202, PLR0913
+    """Each proven move's own proof (view cells) written back in board cells, as one game's pending proofs."""
+    for a in range(3):
+        pok[a] = safe[a]
+        if safe[a]:
+            pnpre[a] = mnpre[a]
+            for k in range(mnpre[a]):
+                ppre[a, k] = view[mpre[a, k]]
+            for v in range(view.shape[0]):
+                psucc[a, view[v]] = view[msucc[a, v]]
 
 
 def cycle_facts(batch: SnakeBatch, views: np.ndarray, settings: ProofSettings = FACT_SETTINGS,

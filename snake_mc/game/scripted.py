@@ -28,8 +28,10 @@ HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food
 # halved for a busy one, so the expected duration errs long rather than short.
 SCRIPTED_MOVES_PER_S = 12_000
 # The demonstrator on the proof facts (plain and mirrored, each move): 6,900 moves a second measured alone on our
-# 2-core machine (200 games of 10 by 10, 196 thousand moves, in 28 seconds), taken as 5,000 so the expectation errs long.
-PROVEN_MOVES_PER_S = 5_000
+# 2-core machine (200 games of 10 by 10, 196 thousand moves, in 28 seconds); with half the games pushed off the path,
+# where positions with nothing proven cost a failed search each and the shortest-path player, 1,700 beside a run
+# (204 thousand moves in 118 seconds). Taken as 2,500.
+PROVEN_MOVES_PER_S = 2_500
 
 # The tour player takes shortcuts only while the snake covers less than this share of the board. A shortcut leaves the
 # cells it skips behind the head, reachable again only after a lap, and late in the game the food lands in them: with
@@ -216,6 +218,29 @@ def _teachers_moves(batch: SnakeBatch, live: np.ndarray, facts: np.ndarray, geo:
     return actions
 
 
+def _record_move(batch: SnakeBatch, geo: _Geometry, forced_from: np.ndarray, seed: int, move: int,
+                 chunks: dict[str, list[np.ndarray]]) -> int:
+    """One move of every live game: the teacher's (or a forced one, not recorded), its position, facts as played
+    (plain and mirrored) and move appended to `chunks`; returns the number of games that moved."""
+    live = np.flatnonzero(~batch.done)
+    now = batch.take(live)
+    facts = np.stack([proof_facts(now), proof_facts(now, mirror=True)], axis=1)
+    batch.keep_memory_of(live, now)
+    actions = np.ones(batch.num_games, np.int64)
+    actions[live] = _teachers_moves(batch, live, facts[:, 0], geo)
+    forced = forcing_now(forced_from[live], move)
+    if forced.any():
+        actions[live[forced]] = forced_moves(batch, live[forced], live[forced], seed, move)
+    kept = ~forced
+    for key, value in now.export_states().items():
+        chunks.setdefault(key, []).append(value[kept])
+    chunks["actions"].append(actions[live[kept]])
+    chunks["episode"].append(live[kept])
+    chunks.setdefault("proofs", []).append(facts[kept])
+    batch.step(actions)
+    return len(live)
+
+
 def record_scripted(
     num_episodes: int, grid_size: int = 10, seed: int = 0, starve_steps: int | None = None, narrator: Narrator | None = None,
     perturbed_share: float = 0.0,
@@ -248,27 +273,9 @@ def record_scripted(
     # end, so a count of ended games said "0 of 200" until the last seconds.
     with narrator.progress(n, "Scripted games", unit="games' worth of moves", expected_s=expected, plan=plan,
                            steady=True) as bar:
-        while True:
-            live = np.flatnonzero(~batch.done)
-            if len(live) == 0:
-                break
-            now = batch.take(live)
-            facts = np.stack([proof_facts(now), proof_facts(now, mirror=True)], axis=1)
-            batch.keep_memory_of(live, now)
-            actions = np.ones(batch.num_games, np.int64)
-            actions[live] = _teachers_moves(batch, live, facts[:, 0], geo)
-            forced = forcing_now(forced_from[live], move)
-            if forced.any():
-                actions[live[forced]] = forced_moves(batch, live[forced], live[forced], seed, move)
-            kept = ~forced
-            for key, value in now.export_states().items():
-                chunks.setdefault(key, []).append(value[kept])
-            chunks["actions"].append(actions[live[kept]])
-            chunks["episode"].append(live[kept])
-            chunks.setdefault("proofs", []).append(facts[kept])
-            batch.step(actions)
+        while not batch.done.all():
+            played += _record_move(batch, geo, forced_from, seed, move, chunks)
             move += 1
-            played += len(live)
             bar.update(max(0, min(n - 1, int(played / per_game)) - bar.count))
     data = empty_dataset(batch.grid_size, "scripted", with_proofs=True)
     episode = np.concatenate(chunks["episode"])
