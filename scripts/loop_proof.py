@@ -52,10 +52,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--off-path-episodes", type=int, default=400)
     parser.add_argument("--ends", action="store_true", help="only the imitation start and the final policy")
+    parser.add_argument("--after", type=int, default=0,
+                        help="only the start (the pairs' reference) and the iterations after this one")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = None
     found = policies(Path(args.run))
+    found = found[:1] + [(name, path) for name, path in found[1:] if int(name.split("_")[2]) > args.after]
     for name, path in [found[0], found[-1]] if args.ends else found:
         policy = load_policy(path)
         g = policy.grid_size

@@ -22,7 +22,10 @@ With `threads`, groups of games are searched by Python threads at once: the rule
 the GIL, so a second core works where torch alone cannot use it on so small a network (docs/experiments.md).
 
 The search chooses only among the moves proven safe, where a game has any: moves that keep the body in tour order
-(tour.py) or after which a cycle through the whole board holds the body in order (cycle_proof.py). After such a move
+(tour.py) or after which a cycle through the whole board holds the body in order (cycle_proof.py), the game's kept
+proof included (proof_memory.py: the root's facts leave each proven move's proof with the games, and the move played
+keeps its own, so a game the search once proved stays proven; the facts are computed once per call, for the proven
+set and the network's input alike). After such a move
 the snake can never die nor starve, so the board stays fillable whatever the rollouts say; the rollouts rank the
 proven moves by the apples they reach, each discounted by the moves it took (an apple sooner is worth more). The
 policy's move stands among them unless another is better by `margin` too. Every action is rolled out and its value
