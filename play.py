@@ -349,6 +349,7 @@ def _record(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 2
     seed = first_game(Stream.DEMONSTRATIONS, args.seed) + recorded
     if args.scripted is not None:
+        narrator.say(f"Recording {plural(args.scripted, 'game')} of the scripted player for {out}.")
         start = time.perf_counter()
         try:
             data = record_scripted(args.scripted, args.grid_size, seed, narrator=narrator)

@@ -28,10 +28,12 @@ HUNGER_FRACTION = 0.5  # past this share of starve_steps, an unsafe path to food
 # halved for a busy one, so the expected duration errs long rather than short.
 SCRIPTED_MOVES_PER_S = 12_000
 # The demonstrator on the proof facts (plain and mirrored, each move): 6,900 moves a second measured alone on our
-# 2-core machine (200 games of 10 by 10, 196 thousand moves, in 28 seconds); with half the games pushed off the path,
-# where positions with nothing proven cost a failed search each and the shortest-path player, 1,700 beside a run
-# (204 thousand moves in 118 seconds). Taken as 2,500.
-PROVEN_MOVES_PER_S = 2_500
+# 2-core machine (200 games of 10 by 10, 196 thousand moves, in 28 seconds; 100 games in 12 seconds), taken as 5,000
+# so the expectation errs long. A game pushed off its path costs about four times as much (positions with nothing
+# proven cost a failed search each and the shortest-path player): 200 games, half of them pushed, took 118 seconds
+# beside a run, so a pushed game's moves are expected at a quarter of the rate.
+PROVEN_MOVES_PER_S = 5_000
+PUSHED_COST = 4.0
 
 # The tour player takes shortcuts only while the snake covers less than this share of the board. A shortcut leaves the
 # cells it skips behind the head, reachable again only after a lap, and late in the game the food lands in them: with
@@ -263,7 +265,9 @@ def record_scripted(
     # shortest-path game (odd boards) about 1.7 x grid_size**3 (1,692 on 10 by 10).
     touring = tour_index(batch.grid_size) is not None
     moves = (1.0 if touring else 1.7) * batch.grid_size**3 * n
-    expected = narrator.expected_seconds("scripted moves", moves, PROVEN_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
+    weight = 1.0 + (PUSHED_COST - 1.0) * perturbed_share if touring else 1.0  # pushed games cost more a move
+    expected = narrator.expected_seconds("scripted moves", moves * weight,
+                                         PROVEN_MOVES_PER_S if touring else SCRIPTED_MOVES_PER_S)
     plan = f"Recording {plural(n, 'scripted game')}, {roughly(moves, 'move')}"
     started = time.perf_counter()
     per_game = moves / n
